@@ -1,0 +1,1 @@
+"""Talks to Trading 212: HTTP client, auth, rate limiter, paginator and resource extractors."""

@@ -1,0 +1,1 @@
+"""Prefect flows, settings and the t212-etl command line: the only package that wires the others."""
