@@ -1,1 +1,1 @@
-"""Pure functions from raw Trading 212 records to typed pandas DataFrames, and the table catalogue."""
+"""Pure functions from raw Trading 212 records to typed DataFrames, and the table catalogue."""

@@ -1,0 +1,233 @@
+"""The table catalogue: every warehouse table declared once, DuckDB DDL and Arrow schema derived."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+DECIMAL_PRECISION = 38
+DECIMAL_SCALE = 10
+
+# logical type -> (DuckDB type, Arrow type)
+_TYPES: dict[str, tuple[str, pa.DataType]] = {
+    "text": ("VARCHAR", pa.string()),
+    "bigint": ("BIGINT", pa.int64()),
+    "double": ("DOUBLE", pa.float64()),
+    "boolean": ("BOOLEAN", pa.bool_()),
+    "decimal": (
+        f"DECIMAL({DECIMAL_PRECISION},{DECIMAL_SCALE})",
+        pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
+    ),
+    "timestamp": ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC")),
+    "date": ("DATE", pa.date32()),
+}
+
+LOAD_METADATA = ("_loaded_at", "_run_id")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: snake_case name and a logical type (a key of the type map)."""
+
+    name: str
+    type: str
+
+    def __post_init__(self) -> None:
+        if self.type not in _TYPES:
+            raise ValueError(f"column {self.name}: unknown type {self.type!r}")
+
+    @property
+    def duckdb_type(self) -> str:
+        """The DuckDB SQL type of this column."""
+        return _TYPES[self.type][0]
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        """The Arrow type of this column."""
+        return _TYPES[self.type][1]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A warehouse table: columns, natural key, kind and Parquet partitioning.
+
+    kind is one of: ``current`` (a reference list replaced by each load),
+    ``snapshot`` (one snapshot per run appended), ``history`` (merged on the key),
+    ``log`` (the pipeline's own bookkeeping).
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    kind: str
+    partition_by: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = self.column_names
+        missing = [k for k in (*self.key, *self.partition_by) if k not in names]
+        if missing:
+            raise ValueError(f"table {self.name}: key/partition columns {missing} not declared")
+        if len(set(names)) != len(names):
+            raise ValueError(f"table {self.name}: duplicate column names")
+
+    @property
+    def column_names(self) -> list[str]:
+        """Column names in declared order."""
+        return [c.name for c in self.columns]
+
+    @property
+    def value_columns(self) -> list[str]:
+        """Columns that are not part of the natural key."""
+        return [c.name for c in self.columns if c.name not in self.key]
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def duckdb_ddl(self, if_not_exists: bool = True) -> str:
+        """CREATE TABLE statement with a primary key on the natural key."""
+        cols = ",\n  ".join(f'"{c.name}" {c.duckdb_type}' for c in self.columns)
+        key = ", ".join(f'"{k}"' for k in self.key)
+        guard = "IF NOT EXISTS " if if_not_exists else ""
+        return f'CREATE TABLE {guard}"{self.name}" (\n  {cols},\n  PRIMARY KEY ({key})\n)'
+
+    def arrow_schema(self) -> pa.Schema:
+        """The Arrow (and so Parquet) schema of this table."""
+        return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """Parse 'name:type name:type ...' into columns, then append load metadata."""
+    cols = [Column(*item.split(":")) for item in spec.split()]
+    cols += [Column("_loaded_at", "timestamp"), Column("_run_id", "text")]
+    return tuple(cols)
+
+
+_INSTRUMENT_REF = "instrument_name:text instrument_isin:text instrument_currency:text"
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "instruments",
+            _cols(
+                "ticker:text type:text name:text short_name:text isin:text currency_code:text "
+                "working_schedule_id:bigint max_open_quantity:decimal extended_hours:boolean "
+                "added_on:timestamp first_seen_at:timestamp last_seen_at:timestamp "
+                "is_listed:boolean"
+            ),
+            key=("ticker",),
+            kind="current",
+        ),
+        Table(
+            "exchanges",
+            _cols("exchange_id:bigint name:text"),
+            key=("exchange_id",),
+            kind="current",
+        ),
+        Table(
+            "working_schedule_events",
+            _cols(
+                "working_schedule_id:bigint event_at:timestamp event_type:text exchange_id:bigint"
+            ),
+            key=("working_schedule_id", "event_at", "event_type"),
+            kind="current",
+        ),
+        Table(
+            "account_summaries",
+            _cols(
+                "account_id:bigint snapshot_at:timestamp snapshot_date:date currency:text "
+                "total_value:decimal cash_available_to_trade:decimal cash_in_pies:decimal "
+                "cash_reserved_for_orders:decimal investments_current_value:decimal "
+                "investments_realized_profit_loss:decimal investments_total_cost:decimal "
+                "investments_unrealized_profit_loss:decimal"
+            ),
+            key=("account_id", "snapshot_at"),
+            kind="snapshot",
+            partition_by=("account_id", "snapshot_date"),
+        ),
+        Table(
+            "positions",
+            _cols(
+                "account_id:bigint snapshot_at:timestamp snapshot_date:date ticker:text "
+                f"{_INSTRUMENT_REF} quantity:decimal quantity_available_for_trading:decimal "
+                "quantity_in_pies:decimal average_price_paid:decimal current_price:decimal "
+                "price_currency_major:text average_price_paid_major:decimal "
+                "current_price_major:decimal created_at:timestamp wallet_impact_currency:text "
+                "wallet_impact_current_value:decimal wallet_impact_fx_impact:decimal "
+                "wallet_impact_total_cost:decimal wallet_impact_unrealized_profit_loss:decimal"
+            ),
+            key=("account_id", "snapshot_at", "ticker"),
+            kind="snapshot",
+            partition_by=("account_id", "snapshot_date"),
+        ),
+        Table(
+            "dividends",
+            _cols(
+                "account_id:bigint reference:text ticker:text type:text paid_on:timestamp "
+                "quantity:decimal amount:decimal amount_in_euro:decimal currency:text "
+                "gross_amount_per_share:decimal ticker_currency:text " + _INSTRUMENT_REF
+            ),
+            key=("account_id", "reference"),
+            kind="history",
+            partition_by=("account_id",),
+        ),
+        Table(
+            "orders",
+            _cols(
+                "account_id:bigint order_id:bigint ticker:text type:text side:text status:text "
+                "strategy:text initiated_from:text time_in_force:text extended_hours:boolean "
+                "created_at:timestamp currency:text quantity:decimal filled_quantity:decimal "
+                "value:decimal filled_value:decimal limit_price:decimal stop_price:decimal "
+                + _INSTRUMENT_REF
+            ),
+            key=("account_id", "order_id"),
+            kind="history",
+            partition_by=("account_id",),
+        ),
+        Table(
+            "fills",
+            _cols(
+                "account_id:bigint fill_id:bigint order_id:bigint ticker:text "
+                "filled_at:timestamp price:decimal quantity:decimal trading_method:text "
+                "type:text wallet_impact_currency:text wallet_impact_fx_rate:decimal "
+                "wallet_impact_net_value:decimal wallet_impact_realised_profit_loss:decimal"
+            ),
+            key=("account_id", "fill_id"),
+            kind="history",
+            partition_by=("account_id",),
+        ),
+        Table(
+            "fill_taxes",
+            _cols(
+                "account_id:bigint fill_id:bigint name:text charged_at:timestamp "
+                "currency:text quantity:decimal"
+            ),
+            key=("account_id", "fill_id", "name", "charged_at"),
+            kind="history",
+            partition_by=("account_id",),
+        ),
+        Table(
+            "transactions",
+            _cols(
+                "account_id:bigint reference:text type:text date_time:timestamp "
+                "amount:decimal currency:text"
+            ),
+            key=("account_id", "reference"),
+            kind="history",
+            partition_by=("account_id",),
+        ),
+    )
+}
+
+
+def table(name: str) -> Table:
+    """The declared table called ``name``."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"no table {name!r} in the catalogue") from None
