@@ -1,0 +1,236 @@
+"""The Trading 212 HTTP client: auth, rate limits, retries, exact JSON and per-endpoint counters."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import httpx
+
+from extractors.auth import Credentials, resolve_base_url
+from extractors.errors import (
+    MalformedResponse,
+    RateLimited,
+    RetriesExhausted,
+    T212Error,
+    TransportError,
+    describe_body,
+    error_for_status,
+)
+from extractors.pagination import iterate_pages
+from extractors.ratelimit import RateLimiter
+
+try:
+    __version__ = version("t212-etl")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+USER_AGENT = f"t212-etl/{__version__} (+https://github.com/t212-etl/t212-etl)"
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+def decode_json(body: bytes) -> Any:
+    """Decode a response body with every fractional number as an exact ``Decimal``."""
+    return json.loads(body, parse_float=Decimal)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds on retries of transient failures, and the backoff when no reset is known."""
+
+    max_attempts: int = 6
+    max_total_wait: float = 600.0
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based) of a 5xx or transport error."""
+        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+
+
+@dataclass
+class EndpointStats:
+    """What one endpoint cost: requests, retries, 429s, seconds waited, bytes received."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    wait_seconds: float = 0.0
+    bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """A decoded answer with the exact body received, for the raw zone."""
+
+    path: str
+    url: str
+    status: int
+    body: bytes
+    data: Any
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class T212Client:
+    """One account's client. The only place that authenticates, limits and retries."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        env: str | None = "live",
+        base_url: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        limits: Mapping[str, tuple[int, float]] | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        on_wait: Callable[[str, float], None] | None = None,
+    ):
+        self.base_url = resolve_base_url(env, base_url)
+        self._credentials = credentials
+        self.retry = retry or RetryPolicy()
+        self.limiter = RateLimiter(limits, clock=clock, sleep=self._sleep_and_report)
+        self._clock = clock
+        self._sleep = sleep
+        self._on_wait = on_wait
+        self.stats: dict[str, EndpointStats] = {}
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,  # never carry credentials to another host
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+        self._waiting_on = ""
+
+    def __repr__(self) -> str:
+        return f"T212Client(base_url={self.base_url!r}, credentials=***)"
+
+    def __enter__(self) -> T212Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Strings that must be redacted from any output."""
+        return self._credentials.secrets()
+
+    def _sleep_and_report(self, seconds: float) -> None:
+        if self._on_wait is not None:
+            self._on_wait(self._waiting_on, seconds)
+        self._sleep(seconds)
+
+    def _endpoint_stats(self, endpoint: str) -> EndpointStats:
+        return self.stats.setdefault(endpoint, EndpointStats())
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> ApiResponse:
+        """GET ``path`` and decode its JSON, retrying transient failures within bounds."""
+        return self.request("GET", path, params=params)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> ApiResponse:
+        """Send one logical request; retries 429, 408, 5xx, transport errors and bad bodies."""
+        endpoint = path.split("?", 1)[0]
+        limiter_key = f"{method} {endpoint}" if method != "GET" else endpoint
+        stats = self._endpoint_stats(endpoint)
+        attempt, waited = 0, 0.0
+        while True:
+            attempt += 1
+            self._waiting_on = endpoint
+            slept = self.limiter.acquire(limiter_key)
+            stats.wait_seconds += slept
+            waited += slept
+            try:
+                return self._send_once(method, path, params, json_body, limiter_key, stats)
+            except T212Error as exc:
+                if not exc.retriable:
+                    raise
+                if attempt >= self.retry.max_attempts or waited >= self.retry.max_total_wait:
+                    raise RetriesExhausted(exc, attempt, waited) from None
+                stats.retries += 1
+                if not isinstance(exc, RateLimited):
+                    delay = self.retry.backoff(attempt)
+                    self._sleep_and_report(delay)
+                    stats.wait_seconds += delay
+                    waited += delay
+                # For 429 the limiter now knows the window is spent and waits for its reset.
+
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        limiter_key: str,
+        stats: EndpointStats,
+    ) -> ApiResponse:
+        stats.requests += 1
+        try:
+            response = self._http.request(
+                method,
+                path,
+                params=params,
+                json=json_body,
+                headers={"Authorization": self._credentials.basic_header()},
+            )
+            body = response.read()
+        except httpx.TimeoutException:
+            raise TransportError(f"{method} {path}: timed out", path=path) from None
+        except httpx.TransportError as exc:
+            raise TransportError(
+                f"{method} {path}: connection failed ({type(exc).__name__})", path=path
+            ) from None
+        stats.bytes += len(body)
+        self.limiter.observe(limiter_key, response.headers)
+        status = response.status_code
+        content_type = response.headers.get("content-type")
+        if status == 429:
+            stats.rate_limited += 1
+            self.limiter.spent(limiter_key, _retry_after(response.headers))
+        if not 200 <= status < 300:
+            raise error_for_status(status, path, body, content_type)
+        try:
+            data = decode_json(body)
+        except ValueError:
+            raise MalformedResponse(
+                f"{method} {path}: HTTP {status} with a body that is not valid JSON "
+                f"({describe_body(body, content_type)})",
+                status=status,
+                path=path,
+            ) from None
+        return ApiResponse(path, str(response.url), status, body, data)
+
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None, *, max_pages: int = 100_000
+    ) -> Iterator[ApiResponse]:
+        """Pages of a history endpoint, newest first; close the iterator to stop early."""
+        return iterate_pages(self.get, self.base_url, path, params, max_pages=max_pages)
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

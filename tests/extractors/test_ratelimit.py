@@ -1,0 +1,110 @@
+"""The limiter against a fake clock: bursts, waiting until reset, header corrections."""
+
+from __future__ import annotations
+
+import pytest
+
+from extractors.auth import Credentials
+from extractors.client import T212Client
+from extractors.ratelimit import DOCUMENTED_LIMITS, RateLimiter
+from tests.extractors.fakes import FakeClock, Script, json_response, rl_headers
+
+DIVS = "/api/v0/equity/history/dividends"
+
+
+def limiter(clock: FakeClock, limits=None) -> RateLimiter:
+    return RateLimiter(limits, clock=clock, sleep=clock.sleep)
+
+
+def test_documented_limits_are_seeded():
+    assert DOCUMENTED_LIMITS[DIVS] == (6, 60.0)
+    clock = FakeClock()
+    w = limiter(clock).window("/api/v0/equity/metadata/instruments")
+    assert (w.limit, w.period) == (1, 50.0)
+
+
+def test_burst_then_wait_exactly_until_window_end():
+    clock = FakeClock()
+    rl = limiter(clock)
+    waits = [rl.acquire(DIVS) for _ in range(6)]
+    assert waits == [0.0] * 6 and clock.sleeps == []
+    assert rl.acquire(DIVS) == pytest.approx(60.0)
+    assert clock.sleeps == [pytest.approx(60.0)]
+    # a new window began: five more go at once
+    assert [rl.acquire(DIVS) for _ in range(5)] == [0.0] * 5
+
+
+def test_headers_correct_remaining_and_reset():
+    clock = FakeClock()
+    rl = limiter(clock)
+    rl.acquire(DIVS)
+    rl.observe(DIVS, rl_headers(limit=6, remaining=0, reset=clock.now + 12.5))
+    assert rl.acquire(DIVS) == pytest.approx(12.5)
+
+
+def test_headers_correct_the_documented_limit_upwards():
+    clock = FakeClock()
+    rl = limiter(clock)
+    rl.acquire(DIVS)
+    rl.observe(DIVS, rl_headers(limit=50, remaining=49, reset=clock.now + 60))
+    assert [rl.acquire(DIVS) for _ in range(49)] == [0.0] * 49
+    assert rl.acquire(DIVS) == pytest.approx(60.0)
+    assert rl.window(DIVS).limit == 50
+
+
+def test_no_wait_once_reset_has_passed():
+    clock = FakeClock()
+    rl = limiter(clock)
+    rl.acquire(DIVS)
+    rl.observe(DIVS, rl_headers(6, 0, clock.now + 5))
+    clock.now += 6
+    assert rl.acquire(DIVS) == 0.0
+
+
+def test_spent_after_429_uses_retry_after_or_period():
+    clock = FakeClock()
+    rl = limiter(clock, {"/x": (3, 10.0)})
+    rl.spent("/x", retry_after=2.0)
+    assert rl.acquire("/x") == pytest.approx(2.0)
+    rl.spent("/x")
+    assert rl.acquire("/x") == pytest.approx(10.0)
+
+
+def test_garbage_headers_are_ignored():
+    clock = FakeClock()
+    rl = limiter(clock)
+    rl.observe(DIVS, {"x-ratelimit-remaining": "soon", "x-ratelimit-reset": ""})
+    assert rl.window(DIVS).remaining == 6
+
+
+def test_client_sends_no_request_while_window_known_spent():
+    """In normal operation the client never earns a 429: it waits for the reset."""
+    clock = FakeClock()
+    state = {"used": 0, "reset": clock.now + 60}
+
+    def server(request):
+        if clock.now >= state["reset"]:
+            state["used"], state["reset"] = 0, clock.now + 60
+        state["used"] += 1
+        remaining = 6 - state["used"]
+        status = 429 if remaining < 0 else 200
+        return json_response(
+            {"items": []}, status, rl_headers(6, max(0, remaining), state["reset"])
+        )
+
+    script = Script(server)
+    waits: list[float] = []
+    client = T212Client(
+        Credentials("k", "s"),
+        transport=script.transport,
+        clock=clock,
+        sleep=clock.sleep,
+        on_wait=lambda endpoint, seconds: waits.append(seconds),
+    )
+    for _ in range(20):
+        client.get(DIVS)
+    stats = client.stats[DIVS]
+    assert stats.rate_limited == 0 and stats.requests == 20
+    assert len(clock.sleeps) == 3  # 20 requests = 4 windows of 6
+    assert stats.wait_seconds == pytest.approx(180.0)
+    assert waits == clock.sleeps
