@@ -1,0 +1,79 @@
+"""Normalised frames: the result type of every normaliser and its exact conversion to Arrow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pyarrow as pa
+
+from transforms.catalogue import LOAD_METADATA, Table, table
+
+# the pandas dtype each logical type is held in between normalising and loading
+FRAME_DTYPES: dict[str, str] = {
+    "text": "object",
+    "bigint": "Int64",
+    "double": "float64",
+    "boolean": "boolean",
+    "decimal": "object",
+    "timestamp": "datetime64[us, UTC]",
+    "date": "object",
+}
+
+
+@dataclass
+class Normalised:
+    """Frames by table name, plus what the run should report about the input.
+
+    ``unknown_fields`` holds dotted source paths the normaliser does not know;
+    ``problems`` holds one short line per record that was skipped.
+    """
+
+    frames: dict[str, pd.DataFrame]
+    unknown_fields: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+def frame_columns(target: Table) -> list[str]:
+    """The columns a normalised frame carries: the table's, without load metadata."""
+    return [c for c in target.column_names if c not in LOAD_METADATA]
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    """A frame with no rows and the declared columns and dtypes of table ``name``."""
+    target = table(name)
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=FRAME_DTYPES[target.column(c).type]) for c in frame_columns(target)}
+    )
+
+
+def to_arrow(frame: pd.DataFrame, target: Table | str) -> pa.Table:
+    """Convert a normalised frame to the table's exact Arrow schema.
+
+    Decimals are converted without rounding (Arrow refuses a value that would lose
+    digits); load metadata columns are taken from the frame when present, else null.
+    """
+    target = table(target) if isinstance(target, str) else target
+    extra = set(frame.columns) - set(target.column_names)
+    if extra:
+        raise ValueError(f"{target.name}: columns not in the catalogue: {sorted(extra)}")
+    arrays = []
+    for column in target.columns:
+        if column.name in frame.columns:
+            arrays.append(_to_array(frame[column.name], column.arrow_type))
+        elif column.name in LOAD_METADATA:
+            arrays.append(pa.nulls(len(frame), column.arrow_type))
+        else:
+            raise ValueError(f"{target.name}: frame lacks column {column.name!r}")
+    return pa.Table.from_arrays(arrays, schema=target.arrow_schema())
+
+
+def _to_array(series: pd.Series, arrow_type: pa.DataType) -> pa.Array:
+    """One column to Arrow; timestamps and dates are cast safely so nothing is truncated."""
+    if pa.types.is_timestamp(arrow_type) and series.dtype != "datetime64[us, UTC]":
+        series = pd.to_datetime(series, utc=True)
+    if pa.types.is_date(arrow_type) and pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return pa.array(series, from_pandas=True).cast(arrow_type)
+    if series.dtype == object:
+        return pa.array(series.to_numpy(), type=arrow_type, from_pandas=True)
+    return pa.array(series, type=arrow_type, from_pandas=True)

@@ -1,0 +1,105 @@
+"""Historical orders: orders, their fills and the taxes charged on each fill."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from transforms.frames import Normalised
+from transforms.mapping import Mapping, apply_mapping, nested, unknown_fields
+from transforms.values import parse_int
+
+_TICKER = (("order.ticker", "order.instrument.ticker"), "ticker")
+
+ORDERS = Mapping(
+    "orders",
+    (
+        ("order.id", "order_id"),
+        _TICKER,
+        *nested(
+            "order",
+            "type",
+            "side",
+            "status",
+            "strategy",
+            "initiatedFrom",
+            "timeInForce",
+            "extendedHours",
+            "createdAt",
+            "currency",
+            "quantity",
+            "filledQuantity",
+            "value",
+            "filledValue",
+            "limitPrice",
+            "stopPrice",
+            "instrument.name",
+            "instrument.isin",
+            "instrument.currency",
+        ),
+    ),
+)
+
+FILLS = Mapping(
+    "fills",
+    (
+        ("fill.id", "fill_id"),
+        ("order.id", "order_id"),
+        _TICKER,
+        *nested(
+            "fill",
+            "filledAt",
+            "price",
+            "quantity",
+            "tradingMethod",
+            "type",
+            "walletImpact.currency",
+            "walletImpact.fxRate",
+            "walletImpact.netValue",
+            "walletImpact.realisedProfitLoss",
+        ),
+    ),
+    known=("fill.walletImpact.taxes",),
+)
+
+# rows built per tax as {"fill": {"id": ...}, "tax": ...}
+FILL_TAXES = Mapping(
+    "fill_taxes",
+    (("fill.id", "fill_id"), *nested("tax", "name", "chargedAt", "currency", "quantity")),
+)
+TAX_FIELDS = {"name", "chargedAt", "currency", "quantity"}
+
+
+def normalise_orders(records: Sequence[Any], *, account_id: int) -> Normalised:
+    """Historical order items ``{order, fill}`` -> ``orders``, ``fills`` and ``fill_taxes``.
+
+    An item whose order is unusable is skipped whole; an unusable fill drops its taxes.
+    """
+    constants = {"account_id": parse_int(account_id)}
+    orders, problems, valid_orders = apply_mapping(records, ORDERS, constants)
+    with_fill = [
+        i for i, ok in enumerate(valid_orders) if ok and records[i].get("fill") is not None
+    ]
+    items = [records[i] for i in with_fill]
+    fills, fill_problems, valid_fills = apply_mapping(items, FILLS, constants, origin=with_fill)
+    rows, origin = [], []
+    for item, ok, i in zip(items, valid_fills, with_fill, strict=True):
+        taxes = (item["fill"].get("walletImpact") or {}).get("taxes") if ok else None
+        if taxes is None:
+            continue
+        if type(taxes) is not list:
+            fill_problems.append(f"fill_taxes: record {i} skipped: taxes is not a list")
+            continue
+        fill = {"id": item["fill"]["id"]}
+        rows += [{"fill": fill, "tax": tax} for tax in taxes]
+        origin += [i] * len(taxes)
+    taxes_frame, tax_problems, _ = apply_mapping(rows, FILL_TAXES, constants, origin=origin)
+    unknown = unknown_fields(records, ORDERS.known_paths() | FILLS.known_paths())
+    unknown |= unknown_fields([r["tax"] for r in rows], TAX_FIELDS, "fill.walletImpact.taxes.")
+    frames = {"orders": orders, "fills": fills, "fill_taxes": taxes_frame}
+    return Normalised(frames, unknown, problems + fill_problems + tax_problems)
+
+
+def _has_fill(item: dict[str, Any]) -> bool:
+    """Whether an item carries a fill (a null or absent fill means the order never filled)."""
+    return item.get("fill") is not None
