@@ -1,0 +1,174 @@
+"""Settings: one account from the environment or .env, several from t212-etl.toml."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from extractors.auth import Credentials, resolve_base_url
+
+CONFIG_NAME = "t212-etl.toml"
+_LITERAL_SECRET_KEYS = {"key", "secret", "api_key", "api_secret", "password", "token"}
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class SettingsError(Exception):
+    """A configuration problem, worded as the one line a user needs to fix it."""
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One account: a name, its environment, and where its key and secret come from."""
+
+    name: str
+    env: str = "live"
+    base_url: str | None = None
+    key_env: str | None = None
+    secret_env: str | None = None
+    key_block: str | None = None
+    secret_block: str | None = None
+
+    def credentials(self, environ: Mapping[str, str]) -> Credentials:
+        """Read the key and secret from their sources (environment or Prefect Secret blocks)."""
+        key = _read_secret(self.name, "key", self.key_env, self.key_block, environ)
+        secret = _read_secret(self.name, "secret", self.secret_env, self.secret_block, environ)
+        return Credentials(key, secret)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs besides its command-line flags."""
+
+    data_dir: Path
+    accounts: tuple[AccountConfig, ...]
+    reference_max_age_hours: float = 12.0
+    overlap_days: float = 2.0
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def account(self, name: str) -> AccountConfig:
+        """The account called ``name``."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts) or "none"
+        raise SettingsError(f"unknown account {name!r}; configured accounts: {known}")
+
+
+def _read_secret(
+    account: str, what: str, env_name: str | None, block: str | None, environ: Mapping[str, str]
+) -> str:
+    if block:
+        from prefect.blocks.system import Secret  # only when a block is configured
+
+        try:
+            return Secret.load(block).get()
+        except Exception as exc:  # the block API raises several types; all mean "not readable"
+            raise SettingsError(
+                f"account {account}: cannot read the Prefect Secret block {block!r} for the "
+                f"{what} ({type(exc).__name__}); create it with `prefect block create secret`"
+            ) from None
+    if env_name and environ.get(env_name):
+        return environ[env_name]
+    raise SettingsError(
+        f"account {account}: no API {what}: set the environment variable "
+        f"{env_name or ('T212_API_' + what.upper())}"
+    )
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file (comments, ``export`` and quotes allowed)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, value = line.removeprefix("export ").split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name.strip()] = value
+    return values
+
+
+def _account_from_table(entry: Mapping[str, object], index: int) -> AccountConfig:
+    literal = sorted(_LITERAL_SECRET_KEYS & set(entry))
+    if literal:
+        raise SettingsError(
+            f"{CONFIG_NAME}: account #{index} holds a literal secret ({', '.join(literal)}); "
+            "secrets never live in this file: use key_env/secret_env (environment variable "
+            "names) or key_block/secret_block (Prefect Secret block names)"
+        )
+    name = str(entry.get("name") or "")
+    if not _ACCOUNT_NAME.match(name):
+        raise SettingsError(
+            f"{CONFIG_NAME}: account #{index} needs a name of letters, digits, '.', '_' or '-'"
+        )
+    allowed = {"name", "env", "base_url", "key_env", "secret_env", "key_block", "secret_block"}
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise SettingsError(f"{CONFIG_NAME}: account {name}: unknown setting(s) {unknown}")
+    account = AccountConfig(**{k: str(v) for k, v in entry.items()})
+    if not (account.key_env or account.key_block) or not (
+        account.secret_env or account.secret_block
+    ):
+        raise SettingsError(
+            f"{CONFIG_NAME}: account {name}: say where its key and secret come from "
+            "(key_env and secret_env, or key_block and secret_block)"
+        )
+    resolve_base_url(account.env, account.base_url)
+    return account
+
+
+def load_settings(
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    config: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Settings from the config file (when given or present), .env and the environment."""
+    cwd = cwd or Path.cwd()
+    env = {**read_dotenv(cwd / ".env"), **(os.environ if environ is None else environ)}
+    config_path = Path(config) if config else cwd / CONFIG_NAME
+    document: dict[str, object] = {}
+    if config or config_path.is_file():
+        try:
+            document = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {config_path} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"config file {config_path} is not valid TOML: {exc}") from None
+    entries = document.get("accounts") or []
+    if not isinstance(entries, list):
+        raise SettingsError(f"{CONFIG_NAME}: use [[accounts]] tables for accounts")
+    accounts = tuple(_account_from_table(e, i) for i, e in enumerate(entries, 1))
+    if len({a.name for a in accounts}) != len(accounts):
+        raise SettingsError(f"{CONFIG_NAME}: two accounts share a name")
+    if not accounts:
+        environment = env.get("T212_ENV", "live")
+        resolve_base_url(environment, env.get("T212_BASE_URL"))
+        accounts = (
+            AccountConfig(
+                name="default",
+                env=environment,
+                base_url=env.get("T212_BASE_URL") or None,
+                key_env="T212_API_KEY",
+                secret_env="T212_API_SECRET",
+            ),
+        )
+    export = document.get("export") or {}
+    if not isinstance(export, dict):
+        raise SettingsError(f"{CONFIG_NAME}: [export] must be a table")
+    return Settings(
+        data_dir=Path(data_dir or env.get("T212_DATA_DIR") or document.get("data_dir") or "data"),
+        accounts=accounts,
+        reference_max_age_hours=float(export.get("reference_max_age_hours", 12.0)),
+        overlap_days=float(export.get("overlap_days", 2.0)),
+        environ=env,
+    )

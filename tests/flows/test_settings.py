@@ -1,0 +1,92 @@
+"""Settings from the environment, .env and t212-etl.toml, and their refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from extractors.errors import ConfigurationError
+from flows.settings import SettingsError, load_settings, read_dotenv
+
+
+def test_single_account_from_environment(tmp_path: Path):
+    env = {"T212_API_KEY": "k1", "T212_API_SECRET": "s1", "T212_ENV": "demo"}
+    settings = load_settings(environ=env, cwd=tmp_path)
+    (account,) = settings.accounts
+    assert (account.name, account.env) == ("default", "demo")
+    creds = account.credentials(settings.environ)
+    assert (creds.key, creds.secret) == ("k1", "s1")
+    assert settings.data_dir == Path("data")
+
+
+def test_dotenv_is_read_and_environment_wins(tmp_path: Path):
+    (tmp_path / ".env").write_text(
+        "# comment\nexport T212_API_KEY='from-file'\nT212_API_SECRET=\"s\"\nT212_DATA_DIR=x\n"
+    )
+    settings = load_settings(environ={"T212_DATA_DIR": "y"}, cwd=tmp_path)
+    creds = settings.accounts[0].credentials(settings.environ)
+    assert (creds.key, creds.secret) == ("from-file", "s")
+    assert settings.data_dir == Path("y")
+    assert read_dotenv(tmp_path / "missing") == {}
+
+
+def test_missing_key_names_the_variable(tmp_path: Path):
+    settings = load_settings(environ={}, cwd=tmp_path)
+    with pytest.raises(SettingsError, match="T212_API_KEY"):
+        settings.accounts[0].credentials(settings.environ)
+
+
+def test_clear_text_base_url_is_refused(tmp_path: Path):
+    with pytest.raises(ConfigurationError, match="clear text"):
+        load_settings(environ={"T212_BASE_URL": "http://example.org"}, cwd=tmp_path)
+
+
+def test_several_accounts_from_toml(tmp_path: Path):
+    (tmp_path / "t212-etl.toml").write_text(
+        """
+data_dir = "wh"
+[export]
+reference_max_age_hours = 6
+[[accounts]]
+name = "invest"
+env = "live"
+key_env = "INVEST_KEY"
+secret_env = "INVEST_SECRET"
+[[accounts]]
+name = "isa"
+env = "demo"
+key_env = "ISA_KEY"
+secret_env = "ISA_SECRET"
+"""
+    )
+    env = {"INVEST_KEY": "a", "INVEST_SECRET": "b", "ISA_KEY": "c", "ISA_SECRET": "d"}
+    settings = load_settings(environ=env, cwd=tmp_path)
+    assert [a.name for a in settings.accounts] == ["invest", "isa"]
+    assert settings.account("isa").credentials(env).key == "c"
+    assert settings.data_dir == Path("wh") and settings.reference_max_age_hours == 6
+    with pytest.raises(SettingsError, match="configured accounts: invest, isa"):
+        settings.account("nope")
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ('[[accounts]]\nname="a"\nkey="AbC"\nsecret_env="S"', "literal secret"),
+        ('[[accounts]]\nname="a"\nkey_env="K"', "key and secret come from"),
+        ('[[accounts]]\nname="../a"\nkey_env="K"\nsecret_env="S"', "needs a name"),
+        ('[[accounts]]\nname="a"\nkey_env="K"\nsecret_env="S"\nfoo=1', "unknown setting"),
+        ("accounts = [", "not valid TOML"),
+    ],
+)
+def test_bad_config_files_are_refused_with_one_line(tmp_path: Path, body, fragment):
+    (tmp_path / "t212-etl.toml").write_text(body)
+    with pytest.raises(SettingsError, match=fragment) as err:
+        load_settings(environ={}, cwd=tmp_path)
+    assert "\n" not in str(err.value)
+    assert "AbC" not in str(err.value)
+
+
+def test_explicit_missing_config_file(tmp_path: Path):
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(environ={}, cwd=tmp_path, config=tmp_path / "nope.toml")
