@@ -1,1 +1,14 @@
 """Storage: raw landing zone, DuckDB tables and views, Parquet datasets, load state and run log."""
+
+from warehouse.bookkeeping import GLOBAL_ACCOUNT
+from warehouse.merge import MergeCounts
+from warehouse.store import Warehouse, WarehouseLocked, WarehouseMissing, connect_readonly
+
+__all__ = [
+    "GLOBAL_ACCOUNT",
+    "MergeCounts",
+    "Warehouse",
+    "WarehouseLocked",
+    "WarehouseMissing",
+    "connect_readonly",
+]

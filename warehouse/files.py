@@ -1,0 +1,140 @@
+"""Private file helpers: owner-only permissions, atomic writes and safe path components."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+TEMP_SUFFIX = ".tmp"
+
+
+def escape_component(name: object) -> str:
+    """Encode ``name`` as one path component that can never leave its parent directory.
+
+    Every byte outside ``[A-Za-z0-9_.-]`` of the UTF-8 form is percent-encoded, so
+    separators, spaces and unicode become inert; ``.``, ``..`` and the empty name
+    are refused because they would name the parent or the directory itself.
+    """
+    text = str(name)
+    if text in ("", ".", ".."):
+        raise ValueError(f"refusing path component {text!r}")
+    return "".join(chr(b) if chr(b) in _SAFE else f"%{b:02X}" for b in text.encode("utf-8"))
+
+
+def unescape_component(component: str) -> str:
+    """Decode a component written by :func:`escape_component`."""
+    out = bytearray()
+    i = 0
+    while i < len(component):
+        if component[i] == "%":
+            out.append(int(component[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            out.extend(component[i].encode("ascii"))
+            i += 1
+    return out.decode("utf-8")
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create ``path`` and its missing parents as owner-only (0700) directories."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=DIR_MODE)
+        # mkdir's mode is filtered by the umask; chmod is not.
+        os.chmod(directory, DIR_MODE)
+    return path
+
+
+def secure_file(path: Path) -> None:
+    """Make an existing file owner-only (0600); a missing file is ignored."""
+    with contextlib.suppress(FileNotFoundError):
+        os.chmod(path, FILE_MODE)
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry change (a rename or unlink) to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a private temporary path next to ``target``; on success it replaces ``target``.
+
+    The caller writes the temporary file; it is then fsynced, renamed over the
+    target and the directory fsynced. On error the temporary file is removed and
+    the target is untouched. Temporary names start with a dot and end in
+    ``.tmp`` so dataset readers globbing ``*.parquet`` never see them.
+    """
+    target = Path(target)
+    ensure_dir(target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        secure_file(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    fsync_dir(target.parent)
+
+
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically as a private file."""
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """Copy ``source`` over ``target`` atomically as a private file."""
+    with atomic_path(target) as tmp, open(source, "rb") as src, open(tmp, "wb") as dst:
+        shutil.copyfileobj(src, dst, length=1 << 20)
+
+
+def remove_file(path: Path, stop_at: Path) -> bool:
+    """Delete ``path`` if present, then any directories it leaves empty below ``stop_at``."""
+    path = Path(path)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    fsync_dir(path.parent)
+    parent = path.parent
+    while parent != Path(stop_at) and Path(stop_at) in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+    return True
+
+
+def remove_temp_files(root: Path) -> None:
+    """Delete leftovers of interrupted atomic writes under ``root``."""
+    if Path(root).exists():
+        for leftover in Path(root).rglob(f".*{TEMP_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()

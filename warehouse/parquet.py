@@ -1,0 +1,173 @@
+"""Parquet datasets: publishing pending partitions atomically, checking and repairing them.
+
+Layout: ``parquet/<table>/<col>=<value>/.../data.parquet`` (Hive partitioning by
+the table's ``partition_by``, partition columns left out of the file), or
+``parquet/<table>/data.parquet`` for an unpartitioned table, which is always
+written even when empty so readers find its schema. A pending row whose
+partition is ``*`` stands for the whole table: every partition is rewritten and
+files of partitions no longer in DuckDB are removed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from transforms.catalogue import TABLES, Table
+from warehouse.bookkeeping import PENDING_PUBLISH, PUBLISHED_LOGS
+from warehouse.files import atomic_path, escape_component, remove_file, unescape_component
+from warehouse.merge import partition_json, q
+
+PARQUET_DIR = "parquet"
+FILE_NAME = "data.parquet"
+WHOLE_TABLE = "*"
+PUBLISHED: dict[str, Table] = {**TABLES, **{t.name: t for t in PUBLISHED_LOGS}}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A Parquet file that does not match DuckDB, or work still pending."""
+
+    table: str
+    partition: str
+    message: str
+
+
+def partition_path(root: Path, table: Table, partition: str) -> Path:
+    """The data file of one partition (given as its JSON text)."""
+    values = json.loads(partition)
+    parts = [f"{escape_component(c)}={escape_component(values[c])}" for c in table.partition_by]
+    return Path(root) / escape_component(table.name) / Path(*parts) / FILE_NAME
+
+
+def _file_schema(table: Table) -> pa.Schema:
+    schema = table.arrow_schema()
+    return pa.schema([f for f in schema if f.name not in table.partition_by])
+
+
+def _where(table: Table) -> str:
+    conds = [f"CAST({q(c)} AS VARCHAR) = ?" for c in table.partition_by]
+    return " AND ".join(conds) if conds else "TRUE"
+
+
+def write_partition(
+    con: duckdb.DuckDBPyConnection, root: Path, table: Table, partition: str
+) -> int:
+    """Write one partition from DuckDB to its file atomically; an empty partition is removed."""
+    schema = _file_schema(table)
+    params = list(json.loads(partition).values())
+    cols = ", ".join(q(f.name) for f in schema)
+    keys = ", ".join(q(k) for k in table.key)
+    sql = f"SELECT {cols} FROM {q(table.name)} WHERE {_where(table)} ORDER BY {keys}"
+    data = con.sql(sql, params=params).to_arrow_table().cast(schema)
+    path = partition_path(root, table, partition)
+    if data.num_rows == 0 and table.partition_by:
+        remove_file(path, stop_at=Path(root) / escape_component(table.name))
+        return 0
+    with atomic_path(path) as tmp:
+        pq.write_table(data, tmp)
+    return data.num_rows
+
+
+def expected_partitions(con: duckdb.DuckDBPyConnection, table: Table) -> dict[str, int]:
+    """Row counts per partition of ``table`` in DuckDB."""
+    if not table.partition_by:
+        return {"{}": _scalar(con, f"SELECT count(*) FROM {q(table.name)}")}
+    cols = ", ".join(f"CAST({q(c)} AS VARCHAR)" for c in table.partition_by)
+    rows = con.execute(f"SELECT {cols}, count(*) FROM {q(table.name)} GROUP BY ALL").fetchall()
+    return {partition_json(table, row[:-1]): row[-1] for row in rows}
+
+
+def existing_partitions(root: Path, table: Table) -> dict[str, Path]:
+    """Partition files present on disk for ``table``, by partition JSON."""
+    base = Path(root) / escape_component(table.name)
+    found = {}
+    for path in base.glob("/".join(["*"] * len(table.partition_by) + [FILE_NAME])):
+        parts = path.relative_to(base).parts[:-1]
+        values = [p.split("=", 1) for p in parts]
+        if all(len(v) == 2 for v in values):
+            names = [unescape_component(v[0]) for v in values]
+            if tuple(names) == table.partition_by:
+                found[partition_json(table, tuple(unescape_component(v[1]) for v in values))] = path
+    return found
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return int(con.execute(sql).fetchall()[0][0])
+
+
+def _publish_table(con: duckdb.DuckDBPyConnection, root: Path, table: Table) -> None:
+    expected = expected_partitions(con, table)
+    for partition in expected:
+        write_partition(con, root, table, partition)
+    for partition, path in existing_partitions(root, table).items():
+        if partition not in expected:
+            remove_file(path, stop_at=Path(root) / escape_component(table.name))
+
+
+def publish_pending(con: duckdb.DuckDBPyConnection, root: Path) -> int:
+    """Write every pending partition, then clear its pending row; returns how many."""
+    pending = q(PENDING_PUBLISH.name)
+    rows = con.execute(
+        f"SELECT table_name, partition_values FROM {pending} ORDER BY ALL"
+    ).fetchall()
+    for name, partition in rows:
+        table = PUBLISHED[name]
+        if partition == WHOLE_TABLE:
+            _publish_table(con, root, table)
+        else:
+            write_partition(con, root, table, partition)
+        # Cleared only after the file is in place: a crash before this line
+        # leaves the row pending and the next publish rewrites the partition.
+        con.execute(
+            f"DELETE FROM {pending} WHERE table_name = ? AND partition_values = ?",
+            [name, partition],
+        )
+    return len(rows)
+
+
+def add_pending(con: duckdb.DuckDBPyConnection, items: set[tuple[str, str]]) -> None:
+    """Record partitions (table name, partition JSON) that must be published."""
+    if items:
+        con.executemany(
+            f"INSERT OR IGNORE INTO {q(PENDING_PUBLISH.name)} VALUES (?, ?)", sorted(items)
+        )
+
+
+def _check_file(path: Path, table: Table, rows: int) -> str | None:
+    try:
+        data = pq.read_table(path)
+    except Exception as exc:  # any decoding failure means the file is unusable
+        return f"unreadable ({type(exc).__name__})"
+    if data.schema.names != _file_schema(table).names:
+        return "columns differ from the catalogue"
+    if data.num_rows != rows:
+        return f"has {data.num_rows} rows, DuckDB has {rows}"
+    return None
+
+
+def find_problems(con: duckdb.DuckDBPyConnection, root: Path) -> list[Problem]:
+    """Compare every published table's files with DuckDB: missing, unreadable, stale, stray."""
+    problems = []
+    pending = con.execute(f"SELECT table_name, partition_values FROM {q(PENDING_PUBLISH.name)}")
+    for name, partition in pending.fetchall():
+        problems.append(Problem(name, partition, "changes not yet published"))
+    for table in PUBLISHED.values():
+        expected = expected_partitions(con, table)
+        existing = existing_partitions(root, table)
+        for partition, rows in expected.items():
+            path = partition_path(root, table, partition)
+            if partition not in existing:
+                if rows or table.partition_by:
+                    problems.append(Problem(table.name, partition, f"{path}: missing"))
+            elif (issue := _check_file(path, table, rows)) is not None:
+                problems.append(Problem(table.name, partition, f"{path}: {issue}"))
+        for partition, path in existing.items():
+            if partition not in expected:
+                problems.append(Problem(table.name, partition, f"{path}: not in DuckDB"))
+    return problems

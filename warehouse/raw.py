@@ -1,0 +1,164 @@
+"""The raw landing zone: every API page exactly as received, gzip-compressed, per run.
+
+Layout: ``raw/<account>/<resource>/<run_id>/`` holding ``run.json`` (run id,
+account, resource, the run's start time which is also its snapshot time),
+``page-00001.json.gz`` (the body bytes as received) with ``page-00001.meta.json``
+(request path and receive time) per page, and ``complete.json`` once every page
+of the run has landed. Headers and credentials are never stored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from warehouse.files import ensure_dir, escape_component, write_atomic
+
+RAW_DIR = "raw"
+_RUN_FILE = "run.json"
+_COMPLETE_FILE = "complete.json"
+_BODY_SUFFIX = ".json.gz"
+_META_SUFFIX = ".meta.json"
+
+
+@dataclass(frozen=True)
+class RawRun:
+    """One run of one resource for one account in the raw zone."""
+
+    account: str
+    resource: str
+    run_id: str
+    started_at: datetime
+    complete: bool
+    path: Path
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """One landed page: its number, body as received, request path and receive time."""
+
+    number: int
+    body: bytes
+    request_path: str
+    received_at: datetime
+
+
+def run_dir(data_dir: Path, account: object, resource: str, run_id: str) -> Path:
+    """The directory of one run, with every component escaped."""
+    parts = (escape_component(account), escape_component(resource), escape_component(run_id))
+    return Path(data_dir) / RAW_DIR / Path(*parts)
+
+
+def _page_name(number: int) -> str:
+    if number < 1:
+        raise ValueError(f"page numbers start at 1, got {number}")
+    return f"page-{number:05d}"
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("raw zone timestamps must be timezone-aware")
+    return moment.isoformat()
+
+
+def write_page(
+    data_dir: Path,
+    *,
+    account: object,
+    resource: str,
+    run_id: str,
+    run_started_at: datetime,
+    page: int,
+    body: bytes,
+    request_path: str,
+    received_at: datetime,
+) -> Path:
+    """Land one page body exactly as received; returns the path of the compressed body.
+
+    The metadata file is written after the body, so a page counts as landed only
+    once both exist; rewriting the same page (a retried run) replaces it atomically.
+    """
+    directory = ensure_dir(run_dir(data_dir, account, resource, run_id))
+    run_file = directory / _RUN_FILE
+    if not run_file.exists():
+        manifest = {
+            "run_id": run_id,
+            "account": str(account),
+            "resource": resource,
+            "started_at": _iso(run_started_at),
+        }
+        write_atomic(run_file, json.dumps(manifest, sort_keys=True).encode())
+    name = _page_name(page)
+    body_path = directory / f"{name}{_BODY_SUFFIX}"
+    write_atomic(body_path, gzip.compress(bytes(body), mtime=0))
+    meta = {"page": page, "request_path": request_path, "received_at": _iso(received_at)}
+    write_atomic(directory / f"{name}{_META_SUFFIX}", json.dumps(meta, sort_keys=True).encode())
+    return body_path
+
+
+def write_run_complete(
+    data_dir: Path, *, account: object, resource: str, run_id: str, pages: int
+) -> None:
+    """Mark a run as complete: all ``pages`` pages landed (an empty run has zero pages)."""
+    directory = ensure_dir(run_dir(data_dir, account, resource, run_id))
+    if not (directory / _RUN_FILE).exists():
+        raise FileNotFoundError(f"raw run {run_id} of {resource} has no manifest")
+    write_atomic(directory / _COMPLETE_FILE, json.dumps({"pages": pages}).encode())
+
+
+def _read_run(path: Path) -> RawRun | None:
+    try:
+        manifest = json.loads((path / _RUN_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return RawRun(
+        account=manifest["account"],
+        resource=manifest["resource"],
+        run_id=manifest["run_id"],
+        started_at=datetime.fromisoformat(manifest["started_at"]),
+        complete=(path / _COMPLETE_FILE).exists(),
+        path=path,
+    )
+
+
+def iter_runs(
+    data_dir: Path,
+    *,
+    account: object | None = None,
+    resource: str | None = None,
+    include_incomplete: bool = False,
+) -> Iterator[RawRun]:
+    """Runs in the raw zone in run order (start time, then run id, account, resource).
+
+    Incomplete runs (interrupted before all pages landed) are skipped unless
+    ``include_incomplete``: replaying a partial list would be wrong.
+    """
+    root = Path(data_dir) / RAW_DIR
+    account_glob = escape_component(account) if account is not None else "*"
+    resource_glob = escape_component(resource) if resource is not None else "*"
+    runs = [
+        run
+        for path in root.glob(f"{account_glob}/{resource_glob}/*")
+        if path.is_dir() and (run := _read_run(path)) is not None
+    ]
+    runs.sort(key=lambda r: (r.started_at, r.run_id, r.account, r.resource))
+    for run in runs:
+        if run.complete or include_incomplete:
+            yield run
+
+
+def iter_pages(run: RawRun) -> Iterator[RawPage]:
+    """The landed pages of ``run`` in page order, bodies decompressed to the bytes received."""
+    metas = [json.loads(p.read_text()) for p in run.path.glob(f"page-*{_META_SUFFIX}")]
+    for meta in sorted(metas, key=lambda m: m["page"]):
+        body_path = run.path / f"{_page_name(meta['page'])}{_BODY_SUFFIX}"
+        yield RawPage(
+            number=meta["page"],
+            body=gzip.decompress(body_path.read_bytes()),
+            request_path=meta["request_path"],
+            received_at=datetime.fromisoformat(meta["received_at"]),
+        )

@@ -1,0 +1,99 @@
+"""Rows of the run log: one per run (``runs``) and one per resource of a run (``run_resources``).
+
+Both are upserted on their key, so a run can be logged when it starts and
+again when it ends. Each write marks the table for Parquet publishing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import duckdb
+
+from warehouse.bookkeeping import RUN_RESOURCES, RUNS
+from warehouse.merge import MergeCounts, q
+from warehouse.parquet import add_pending
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, table_name: str, row: dict) -> None:
+    cols = ", ".join(q(c) for c in row)
+    marks = ", ".join("?" for _ in row)
+    con.execute(
+        f"INSERT OR REPLACE INTO {q(table_name)} ({cols}) VALUES ({marks})", list(row.values())
+    )
+    add_pending(con, {(table_name, "{}")})
+
+
+def record_run_row(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    *,
+    started_at: datetime,
+    outcome: str,
+    finished_at: datetime | None = None,
+    accounts: Iterable[int] = (),
+    requests: int = 0,
+    retries: int = 0,
+    rate_limited: int = 0,
+    wait_seconds: float = 0.0,
+    duration_seconds: float | None = None,
+    error: str | None = None,
+) -> None:
+    """Insert or replace the ``runs`` row of ``run_id``."""
+    row = {
+        "run_id": run_id,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "outcome": outcome,
+        "accounts": json.dumps(sorted(accounts)),
+        "requests": requests,
+        "retries": retries,
+        "rate_limited": rate_limited,
+        "wait_seconds": wait_seconds,
+        "duration_seconds": duration_seconds,
+        "error": error,
+    }
+    _upsert(con, RUNS.name, row)
+
+
+def _per_table(counts: Mapping[str, MergeCounts], field: str) -> str:
+    return json.dumps({name: getattr(c, field) for name, c in sorted(counts.items())})
+
+
+def record_resource_row(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    account_id: int,
+    resource: str,
+    *,
+    outcome: str,
+    counts: Mapping[str, MergeCounts] | None = None,
+    finished_at: datetime | None = None,
+    requests: int = 0,
+    retries: int = 0,
+    rate_limited: int = 0,
+    wait_seconds: float = 0.0,
+    duration_seconds: float | None = None,
+    error: str | None = None,
+) -> None:
+    """Insert or replace the ``run_resources`` row; per-table counts are stored as JSON objects."""
+    counts = counts or {}
+    row = {
+        "run_id": run_id,
+        "account_id": account_id,
+        "resource": resource,
+        "finished_at": finished_at,
+        "outcome": outcome,
+        "rows_read": _per_table(counts, "read"),
+        "rows_inserted": _per_table(counts, "inserted"),
+        "rows_updated": _per_table(counts, "updated"),
+        "requests": requests,
+        "retries": retries,
+        "rate_limited": rate_limited,
+        "wait_seconds": wait_seconds,
+        "duration_seconds": duration_seconds,
+        "error": error,
+    }
+    _upsert(con, RUN_RESOURCES.name, row)

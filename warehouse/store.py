@@ -1,0 +1,292 @@
+"""The warehouse: a private working DuckDB database, its lock, merges, state and publishing.
+
+The pipeline writes only ``<data>/.work/warehouse.duckdb``. ``publish_database``
+checkpoints it and copies it over ``<data>/warehouse.duckdb`` by atomic rename,
+so readers opening the published file read-only never block a run and keep the
+snapshot they opened. One run at a time holds ``<data>/.work/lock``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from transforms.catalogue import TABLES
+from warehouse import merge as merging
+from warehouse import parquet
+from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE, RUN_RESOURCES, RUNS
+from warehouse.files import copy_atomic, ensure_dir, remove_temp_files, secure_file
+from warehouse.merge import MergeCounts, q
+from warehouse.runlog import record_resource_row, record_run_row
+from warehouse.views import create_views
+
+DATABASE_FILE = "warehouse.duckdb"
+WORK_DIR = ".work"
+LOCK_FILE = "lock"
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process holds the run lock of this data directory."""
+
+
+class WarehouseMissing(FileNotFoundError):
+    """No published warehouse exists yet in this data directory."""
+
+
+def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """Open the published ``warehouse.duckdb`` read-only, as readers and ``sql`` should."""
+    path = Path(data_dir) / DATABASE_FILE
+    if not path.is_file():
+        raise WarehouseMissing(f"no warehouse at {path}: run `t212-etl run` first")
+    con = duckdb.connect(str(path), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def _take_lock(path: Path, timeout: float) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    secure_file(path)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise WarehouseLocked(
+                    f"another t212-etl run is using {path.parent.parent} "
+                    f"(lock {path} still held after {timeout:g}s)"
+                ) from None
+            time.sleep(0.05)
+
+
+class Warehouse:
+    """Storage of one data directory; open with :meth:`Warehouse.open`."""
+
+    def __init__(self, data_dir: Path, lock_fd: int) -> None:
+        self.data_dir = Path(data_dir)
+        self.work_db = self.data_dir / WORK_DIR / DATABASE_FILE
+        self.published_db = self.data_dir / DATABASE_FILE
+        self.parquet_dir = self.data_dir / parquet.PARQUET_DIR
+        self._lock_fd: int | None = lock_fd
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    @classmethod
+    def open(cls, data_dir: Path, *, lock_timeout: float = 0.0) -> Warehouse:
+        """Create the directories, take the run lock, open the working database and its schema.
+
+        Waits up to ``lock_timeout`` seconds for another run's lock, then raises
+        :class:`WarehouseLocked`.
+        """
+        data_dir = Path(data_dir)
+        work = ensure_dir(data_dir / WORK_DIR)
+        ensure_dir(data_dir / parquet.PARQUET_DIR)
+        warehouse = cls(data_dir, _take_lock(work / LOCK_FILE, lock_timeout))
+        try:
+            if not warehouse.work_db.exists() and warehouse.published_db.exists():
+                copy_atomic(warehouse.published_db, warehouse.work_db)
+            warehouse._connect()
+            warehouse._create_schema()
+        except BaseException:
+            warehouse.close()
+            raise
+        return warehouse
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The working database connection (read and write)."""
+        if self._con is None:
+            raise RuntimeError("the warehouse is closed")
+        return self._con
+
+    def _connect(self) -> None:
+        self._con = duckdb.connect(str(self.work_db))
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._secure_files()
+
+    def _secure_files(self) -> None:
+        secure_file(self.work_db)
+        secure_file(self.work_db.with_name(DATABASE_FILE + ".wal"))
+
+    def _create_schema(self) -> None:
+        con = self.connection
+        for table in (*TABLES.values(), *BOOKKEEPING.values()):
+            con.execute(table.duckdb_ddl())
+        create_views(con)
+
+    def close(self) -> None:
+        """Close the database and release the run lock; safe to call twice."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+            self._secure_files()
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _transaction(self, work) -> object:
+        con = self.connection
+        con.begin()
+        try:
+            result = work(con)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        finally:
+            self._secure_files()
+        return result
+
+    def merge_resource(
+        self,
+        resource: str,
+        account_id: int,
+        tables: Mapping[str, pa.Table],
+        *,
+        run_id: str,
+        loaded_at: datetime,
+        cursor: dict | None,
+    ) -> dict[str, MergeCounts]:
+        """Merge one resource's tables, its new cursor and its pending Parquet work atomically.
+
+        Everything lands in one DuckDB transaction: on any error it is rolled back
+        (tables, cursor and pending work stay as before) and the error re-raised.
+        """
+
+        def work(con: duckdb.DuckDBPyConnection) -> dict[str, MergeCounts]:
+            counts, pending = {}, set()
+            for name, data in tables.items():
+                result, partitions = merging.merge_table(
+                    con, TABLES[name], data, loaded_at=loaded_at, run_id=run_id
+                )
+                counts[name] = result
+                pending |= {(name, p) for p in partitions}
+            cursor_json = None if cursor is None else json.dumps(cursor, sort_keys=True)
+            con.execute(
+                f"INSERT OR REPLACE INTO {q(LOAD_STATE.name)} VALUES (?, ?, ?, ?, ?)",
+                [account_id, resource, cursor_json, loaded_at, run_id],
+            )
+            parquet.add_pending(con, pending)
+            return counts
+
+        return self._transaction(work)
+
+    def get_state(self, account_id: int, resource: str) -> dict | None:
+        """The stored cursor, last success time and last run id of a resource, or None."""
+        rows = self.connection.execute(
+            f"SELECT cursor, last_success_at, last_run_id FROM {q(LOAD_STATE.name)} "
+            "WHERE account_id = ? AND resource = ?",
+            [account_id, resource],
+        ).fetchall()
+        if not rows:
+            return None
+        row = rows[0]
+        cursor = None if row[0] is None else json.loads(row[0])
+        return {"cursor": cursor, "last_success_at": row[1], "last_run_id": row[2]}
+
+    def count_rows(self, table: str, account_id: int | None = None) -> int:
+        """Rows in ``table``, optionally of one account."""
+        sql = f"SELECT count(*) FROM {q(table)}"
+        params = []
+        if account_id is not None:
+            sql += " WHERE account_id = ?"
+            params.append(account_id)
+        return int(self.connection.execute(sql, params).fetchall()[0][0])
+
+    def has_rows(self, table: str, account_id: int | None = None) -> bool:
+        """Whether ``table`` holds any row (of ``account_id`` when given)."""
+        return self.count_rows(table, account_id) > 0
+
+    def read_table(self, table: str) -> pa.Table:
+        """The whole table ordered by its key, typed by the catalogue."""
+        declared = parquet.PUBLISHED[table]
+        keys = ", ".join(q(k) for k in declared.key)
+        data = self.connection.sql(f"SELECT * FROM {q(table)} ORDER BY {keys}").to_arrow_table()
+        return data.cast(declared.arrow_schema())
+
+    def record_run(self, run_id: str, **fields: object) -> None:
+        """Insert or replace the run log row of ``run_id`` (see ``runlog.record_run_row``)."""
+        self._transaction(lambda con: record_run_row(con, run_id, **fields))
+
+    def record_resource_result(
+        self, run_id: str, account_id: int, resource: str, **fields: object
+    ) -> None:
+        """Insert or replace one resource's result row (see ``runlog.record_resource_row``)."""
+        self._transaction(
+            lambda con: record_resource_row(con, run_id, account_id, resource, **fields)
+        )
+
+    def publish_parquet(self) -> int:
+        """Write every pending Parquet partition atomically; returns how many were written."""
+        return self._transaction(lambda con: parquet.publish_pending(con, self.parquet_dir))
+
+    def publish_all_parquet(self) -> None:
+        """Rewrite every table's Parquet dataset and drop partitions DuckDB no longer has."""
+        whole = {(name, parquet.WHOLE_TABLE) for name in parquet.PUBLISHED}
+        self._transaction(lambda con: parquet.add_pending(con, whole))
+        self.publish_parquet()
+
+    def check_parquet(self) -> list[str]:
+        """Problems of the Parquet datasets against DuckDB; empty when they agree."""
+        return [p.message for p in parquet.find_problems(self.connection, self.parquet_dir)]
+
+    def repair_parquet(self) -> list[str]:
+        """Rewrite or remove every partition :meth:`check_parquet` flags; returns what was fixed."""
+        problems = parquet.find_problems(self.connection, self.parquet_dir)
+        items = {(p.table, p.partition) for p in problems}
+        self._transaction(lambda con: parquet.add_pending(con, items))
+        remove_temp_files(self.parquet_dir)
+        self.publish_parquet()
+        return [p.message for p in problems]
+
+    def publish_database(self) -> None:
+        """Checkpoint the working database and atomically replace the published copy with it."""
+        self.connection.execute("CHECKPOINT")
+        self._con.close()
+        self._con = None
+        try:
+            # A WAL beside the published file would belong to an older file.
+            (self.published_db.with_name(DATABASE_FILE + ".wal")).unlink(missing_ok=True)
+            copy_atomic(self.work_db, self.published_db)
+        finally:
+            self._connect()
+
+    def publish(self) -> None:
+        """Publish pending Parquet partitions, then the database."""
+        self.publish_parquet()
+        self.publish_database()
+
+    def reset(self, *, keep_run_log: bool = False) -> None:
+        """Drop and recreate every data table and all state, for a rebuild from the raw zone.
+
+        Published files stay until the next publish, which rewrites every table
+        (the reset leaves a whole-table pending row for each).
+        """
+        logs = {RUNS.name, RUN_RESOURCES.name} if keep_run_log else set()
+        doomed = [t for t in (*TABLES.values(), *BOOKKEEPING.values()) if t.name not in logs]
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            for table in doomed:
+                con.execute(f"DROP TABLE IF EXISTS {q(table.name)}")
+                con.execute(table.duckdb_ddl())
+            create_views(con)
+            whole = {(name, parquet.WHOLE_TABLE) for name in parquet.PUBLISHED}
+            parquet.add_pending(con, whole)
+
+        self._transaction(work)
