@@ -178,26 +178,26 @@ def merge_table(
     tables with listing columns keep history of what was seen, others are replaced.
     """
     read = _stage(con, table, incoming)
-    try:
-        deleted = touched = 0
-        group = tuple(c for c in table.key if c in _SNAPSHOT_GROUP)
-        if table.kind == "snapshot" and group != table.key:
-            partitions = _partitions(con, table, group)
-            deleted = _delete_unmatched(con, table, group)
-            inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
-        elif table.kind == "current" and set(_LISTING) <= set(table.column_names):
-            partitions = _partitions(con, table, table.key)
-            inserted, updated, touched = _merge_listing(con, table, loaded_at, run_id)
-        elif table.kind == "current":
-            partitions = _partitions(con, table, table.key)
-            deleted = _delete_unmatched(con, table, ())
-            inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
-        elif table.kind in ("history", "snapshot"):
-            partitions = _partitions(con, table, table.key)
-            inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
-        else:
-            raise ValueError(f"{table.name}: cannot merge a table of kind {table.kind!r}")
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {q(STAGE)}")
+    deleted = touched = 0
+    group = tuple(c for c in table.key if c in _SNAPSHOT_GROUP)
+    if table.kind == "snapshot" and group != table.key:
+        partitions = _partitions(con, table, group)
+        deleted = _delete_unmatched(con, table, group)
+        inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
+    elif table.kind == "current" and set(_LISTING) <= set(table.column_names):
+        partitions = _partitions(con, table, table.key)
+        inserted, updated, touched = _merge_listing(con, table, loaded_at, run_id)
+    elif table.kind == "current":
+        partitions = _partitions(con, table, table.key)
+        deleted = _delete_unmatched(con, table, ())
+        inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
+    elif table.kind in ("history", "snapshot"):
+        partitions = _partitions(con, table, table.key)
+        inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
+    else:
+        raise ValueError(f"{table.name}: cannot merge a table of kind {table.kind!r}")
+    # On failure the caller's rollback discards the stage; dropping it here
+    # would only hide the original error behind "transaction aborted".
+    con.execute(f"DROP TABLE {q(STAGE)}")
     written = inserted + updated + deleted + touched
     return MergeCounts(read, inserted, updated + deleted), (partitions if written else set())
