@@ -16,8 +16,10 @@ from transforms.values import (
     column_name,
     parse_bool,
     parse_decimal,
+    parse_decimals,
     parse_int,
     parse_text,
+    parse_texts,
     parse_timestamps,
 )
 
@@ -99,11 +101,16 @@ def parse_values(raw: list[Any], kind: str, columns: Columns, column: str) -> An
         parsed, errors = parse_timestamps(raw)
         columns.fail(errors, column)
         return parsed
-    values, errors = coerce_column(raw, _PARSERS[kind])
+    if kind == "decimal":
+        values, errors = parse_decimals(raw)
+    elif kind == "text":
+        values, errors = parse_texts(raw)
+    else:
+        values, errors = coerce_column(raw, _PARSERS[kind])
     columns.fail(errors, column)
     if kind in _DTYPES:
         return pd.array(values, dtype=_DTYPES[kind])
-    return np.array(values, dtype=object)
+    return values
 
 
 def _extract(rows: Sequence[dict], path: str, cache: dict[str, list[Any]], columns: Columns):
@@ -111,17 +118,16 @@ def _extract(rows: Sequence[dict], path: str, cache: dict[str, list[Any]], colum
     if path in cache:
         return cache[path]
     parent, _, key = path.rpartition(".")
-    objects = _extract(rows, parent, cache, columns) if parent else rows
-    if parent:
-        bad = {
-            i: "not an object"
-            for i, o in enumerate(objects)
-            if o is not None and type(o) is not dict
-        }
-        columns.fail(bad, parent)
-        values = [o.get(key) if type(o) is dict else None for o in objects]
+    if not parent:
+        values = [r.get(key) for r in rows]
     else:
-        values = [r.get(key) for r in objects]
+        objects = _extract(rows, parent, cache, columns)
+        try:
+            values = [o.get(key) if o is not None else None for o in objects]
+        except AttributeError:
+            bad = [i for i, o in enumerate(objects) if o is not None and type(o) is not dict]
+            columns.fail(dict.fromkeys(bad, "not an object"), parent)
+            values = [o.get(key) if type(o) is dict else None for o in objects]
     cache[path] = values
     return values
 
@@ -194,8 +200,8 @@ def build_frame(
 
 
 def _is_object(values: Any) -> bool:
-    """Whether ``values`` is a plain numpy array of Python objects."""
-    return isinstance(values, np.ndarray) and values.dtype == object
+    """Whether ``values`` is a list or numpy array of Python objects."""
+    return type(values) is list or (isinstance(values, np.ndarray) and values.dtype == object)
 
 
 def _broadcast(value: Any, n: int, kind: str) -> Any:

@@ -9,11 +9,13 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from transforms.catalogue import DECIMAL_PRECISION, DECIMAL_SCALE
 
 MAX_INTEGER_DIGITS = DECIMAL_PRECISION - DECIMAL_SCALE
 _QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
+_ARROW_DECIMAL = pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)
 # wide enough that no DECIMAL(38,10) operand is ever rounded
 EXACT = Context(prec=2 * DECIMAL_PRECISION)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -67,6 +69,21 @@ def parse_decimal(value: Any) -> Decimal | None:
     return number
 
 
+def parse_decimals(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
+    """``parse_decimal`` over a column, with errors by position instead of raising.
+
+    A column of Decimals that Arrow takes into DECIMAL(38,10) without loss is already
+    exact and is returned as it is, which saves the per-value checks.
+    """
+    if all(type(v) is Decimal or v is None for v in values):
+        try:
+            pa.array(values, type=_ARROW_DECIMAL)
+            return values, {}
+        except (pa.ArrowException, ValueError, TypeError):
+            pass
+    return coerce_column(values, parse_decimal)
+
+
 def parse_int(value: Any) -> int | None:
     """A 64-bit integer or None; integral Decimals and digit strings are accepted."""
     if value is None:
@@ -106,6 +123,13 @@ def parse_text(value: Any) -> str | None:
     if type(value) is int:
         return str(value)
     raise ValueError(f"not text: {type(value).__name__}")
+
+
+def parse_texts(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
+    """``parse_text`` over a column, with errors by position instead of raising."""
+    if all(type(v) is str or v is None for v in values):
+        return values, {}
+    return coerce_column(values, parse_text)
 
 
 def parse_timestamps(values: Sequence[Any]) -> tuple[pd.DatetimeIndex, dict[int, str]]:
