@@ -1,0 +1,120 @@
+"""Publishing the database atomically past open readers, the run lock and read-only access."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.warehouse.conftest import T0, T1, dividend, rows_table
+from warehouse import Warehouse, WarehouseLocked, WarehouseMissing, connect_readonly
+
+READER = textwrap.dedent(
+    """
+    import sys
+    import duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    count = lambda: con.sql('SELECT count(*), sum(amount) FROM dividends').fetchall()[0]
+    print("before", *count(), flush=True)
+    sys.stdin.readline()  # wait while the writer publishes a new file
+    print("after", *count(), flush=True)
+    """
+)
+
+
+def _add(wh, ref, amount, run_id, at):
+    rows = rows_table("dividends", [dividend(ref, amount)], run_id=run_id, loaded_at=at)
+    wh.merge_resource("dividends", 1, {"dividends": rows}, run_id=run_id, loaded_at=at, cursor=None)
+
+
+def test_publish_replaces_the_file_while_a_reader_keeps_its_snapshot(tmp_path):
+    data = tmp_path / "data"
+    with Warehouse.open(data) as wh:
+        _add(wh, "a", "1.25", "r0", T0)
+        wh.publish_database()
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READER, str(data / "warehouse.duckdb")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert reader.stdout.readline().split() == ["before", "1", "1.2500000000"]
+            _add(wh, "b", "2.5", "r1", T1)
+            started = time.monotonic()
+            wh.publish_database()
+            assert time.monotonic() - started < 5
+            # the writer keeps working after publishing
+            _add(wh, "c", "3", "r2", T1)
+            out, _ = reader.communicate("go\n", timeout=30)
+        finally:
+            reader.kill()
+        assert out.split() == ["after", "1", "1.2500000000"]
+        fresh = connect_readonly(data)
+        try:
+            assert fresh.sql("SELECT count(*) FROM dividends").fetchall() == [(2,)]
+        finally:
+            fresh.close()
+
+
+def test_readers_cannot_write_the_published_file(tmp_path):
+    data = tmp_path / "data"
+    with Warehouse.open(data) as wh:
+        _add(wh, "a", "1", "r0", T0)
+        wh.publish()
+    con = connect_readonly(data)
+    try:
+        assert con.sql("SELECT count(*) FROM positions_latest").fetchall() == [(0,)]
+        with pytest.raises(Exception, match="read-only"):
+            con.execute("DELETE FROM dividends")
+    finally:
+        con.close()
+
+
+def test_connect_readonly_before_any_publish_is_a_clear_error(tmp_path):
+    with pytest.raises(WarehouseMissing, match="no warehouse at"):
+        connect_readonly(tmp_path)
+
+
+def test_a_second_open_waits_then_raises_warehouse_locked(tmp_path):
+    data = tmp_path / "data"
+    with Warehouse.open(data):
+        started = time.monotonic()
+        with pytest.raises(WarehouseLocked, match="another t212-etl run") as err:
+            Warehouse.open(data, lock_timeout=0.3)
+        waited = time.monotonic() - started
+        assert 0.3 <= waited < 3
+        assert "\n" not in str(err.value)
+    with Warehouse.open(data, lock_timeout=0.3) as again:
+        assert again.count_rows("dividends") == 0
+
+
+def test_lock_is_held_against_other_processes(tmp_path):
+    data = tmp_path / "data"
+    probe = textwrap.dedent(
+        f"""
+        from warehouse import Warehouse, WarehouseLocked
+        try:
+            Warehouse.open({str(data)!r}, lock_timeout=0.1)
+        except WarehouseLocked as exc:
+            print("locked:", exc)
+        """
+    )
+    with Warehouse.open(data):
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+        )
+    assert done.stdout.startswith("locked: another t212-etl run"), done.stderr
+
+
+def test_working_database_is_seeded_from_the_published_one(tmp_path):
+    data = tmp_path / "data"
+    with Warehouse.open(data) as wh:
+        _add(wh, "a", "1", "r0", T0)
+        wh.publish()
+    (data / ".work" / "warehouse.duckdb").unlink()
+    with Warehouse.open(data) as wh:
+        assert wh.count_rows("dividends") == 1
