@@ -138,11 +138,11 @@ def _merge_listing(
     target, stage = q(table.name), q(STAGE)
     match = _match("t", "s", table.key)
     con.execute(
-        f"UPDATE {stage} SET first_seen_at = ?, last_seen_at = ?, is_listed = true",
+        f'UPDATE {stage} SET "first_seen_at" = ?, "last_seen_at" = ?, "is_listed" = true',
         [loaded_at, loaded_at],
     )
     con.execute(
-        f"UPDATE {stage} AS s SET first_seen_at = t.first_seen_at FROM {target} t WHERE {match}"
+        f'UPDATE {stage} AS s SET "first_seen_at" = t."first_seen_at" FROM {target} t WHERE {match}'
     )
     inserted, updated, touched = _upsert(
         con,
@@ -151,13 +151,14 @@ def _merge_listing(
         touch=("last_seen_at",),
     )
     absent = (
-        f"t.is_listed IS DISTINCT FROM false AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
+        f't."is_listed" IS DISTINCT FROM false '
+        f"AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})"
     )
     unlisted = _count(con, f"SELECT count(*) FROM {target} t WHERE {absent}")
     if unlisted:
         con.execute(
-            f"UPDATE {target} AS t SET is_listed = false, {q('_loaded_at')} = ?, "
-            f"{q('_run_id')} = ? WHERE {absent}",
+            f'UPDATE {target} AS t SET "is_listed" = false, "_loaded_at" = ?, '
+            f'"_run_id" = ? WHERE {absent}',
             [loaded_at, run_id],
         )
     return inserted, updated + unlisted, touched

@@ -26,6 +26,7 @@ from warehouse.merge import partition_json, q
 PARQUET_DIR = "parquet"
 FILE_NAME = "data.parquet"
 WHOLE_TABLE = "*"
+_PENDING_COLS = '"table_name", "partition_values"'
 PUBLISHED: dict[str, Table] = {**TABLES, **{t.name: t for t in PUBLISHED_LOGS}}
 
 
@@ -113,9 +114,7 @@ def _publish_table(con: duckdb.DuckDBPyConnection, root: Path, table: Table) -> 
 def publish_pending(con: duckdb.DuckDBPyConnection, root: Path) -> int:
     """Write every pending partition, then clear its pending row; returns how many."""
     pending = q(PENDING_PUBLISH.name)
-    rows = con.execute(
-        f"SELECT table_name, partition_values FROM {pending} ORDER BY ALL"
-    ).fetchall()
+    rows = con.execute(f"SELECT {_PENDING_COLS} FROM {pending} ORDER BY ALL").fetchall()
     for name, partition in rows:
         table = PUBLISHED[name]
         if partition == WHOLE_TABLE:
@@ -125,7 +124,7 @@ def publish_pending(con: duckdb.DuckDBPyConnection, root: Path) -> int:
         # Cleared only after the file is in place: a crash before this line
         # leaves the row pending and the next publish rewrites the partition.
         con.execute(
-            f"DELETE FROM {pending} WHERE table_name = ? AND partition_values = ?",
+            f'DELETE FROM {pending} WHERE "table_name" = ? AND "partition_values" = ?',
             [name, partition],
         )
     return len(rows)
@@ -154,7 +153,7 @@ def _check_file(path: Path, table: Table, rows: int) -> str | None:
 def find_problems(con: duckdb.DuckDBPyConnection, root: Path) -> list[Problem]:
     """Compare every published table's files with DuckDB: missing, unreadable, stale, stray."""
     problems = []
-    pending = con.execute(f"SELECT table_name, partition_values FROM {q(PENDING_PUBLISH.name)}")
+    pending = con.execute(f"SELECT {_PENDING_COLS} FROM {q(PENDING_PUBLISH.name)}")
     for name, partition in pending.fetchall():
         problems.append(Problem(name, partition, "changes not yet published"))
     for table in PUBLISHED.values():

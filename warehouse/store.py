@@ -190,8 +190,8 @@ class Warehouse:
     def get_state(self, account_id: int, resource: str) -> dict | None:
         """The stored cursor, last success time and last run id of a resource, or None."""
         rows = self.connection.execute(
-            f"SELECT cursor, last_success_at, last_run_id FROM {q(LOAD_STATE.name)} "
-            "WHERE account_id = ? AND resource = ?",
+            f'SELECT "cursor", "last_success_at", "last_run_id" FROM {q(LOAD_STATE.name)} '
+            'WHERE "account_id" = ? AND "resource" = ?',
             [account_id, resource],
         ).fetchall()
         if not rows:
@@ -205,7 +205,7 @@ class Warehouse:
         sql = f"SELECT count(*) FROM {q(table)}"
         params = []
         if account_id is not None:
-            sql += " WHERE account_id = ?"
+            sql += ' WHERE "account_id" = ?'
             params.append(account_id)
         return int(self.connection.execute(sql, params).fetchall()[0][0])
 

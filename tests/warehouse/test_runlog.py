@@ -1,0 +1,74 @@
+"""The run log: runs and per-resource results, upserted and published to Parquet."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+
+from tests.warehouse.conftest import T0, T1, dividend, rows_table
+from warehouse import GLOBAL_ACCOUNT
+
+
+def test_run_and_resource_rows_are_upserted_and_published(wh):
+    wh.record_run("r1", started_at=T0, outcome="running", accounts=[2, 1])
+    counts = wh.merge_resource(
+        "dividends",
+        1,
+        {"dividends": rows_table("dividends", [dividend("a", "1")])},
+        run_id="r1",
+        loaded_at=T0,
+        cursor=None,
+    )
+    wh.record_resource_result(
+        "r1",
+        1,
+        "dividends",
+        outcome="success",
+        counts=counts,
+        finished_at=T1,
+        requests=3,
+        retries=1,
+        rate_limited=1,
+        wait_seconds=2.5,
+        duration_seconds=4.0,
+    )
+    wh.record_resource_result(
+        "r1",
+        GLOBAL_ACCOUNT,
+        "instruments",
+        outcome="failed",
+        error="403: scope metadata",
+    )
+    wh.record_run(
+        "r1",
+        started_at=T0,
+        finished_at=T1,
+        outcome="partial",
+        accounts=[1, 2],
+        requests=3,
+        retries=1,
+        rate_limited=1,
+        wait_seconds=2.5,
+        duration_seconds=5.0,
+    )
+    wh.publish_parquet()
+    runs = pq.read_table(wh.parquet_dir / "runs" / "data.parquet").to_pylist()
+    assert len(runs) == 1
+    assert (runs[0]["outcome"], runs[0]["finished_at"], runs[0]["requests"]) == ("partial", T1, 3)
+    assert json.loads(runs[0]["accounts"]) == [1, 2]
+    results = pq.read_table(wh.parquet_dir / "run_resources" / "data.parquet").to_pylist()
+    by_resource = {r["resource"]: r for r in results}
+    ok = by_resource["dividends"]
+    assert json.loads(ok["rows_read"]) == {"dividends": 1}
+    assert json.loads(ok["rows_inserted"]) == {"dividends": 1}
+    assert json.loads(ok["rows_updated"]) == {"dividends": 0}
+    assert (ok["requests"], ok["retries"], ok["rate_limited"], ok["wait_seconds"]) == (3, 1, 1, 2.5)
+    failed = by_resource["instruments"]
+    assert (failed["account_id"], failed["outcome"], failed["error"]) == (
+        0,
+        "failed",
+        "403: scope metadata",
+    )
+    assert json.loads(failed["rows_read"]) == {}
+    assert wh.check_parquet() == []
