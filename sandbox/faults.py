@@ -1,0 +1,110 @@
+"""Faults on demand: scheduled (the next N matching requests) or random at a seeded rate."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+
+FAULTS = frozenset(
+    {
+        "500",
+        "502",
+        "503",
+        "429",
+        "slow",
+        "reset",
+        "truncated",
+        "malformed",
+        "html200",
+        "html502",
+        "stuck_cursor",
+        "foreign_cursor",
+    }
+)
+# Faults that only make sense on a paginated answer.
+PAGE_FAULTS = frozenset({"stuck_cursor", "foreign_cursor"})
+# Keyword-friendly spellings for set_fault_rates(e500=0.1, ...).
+ALIASES = {"e500": "500", "e502": "502", "e503": "503", "e429": "429"}
+
+
+def canonical(name: str) -> str:
+    """The canonical fault name; ValueError for an unknown one."""
+    name = ALIASES.get(name, name)
+    if name not in FAULTS:
+        raise ValueError(f"unknown fault {name!r}; known: {sorted(FAULTS)}")
+    return name
+
+
+@dataclass
+class _Scheduled:
+    fault: str
+    path: str | None
+    times: int
+    after: int
+    account_id: int | None
+
+    def matches(self, path: str, account_id: int | None, paginated: bool) -> bool:
+        if self.path is not None and path != self.path:
+            return False
+        if self.account_id is not None and account_id != self.account_id:
+            return False
+        return paginated or self.fault not in PAGE_FAULTS
+
+
+class FaultPlan:
+    """Decides, request by request, which fault (if any) to apply."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._lock = threading.Lock()
+        self._scheduled: list[_Scheduled] = []
+        self._rates: dict[str, float] = {}
+        self._random = random.Random(seed)
+
+    def inject(
+        self,
+        fault: str,
+        path: str | None = None,
+        times: int = 1,
+        after: int = 0,
+        account_id: int | None = None,
+    ) -> None:
+        """Apply ``fault`` to the next ``times`` matching requests after skipping ``after``."""
+        if times < 1 or after < 0:
+            raise ValueError("times must be >= 1 and after >= 0")
+        with self._lock:
+            self._scheduled.append(_Scheduled(canonical(fault), path, times, after, account_id))
+
+    def set_rates(self, rates: dict[str, float]) -> None:
+        """Random faults: each request draws each fault with its probability (seeded)."""
+        checked = {canonical(k): float(v) for k, v in rates.items()}
+        if any(not 0 <= v <= 1 for v in checked.values()):
+            raise ValueError("rates must be between 0 and 1")
+        with self._lock:
+            self._rates = {k: v for k, v in sorted(checked.items()) if v > 0}
+            self._random = random.Random(self._seed)
+
+    def clear(self) -> None:
+        """Remove every scheduled fault and every rate."""
+        with self._lock:
+            self._scheduled.clear()
+            self._rates = {}
+
+    def draw(self, path: str, account_id: int | None, paginated: bool) -> str | None:
+        """The fault for this request, or None; consumes schedules and random draws."""
+        with self._lock:
+            for rule in self._scheduled:
+                if not rule.matches(path, account_id, paginated):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
+                    continue
+                rule.times -= 1
+                if rule.times == 0:
+                    self._scheduled.remove(rule)
+                return rule.fault
+            for fault, rate in self._rates.items():
+                if (paginated or fault not in PAGE_FAULTS) and self._random.random() < rate:
+                    return fault
+            return None

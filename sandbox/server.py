@@ -1,0 +1,112 @@
+"""The HTTP server: a threading stdlib server that writes what the gateway and control decide."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from sandbox import control
+from sandbox.gateway import faulty
+
+if TYPE_CHECKING:
+    from sandbox.service import Sandbox
+
+log = logging.getLogger("sandbox")
+MAX_BODY = 1_000_000
+
+
+class SandboxServer(ThreadingHTTPServer):
+    """A threading server that knows its sandbox; handler threads never block shutdown."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        super().__init__(address, Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        """Clients that hang up mid-answer are normal here; keep them out of stderr."""
+        log.debug("connection error from %s", client_address, exc_info=True)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One connection: keep-alive HTTP/1.1, every answer with a Content-Length."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "t212-sandbox"
+    sys_version = ""
+    timeout = 120
+    server: SandboxServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silence the default access log (it would go to stderr)."""
+
+    def do_GET(self) -> None:
+        """Serve a GET."""
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        """Serve a POST."""
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        """Serve a DELETE."""
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        sandbox = self.server.sandbox
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(413, b'{"code":"PayloadTooLarge"}', "application/json", {})
+            return
+        body = self.rfile.read(length) if length else b""
+        try:
+            if url.path.startswith("/_sandbox/"):
+                status, payload, ctype = control.handle(sandbox, method, url.path, url.query, body)
+                self._send(status, payload, ctype, {})
+                return
+            if not url.path.startswith("/api/"):
+                self._send(404, b'{"code":"NotFound"}', "application/json", {})
+                return
+            reply, fault = sandbox.gateway.handle(
+                method, url.path, url.query, self.headers.get("Authorization"), body,
+                sandbox.base_url,
+            )  # fmt: skip
+        except Exception:
+            log.exception("sandbox failed on %s %s", method, url.path)
+            self._send(500, b'{"code":"SandboxError"}', "application/json", {})
+            return
+        if fault == "reset":
+            self._reset()
+            return
+        if fault == "slow":
+            cfg = sandbox.config
+            sandbox.stopping.wait(cfg.slow_seconds * cfg.time_scale)
+        status, payload, ctype = faulty(reply, fault)
+        self._send(status, payload, ctype, reply.headers)
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        if body or status != 204:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset and no answer."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            log.debug("reset of an already closed connection", exc_info=True)

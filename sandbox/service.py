@@ -1,0 +1,146 @@
+"""The sandbox: accounts, limiter, faults and reports behind a loopback HTTP server in a thread."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from sandbox.account import AccountBook
+from sandbox.config import ALL_SCOPES, SandboxConfig
+from sandbox.exports import ReportDesk
+from sandbox.faults import FaultPlan
+from sandbox.gateway import Gateway
+from sandbox.ratelimit import RateLimiter
+from sandbox.server import SandboxServer
+from sandbox.wire import to_ms
+
+
+class Sandbox:
+    """A local Trading 212: ``with Sandbox(cfg) as sb: httpx.get(sb.base_url + ...)``."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        now_ms = to_ms(self.config.now)
+        self.books = {
+            spec.account_id: AccountBook(self.config.seed, spec, now_ms, self.config.extra_fields)
+            for spec in self.config.accounts
+        }
+        self.limiter = RateLimiter(self.config.limits(), self.config.time_scale)
+        self.faults = FaultPlan(self.config.seed)
+        self.desk = ReportDesk(self.config.seed, self.config.report_seconds, self.config.time_scale)
+        self.gateway = Gateway(self.books, self.limiter, self.faults, self.desk)
+        self.stopping = threading.Event()
+        self._server: SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+        self._advance_lock = threading.Lock()
+
+    # lifecycle
+
+    def start(self) -> Sandbox:
+        """Bind the configured address (port 0: a free port) and serve in a daemon thread."""
+        if self._server is not None:
+            return self
+        self.stopping.clear()
+        self._server = SandboxServer((self.config.host, self.config.port), self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            name="t212-sandbox",
+        )  # fmt: skip
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port; slow answers in flight are cut short."""
+        self.stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT``, the value for T212_BASE_URL."""
+        host = self.config.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    # truth and counts
+
+    def truth(self, account_id: int) -> dict:
+        """Exact totals per resource of an account, from the generator that serves the API."""
+        return self.books[account_id].truth()
+
+    def request_counts(self, account_id: int | None = None) -> dict[str, int]:
+        """Requests answered per API path (every answer, 401/429/faults included).
+
+        With ``account_id`` only that account's (known key) requests; otherwise all.
+        """
+        with self.gateway._lock:
+            items = list(self.gateway.counts.items())
+        counts: dict[str, int] = {}
+        for (acct, path), n in items:
+            if account_id is None or acct == account_id:
+                counts[path] = counts.get(path, 0) + n
+        return dict(sorted(counts.items()))
+
+    def reset_counts(self) -> None:
+        """Forget the request counts."""
+        with self.gateway._lock:
+            self.gateway.counts.clear()
+
+    # the account changes
+
+    def advance(self, days: int = 1) -> None:
+        """Move every account's clock ahead, adding dividends, orders, transactions, interest."""
+        with self._advance_lock:
+            for book in self.books.values():
+                book.advance(days)
+
+    # faults and keys
+
+    def inject(
+        self,
+        fault: str,
+        path: str | None = None,
+        times: int = 1,
+        after: int = 0,
+        account_id: int | None = None,
+    ) -> None:
+        """Apply ``fault`` to the next ``times`` matching API requests after skipping ``after``."""
+        self.faults.inject(fault, path, times, after, account_id)
+
+    def set_fault_rates(self, **rates: float) -> None:
+        """Random faults at the given rates (``**{"500": 0.1}`` or ``e500=0.1``), seeded."""
+        self.faults.set_rates(rates)
+
+    def clear_faults(self) -> None:
+        """Remove scheduled faults and rates."""
+        self.faults.clear()
+
+    def set_key_scopes(self, key: str, scopes: Iterable[str]) -> None:
+        """Give a key exactly these scopes."""
+        scopes = frozenset(scopes)
+        if scopes - ALL_SCOPES:
+            raise ValueError(f"unknown scopes {sorted(scopes - ALL_SCOPES)}")
+        self.gateway.keys[key].scopes = scopes
+
+    def set_ip_restricted(self, key: str, restricted: bool = True) -> None:
+        """Make a key refuse requests as if they came from an address it does not allow."""
+        self.gateway.keys[key].ip_restricted = restricted
