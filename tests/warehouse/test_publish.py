@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,12 @@ READER = textwrap.dedent(
     print("after", *count(), flush=True)
     """
 )
+
+
+def _open_inodes(pid, name):
+    """Inodes of the files called ``name`` that process ``pid`` holds open."""
+    fds = Path(f"/proc/{pid}/fd")
+    return {os.stat(fd).st_ino for fd in fds.iterdir() if name in os.readlink(fd)}
 
 
 def _add(wh, ref, amount, run_id, at):
@@ -43,10 +51,15 @@ def test_publish_replaces_the_file_while_a_reader_keeps_its_snapshot(tmp_path):
         )
         try:
             assert reader.stdout.readline().split() == ["before", "1", "1.2500000000"]
+            old_inode = (data / "warehouse.duckdb").stat().st_ino
+            assert _open_inodes(reader.pid, "warehouse.duckdb") == {old_inode}
             _add(wh, "b", "2.5", "r1", T1)
             started = time.monotonic()
             wh.publish_database()
             assert time.monotonic() - started < 5
+            # a new file took the name; the reader still holds the old one
+            assert (data / "warehouse.duckdb").stat().st_ino != old_inode
+            assert _open_inodes(reader.pid, "warehouse.duckdb") == {old_inode}
             # the writer keeps working after publishing
             _add(wh, "c", "3", "r2", T1)
             out, _ = reader.communicate("go\n", timeout=30)
