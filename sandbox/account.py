@@ -9,9 +9,8 @@ from decimal import Decimal
 from sandbox.config import AccountSpec
 from sandbox.dividends import DividendSeries
 from sandbox.exchanges import exchange_truth
-from sandbox.instruments import KNOWN, Instrument, instrument
+from sandbox.instruments import KNOWN, Instrument, fx, instrument, major, price_on
 from sandbox.orders import ZERO, OrderSeries
-from sandbox.prices import fx, major, price_on
 from sandbox.timeline import DAY_MS
 from sandbox.transactions import TransactionSeries
 from sandbox.wire import decimal_between, encode, iso, quantize, rng, shares_for

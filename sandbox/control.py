@@ -1,4 +1,4 @@
-"""Control endpoints under /_sandbox/ (a prefix the real API does not use): truth, counts, clock, faults, report files."""
+"""Control endpoints under /_sandbox/, a prefix the real API does not use: truth, clock, faults."""
 
 from __future__ import annotations
 

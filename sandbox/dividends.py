@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sandbox.history import Series
-from sandbox.prices import fx
+from sandbox.instruments import fx
 from sandbox.timeline import DAY_MS
 from sandbox.wire import (
     TEN_PLACES,

@@ -33,19 +33,35 @@ class Market:
         return self.suffix.format(s=symbol)
 
 
-MARKETS: tuple[Market, ...] = (
-    Market("NYSE", 1, "NYSE", "US", "USD", "{s}_US_EQ", 24, (53, 71), True, ("3", "650"), 870, 1260, "0.15"),
-    Market("NASDAQ", 2, "NASDAQ", "US", "USD", "{s}_US_EQ", 22, (54, 72), True, ("2", "900"), 870, 1260, "0.15"),
-    Market("OTC", 3, "OTC Markets", "US", "USD", "{s}_US_EQ", 3, (55,), False, ("0.05", "40"), 870, 1260, "0.15"),
-    Market("LSE", 4, "London Stock Exchange", "GB", "GBX", "{s}l_EQ", 15, (60, 61), False, ("40", "12000"), 480, 990, "0"),
-    Market("XETRA", 5, "Deutsche Börse Xetra", "DE", "EUR", "{s}d_EQ", 11, (70,), False, ("4", "420"), 420, 930, "0.26375"),
-    Market("EURONEXT_PAR", 6, "Euronext Paris", "FR", "EUR", "{s}p_EQ", 6, (80,), False, ("3", "700"), 420, 930, "0.25"),
-    Market("EURONEXT_AMS", 7, "Euronext Amsterdam", "NL", "EUR", "{s}a_EQ", 4, (81,), False, ("3", "700"), 420, 930, "0.15"),
-    Market("BIT", 8, "Borsa Italiana", "IT", "EUR", "{s}m_EQ", 3, (90,), False, ("1", "90"), 420, 930, "0.26"),
-    Market("BME", 9, "Bolsa de Madrid", "ES", "EUR", "{s}e_EQ", 3, (95,), False, ("1", "60"), 420, 930, "0.19"),
-    Market("SIX", 10, "SIX Swiss Exchange", "CH", "CHF", "{s}z_EQ", 2, (100,), False, ("10", "500"), 420, 930, "0.35"),
-    Market("TSX", 11, "Toronto Stock Exchange", "CA", "CAD", "{s}_CA_EQ", 4, (110,), False, ("1", "200"), 870, 1260, "0.25"),
-)  # fmt: skip
+# code | id | name | country | currency | ticker shape | weight | schedules | extended hours
+# | price range | open-close (UTC minutes) | dividend withholding
+_TABLE = """
+NYSE|1|NYSE|US|USD|{s}_US_EQ|24|53,71|y|3-650|870-1260|0.15
+NASDAQ|2|NASDAQ|US|USD|{s}_US_EQ|22|54,72|y|2-900|870-1260|0.15
+OTC|3|OTC Markets|US|USD|{s}_US_EQ|3|55|n|0.05-40|870-1260|0.15
+LSE|4|London Stock Exchange|GB|GBX|{s}l_EQ|15|60,61|n|40-12000|480-990|0
+XETRA|5|Deutsche Börse Xetra|DE|EUR|{s}d_EQ|11|70|n|4-420|420-930|0.26375
+EURONEXT_PAR|6|Euronext Paris|FR|EUR|{s}p_EQ|6|80|n|3-700|420-930|0.25
+EURONEXT_AMS|7|Euronext Amsterdam|NL|EUR|{s}a_EQ|4|81|n|3-700|420-930|0.15
+BIT|8|Borsa Italiana|IT|EUR|{s}m_EQ|3|90|n|1-90|420-930|0.26
+BME|9|Bolsa de Madrid|ES|EUR|{s}e_EQ|3|95|n|1-60|420-930|0.19
+SIX|10|SIX Swiss Exchange|CH|CHF|{s}z_EQ|2|100|n|10-500|420-930|0.35
+TSX|11|Toronto Stock Exchange|CA|CAD|{s}_CA_EQ|4|110|n|1-200|870-1260|0.25
+"""
+
+
+def _market(line: str) -> Market:
+    code, xid, name, country, ccy, shape, weight, sids, ext, prices, hours, tax = line.split("|")
+    low, high = prices.split("-")
+    opening, closing = hours.split("-")
+    schedules = tuple(int(x) for x in sids.split(","))
+    return Market(
+        code, int(xid), name, country, ccy, shape, float(weight), schedules, ext == "y",
+        (low, high), int(opening), int(closing), tax,
+    )  # fmt: skip
+
+
+MARKETS: tuple[Market, ...] = tuple(_market(line) for line in _TABLE.strip().splitlines())
 
 
 def _events(schedule_id: int, market: Market, day_ms: int) -> list[tuple[int, str]]:

@@ -1,4 +1,4 @@
-"""The instrument list: tickers in the real variety of shapes, lazily generated per index."""
+"""The instrument list (tickers in the real variety of shapes), prices and exchange rates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from sandbox.exchanges import MARKETS, Market
-from sandbox.wire import decimal_between, iso, rng
+from sandbox.wire import decimal_between, iso, quantize, rng
 
 # Well-known listings at fixed indices, so a default account looks familiar.
 # (ticker, name, short name, isin, currency, type, market code, price)
@@ -28,9 +28,9 @@ KNOWN = (
 )  # fmt: skip
 
 _SYLLABLES = (
-    "al ber cor dan el fin gra hel ion jor kap lum mar nor or pax quin ros sol tor ul "
-    "ver wex xan yor zen"
-).split()
+    "al", "ber", "cor", "dan", "el", "fin", "gra", "hel", "ion", "jor", "kap", "lum", "mar",
+    "nor", "or", "pax", "quin", "ros", "sol", "tor", "ul", "ver", "wex", "xan", "yor", "zen",
+)  # fmt: skip
 _SUFFIXES = {
     "US": ("Inc", "Corp", "Holdings", "Group", "Technologies"),
     "GB": ("plc", "Group plc", "Holdings plc"),
@@ -151,3 +151,34 @@ def _isin(country: str, serial: int) -> str:
             d *= 2
         total += d // 10 + d % 10
     return body + str((10 - total % 10) % 10)
+
+
+# Value of one unit in EUR (GBX is a penny of GBP).
+_IN_EUR = {
+    "EUR": Decimal("1"),
+    "USD": Decimal("0.9214"),
+    "GBP": Decimal("1.1732"),
+    "GBX": Decimal("0.011732"),
+    "CHF": Decimal("1.0418"),
+    "CAD": Decimal("0.6771"),
+}
+
+
+def major(currency: str) -> str:
+    """The currency a minor unit belongs to (GBX -> GBP)."""
+    return "GBP" if currency == "GBX" else currency
+
+
+def fx(source: str, target: str, day: int = 0) -> Decimal:
+    """Units of ``target`` for one unit of ``source`` on simulated ``day`` (10 places)."""
+    if source == target:
+        return Decimal(1)
+    drift = Decimal(1) + Decimal(rng("fx", source, target, day).randint(-150, 150)).scaleb(-4)
+    return quantize(_IN_EUR[source] / _IN_EUR[target] * drift, 10)
+
+
+def price_on(base: Decimal, index: int, day: int) -> Decimal:
+    """An instrument's price on a simulated day: a slow drift plus a daily wiggle."""
+    wiggle = Decimal(rng("price", index, day).randint(-300, 300)).scaleb(-4)
+    trend = Decimal(day % 3650).scaleb(-4) * (1 if index % 3 else -1)
+    return quantize(base * (Decimal(1) + trend + wiggle), 2)

@@ -56,7 +56,7 @@ class TransactionSeries(Series):
         return kind, item
 
     def reference_index(self, ms: int, reference: str) -> int:
-        """Index of the item with ``reference`` near instant ``ms``; the item at/before if absent."""
+        """Index of the item ``reference`` in the second of ``ms``; else the newest at/before."""
         second = ms - ms % 1000
         hi = self.timeline.index_at_or_before(second + 999)
         i = hi
