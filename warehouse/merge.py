@@ -46,10 +46,17 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     return int(con.execute(sql, params or []).fetchall()[0][0])
 
 
-def _stage(con: duckdb.DuckDBPyConnection, table: Table, incoming: pa.Table) -> int:
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    incoming: pa.Table,
+    loaded_at: datetime,
+    run_id: str,
+) -> int:
     """Load ``incoming`` into a temporary stage, typed as declared and one row per key.
 
-    When a key occurs twice (overlapping pages) the first occurrence wins.
+    When a key occurs twice (overlapping pages) the first occurrence wins. The
+    load metadata is this merge's, whatever the input carried.
     """
     missing = [c for c in table.column_names if c not in incoming.column_names]
     if missing:
@@ -70,6 +77,7 @@ def _stage(con: duckdb.DuckDBPyConnection, table: Table, incoming: pa.Table) -> 
         )
     finally:
         con.unregister(_ARROW_VIEW)
+    con.execute(f'UPDATE {q(STAGE)} SET "_loaded_at" = ?, "_run_id" = ?', [loaded_at, run_id])
     return typed.num_rows
 
 
@@ -178,7 +186,7 @@ def merge_table(
     (account, snapshot) group entirely. current: the input is the whole list;
     tables with listing columns keep history of what was seen, others are replaced.
     """
-    read = _stage(con, table, incoming)
+    read = _stage(con, table, incoming, loaded_at, run_id)
     deleted = touched = 0
     group = tuple(c for c in table.key if c in _SNAPSHOT_GROUP)
     if table.kind == "snapshot" and group != table.key:

@@ -8,13 +8,15 @@ snapshot they opened. One run at a time holds ``<data>/.work/lock``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -28,6 +30,7 @@ from warehouse.merge import MergeCounts, q
 from warehouse.runlog import record_resource_row, record_run_row
 from warehouse.views import create_views
 
+T = TypeVar("T")
 DATABASE_FILE = "warehouse.duckdb"
 WORK_DIR = ".work"
 LOCK_FILE = "lock"
@@ -140,14 +143,16 @@ class Warehouse:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _transaction(self, work) -> object:
+    def _transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         con = self.connection
         con.begin()
         try:
             result = work(con)
             con.commit()
         except BaseException:
-            con.rollback()
+            # A failed rollback (an invalidated database) must not hide the cause.
+            with contextlib.suppress(duckdb.Error):
+                con.rollback()
             raise
         finally:
             self._secure_files()

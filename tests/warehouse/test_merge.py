@@ -225,3 +225,13 @@ def test_arrow_input_types_are_cast_to_the_catalogue(wh):
     )
     _merge(wh, "dividends", {"dividends": loose}, run_id="r0", at=T0)
     assert wh.read_table("dividends").column("amount").to_pylist() == [Decimal("1.25")]
+
+
+def test_load_metadata_comes_from_the_merge_even_when_input_has_none(wh):
+    rows = rows_table("dividends", [dividend("a", "1")])
+    rows = rows.set_column(
+        rows.schema.get_field_index("_run_id"), "_run_id", pa.nulls(1, pa.string())
+    )
+    _merge(wh, "dividends", {"dividends": rows}, run_id="r7", at=T2)
+    stored = wh.read_table("dividends").to_pylist()[0]
+    assert (stored["_run_id"], stored["_loaded_at"]) == ("r7", T2)
