@@ -82,22 +82,34 @@ def normalise_orders(records: Sequence[Any], *, account_id: int) -> Normalised:
     ]
     items = [records[i] for i in with_fill]
     fills, fill_problems, valid_fills = apply_mapping(items, FILLS, constants, origin=with_fill)
-    rows, origin = [], []
-    for item, ok, i in zip(items, valid_fills, with_fill, strict=True):
-        taxes = (item["fill"].get("walletImpact") or {}).get("taxes") if ok else None
-        if taxes is None:
-            continue
-        if type(taxes) is not list:
-            fill_problems.append(f"fill_taxes: record {i} skipped: taxes is not a list")
-            continue
-        fill = {"id": item["fill"]["id"]}
-        rows += [{"fill": fill, "tax": tax} for tax in taxes]
-        origin += [i] * len(taxes)
+    rows, origin = _tax_rows(items, valid_fills, with_fill, fill_problems)
     taxes_frame, tax_problems, _ = apply_mapping(rows, FILL_TAXES, constants, origin=origin)
     unknown = unknown_fields(records, ORDERS.known_paths() | FILLS.known_paths())
     unknown |= unknown_fields([r["tax"] for r in rows], TAX_FIELDS, "fill.walletImpact.taxes.")
     frames = {"orders": orders, "fills": fills, "fill_taxes": taxes_frame}
     return Normalised(frames, unknown, problems + fill_problems + tax_problems)
+
+
+def _tax_rows(
+    items: list[dict[str, Any]], valid: Sequence[bool], origin: list[int], problems: list[str]
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """One row per tax of each kept fill; a fill repeated later brings no taxes of its own."""
+    rows, rows_origin, seen = [], [], set()
+    for item, ok, i in zip(items, valid, origin, strict=True):
+        fill_id = parse_int(item["fill"]["id"]) if ok else None
+        if fill_id is None or fill_id in seen:
+            continue
+        seen.add(fill_id)
+        taxes = (item["fill"].get("walletImpact") or {}).get("taxes")
+        if taxes is None:
+            continue
+        if type(taxes) is not list:
+            problems.append(f"fill_taxes: record {i} skipped: taxes is not a list")
+            continue
+        fill = {"id": fill_id}
+        rows += [{"fill": fill, "tax": tax} for tax in taxes]
+        rows_origin += [i] * len(taxes)
+    return rows, rows_origin
 
 
 def _has_fill(item: dict[str, Any]) -> bool:
