@@ -44,6 +44,11 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 120
     server: SandboxServer
 
+    def setup(self) -> None:
+        """Disable Nagle: headers and body go out in separate writes."""
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: object) -> None:
         """Silence the default access log (it would go to stderr)."""
 
