@@ -1,0 +1,158 @@
+"""One account's export and the run around it, as plain functions the Prefect flow wraps."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from extractors.client import ApiResponse, EndpointStats, T212Client
+from extractors.errors import MalformedResponse, T212Error
+from extractors.resources import RESOURCES, RUN_ORDER
+from flows.pipeline import ResourceResult, RunContext, copy_stats, export_resource
+from flows.settings import AccountConfig, Settings
+from transforms.account import account_identity
+
+log = logging.getLogger("t212_etl")
+
+ResourceRunner = Callable[..., ResourceResult]
+
+
+@dataclass
+class AccountResult:
+    """What one account did in a run."""
+
+    name: str
+    account_id: int | None = None
+    currency: str | None = None
+    resources: list[ResourceResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """True when the account or any of its resources failed."""
+        return self.error is not None or any(r.outcome == "failed" for r in self.resources)
+
+
+@dataclass
+class ReferenceClaims:
+    """Reference lists are global: one account per run fetches each of them."""
+
+    claimed: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def claim(self, name: str) -> bool:
+        """True for the first caller in this run."""
+        with self.lock:
+            if name in self.claimed:
+                return False
+            self.claimed.add(name)
+            return True
+
+
+def select_resources(only: Iterable[str] | None) -> list[str]:
+    """The resources to export, in run order; unknown names are a clear error."""
+    if not only:
+        return list(RUN_ORDER)
+    wanted = {name.strip() for name in only if name.strip()}
+    unknown = sorted(wanted - set(RESOURCES))
+    if unknown:
+        raise ValueError(
+            f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(RUN_ORDER)}"
+        )
+    return [name for name in RUN_ORDER if name in wanted]
+
+
+def build_client(account: AccountConfig, settings: Settings, **kw) -> T212Client:
+    """The account's client, with its credentials read from their source."""
+    return T212Client(
+        account.credentials(settings.environ), env=account.env, base_url=account.base_url, **kw
+    )
+
+
+def _failure(name: str, account_id: int, exc: Exception) -> ResourceResult:
+    message = str(exc) if isinstance(exc, T212Error) else f"{type(exc).__name__}: {exc}"
+    return ResourceResult(name, account_id, outcome="failed", error=message)
+
+
+@dataclass
+class Identity:
+    """An account as its summary names it, with that first answer kept for loading."""
+
+    account_id: int
+    currency: str
+    summary: ApiResponse
+    stats_before: EndpointStats
+
+
+def identify(client: T212Client, account: AccountConfig) -> Identity:
+    """Fetch the account summary, which names the account id and currency."""
+    path = RESOURCES["account_summary"].path
+    before = copy_stats(client.stats.get(path))
+    summary = client.get(path)
+    try:
+        account_id, currency = account_identity(summary.data)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise MalformedResponse(
+            f"account {account.name}: the account summary names no account id ({exc})",
+            path=path,
+        ) from None
+    return Identity(account_id, currency, summary, before)
+
+
+def export_account(
+    client: T212Client,
+    wh,
+    ctx: RunContext,
+    account: AccountConfig,
+    identity: Identity,
+    resources: list[str],
+    claims: ReferenceClaims,
+    run_resource: ResourceRunner = export_resource,
+) -> AccountResult:
+    """Export the selected resources of one account; a failing resource does not stop the rest."""
+    result = AccountResult(account.name, identity.account_id, identity.currency)
+    for name in resources:
+        resource = RESOURCES[name]
+        if resource.kind == "reference" and not claims.claim(name):
+            continue
+        first = {}
+        if name == "account_summary":
+            first = {"first_page": identity.summary, "stats_before": identity.stats_before}
+        try:
+            outcome = run_resource(client, wh, resource, identity.account_id, ctx, **first)
+        except Exception as exc:  # one resource's failure must not stop the others
+            outcome = _failure(name, identity.account_id, exc)
+            log.error("account %s, %s: %s", account.name, name, outcome.error)
+        result.resources.append(outcome)
+        _report(account.name, outcome, ctx)
+    return result
+
+
+def _report(account: str, outcome: ResourceResult, ctx: RunContext) -> None:
+    if outcome.outcome == "failed":
+        return
+    for problem in outcome.problems[:20]:
+        log.warning("account %s, %s: skipped a record: %s", account, outcome.resource, problem)
+    new = sorted(f"{outcome.resource}.{f}" for f in outcome.unknown_fields)
+    for name in (n for n in new if n not in ctx.reported_fields):
+        ctx.reported_fields.add(name)
+        log.warning("new API field %s: not in the table catalogue, not loaded", name)
+    rows = {t: c.read for t, c in outcome.counts.items()}
+    log.info(
+        "account %s, %s: %s; %d pages, rows %s, %d requests, %.1fs waited",
+        account,
+        outcome.resource,
+        outcome.outcome,
+        outcome.pages,
+        rows,
+        outcome.stats.requests,
+        outcome.stats.wait_seconds,
+    )
+
+
+def now_utc() -> datetime:
+    """The current time in UTC (one place, so a run has one clock)."""
+    return datetime.now(UTC)

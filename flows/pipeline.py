@@ -1,0 +1,217 @@
+"""One resource end to end: extract, land raw pages, normalise, merge with its cursor, publish."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from extractors.client import ApiResponse, EndpointStats, T212Client
+from extractors.resources import Resource, fetch_pages, newest_time, parse_time
+from transforms.account import normalise_account_summary
+from transforms.dividends import normalise_dividends
+from transforms.exchanges import normalise_exchanges
+from transforms.frames import Normalised, to_arrow
+from transforms.instruments import normalise_instruments
+from transforms.orders import normalise_orders
+from transforms.positions import normalise_positions
+from transforms.transactions import normalise_transactions
+from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
+
+log = logging.getLogger("t212_etl")
+
+SHARED_RAW_ACCOUNT = "shared"
+
+_NORMALISERS: dict[str, Callable[[Any, int, datetime], Normalised]] = {
+    "account_summary": lambda data, acc, at: normalise_account_summary(data, snapshot_at=at),
+    "positions": lambda data, acc, at: normalise_positions(data, account_id=acc, snapshot_at=at),
+    "instruments": lambda data, acc, at: normalise_instruments(data, seen_at=at),
+    "exchanges": lambda data, acc, at: normalise_exchanges(data),
+    "dividends": lambda items, acc, at: normalise_dividends(items, account_id=acc),
+    "orders": lambda items, acc, at: normalise_orders(items, account_id=acc),
+    "transactions": lambda items, acc, at: normalise_transactions(items, account_id=acc),
+}
+
+
+@dataclass
+class RunContext:
+    """What every resource of one run shares."""
+
+    run_id: str
+    started_at: datetime
+    full_refresh: bool = False
+    reference_max_age: timedelta = timedelta(hours=12)
+    overlap: timedelta = timedelta(days=2)
+    warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
+    reported_fields: set[str] = field(default_factory=set)
+    on_progress: Callable[[str, int, int], None] | None = None
+
+
+@dataclass
+class ResourceResult:
+    """What one resource of one account did in a run."""
+
+    resource: str
+    account_id: int
+    outcome: str = "success"
+    counts: dict[str, MergeCounts] = field(default_factory=dict)
+    pages: int = 0
+    problems: list[str] = field(default_factory=list)
+    unknown_fields: set[str] = field(default_factory=set)
+    stats: EndpointStats = field(default_factory=EndpointStats)
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def page_records(resource: Resource, datas: list[Any]) -> Any:
+    """The records of a resource's decoded pages: items of every page, or the single answer."""
+    if resource.kind == "history":
+        return [item for data in datas for item in data["items"]]
+    return datas[0]
+
+
+def normalise_pages(
+    resource: Resource, datas: list[Any], account_id: int, at: datetime
+) -> Normalised:
+    """Normalise the decoded pages of ``resource`` for ``account_id`` as seen at ``at``."""
+    return _NORMALISERS[resource.name](page_records(resource, datas), account_id, at)
+
+
+def new_cursor(resource: Resource, datas: list[Any], state: dict | None) -> dict | None:
+    """The cursor to store with the merge: the newest item time ever seen, for history."""
+    if resource.kind != "history":
+        return None
+    times = [t for t in (newest_time(resource, d["items"]) for d in datas) if t]
+    old = parse_time(((state or {}).get("cursor") or {}).get("watermark"))
+    newest = max([*times, *([old] if old else [])], default=None)
+    return {"watermark": newest.isoformat()} if newest else None
+
+
+def merge_normalised(
+    wh: Warehouse,
+    resource: Resource,
+    account_id: int,
+    result: Normalised,
+    *,
+    run_id: str,
+    loaded_at: datetime,
+    cursor: dict | None,
+) -> dict[str, MergeCounts]:
+    """Merge one resource's frames and its cursor in one transaction, then publish Parquet."""
+    tables = {name: to_arrow(frame, name) for name, frame in result.frames.items()}
+    scope = account_id if resource.account_scoped else GLOBAL_ACCOUNT
+    counts = wh.merge_resource(
+        resource.name, scope, tables, run_id=run_id, loaded_at=loaded_at, cursor=cursor
+    )
+    wh.publish_parquet()
+    return counts
+
+
+def is_fresh(state: dict | None, ctx: RunContext) -> bool:
+    """True when a reference list was loaded recently enough to skip it."""
+    if ctx.full_refresh or not state or not state.get("last_success_at"):
+        return False
+    last = state["last_success_at"]
+    last = last if isinstance(last, datetime) else parse_time(str(last))
+    return last is not None and ctx.started_at - last < ctx.reference_max_age
+
+
+def copy_stats(stats: EndpointStats | None) -> EndpointStats:
+    """A frozen copy of an endpoint's counters."""
+    return EndpointStats(**vars(stats)) if stats else EndpointStats()
+
+
+def _stats_delta(before: EndpointStats | None, after: EndpointStats | None) -> EndpointStats:
+    before, after = before or EndpointStats(), after or EndpointStats()
+    return EndpointStats(
+        requests=after.requests - before.requests,
+        retries=after.retries - before.retries,
+        rate_limited=after.rate_limited - before.rate_limited,
+        wait_seconds=after.wait_seconds - before.wait_seconds,
+        bytes=after.bytes - before.bytes,
+    )
+
+
+def export_resource(
+    client: T212Client,
+    wh: Warehouse,
+    resource: Resource,
+    account_id: int,
+    ctx: RunContext,
+    *,
+    first_page: ApiResponse | None = None,
+    stats_before: EndpointStats | None = None,
+) -> ResourceResult:
+    """Extract, land, normalise and merge one resource; errors propagate to the caller.
+
+    ``first_page`` is an answer already fetched (the summary that named the account),
+    and ``stats_before`` the endpoint's counters from before it was fetched.
+    """
+    started = time.monotonic()
+    scope = account_id if resource.account_scoped else GLOBAL_ACCOUNT
+    result = ResourceResult(resource.name, scope)
+    with ctx.warehouse_lock:
+        state = wh.get_state(scope, resource.name)
+    if resource.kind == "reference" and is_fresh(state, ctx):
+        result.outcome = "skipped"
+        return result
+    before = stats_before or copy_stats(client.stats.get(resource.path))
+    watermark = None
+    if not ctx.full_refresh and state and state.get("cursor"):
+        watermark = parse_time(state["cursor"].get("watermark"))
+    raw_account = str(account_id) if resource.account_scoped else SHARED_RAW_ACCOUNT
+    pages = (
+        [first_page]
+        if first_page
+        else fetch_pages(client, resource, watermark=watermark, overlap=ctx.overlap)
+    )
+    datas = []
+    for number, page in enumerate(pages, start=1):
+        raw.write_page(
+            wh.data_dir,
+            account=raw_account,
+            resource=resource.name,
+            run_id=ctx.run_id,
+            run_started_at=ctx.started_at,
+            page=number,
+            body=page.body,
+            request_path=page.path,
+            received_at=page.received_at,
+        )
+        datas.append(page.data)
+        result.pages = number
+        if ctx.on_progress:
+            rows = len(page.data["items"]) if resource.kind == "history" else 1
+            ctx.on_progress(resource.name, number, rows)
+    raw.write_run_complete(
+        wh.data_dir,
+        account=raw_account,
+        resource=resource.name,
+        run_id=ctx.run_id,
+        pages=result.pages,
+    )
+    normalised = normalise_pages(resource, datas, account_id, ctx.started_at)
+    result.problems, result.unknown_fields = normalised.problems, normalised.unknown_fields
+    with ctx.warehouse_lock:
+        result.counts = merge_normalised(
+            wh,
+            resource,
+            account_id,
+            normalised,
+            run_id=ctx.run_id,
+            loaded_at=ctx.started_at,
+            cursor=new_cursor(resource, datas, state),
+        )
+    result.stats = _stats_delta(before, client.stats.get(resource.path))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%S%fZ")

@@ -1,0 +1,191 @@
+"""A whole run: settings to clients, every account, the run log, publishing and the exit code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from extractors.client import T212Client
+from extractors.errors import T212Error
+from flows.export import (
+    AccountResult,
+    Identity,
+    ReferenceClaims,
+    build_client,
+    export_account,
+    identify,
+    now_utc,
+    select_resources,
+)
+from flows.pipeline import RunContext, new_run_id
+from flows.settings import Settings, SettingsError
+from warehouse import Warehouse
+
+AccountJob = Callable[[], AccountResult]
+JobRunner = Callable[[Sequence[tuple[str, AccountJob]]], list[AccountResult]]
+
+
+@dataclass
+class RunSummary:
+    """The outcome of a run, as the run log and the exit code see it."""
+
+    run_id: str
+    accounts: list[AccountResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def outcome(self) -> str:
+        """``success``, ``partial`` (something failed, the rest committed) or ``failed``."""
+        failed = [a for a in self.accounts if a.failed]
+        if not failed:
+            return "success"
+        return (
+            "failed"
+            if len(failed) == len(self.accounts)
+            and all(a.error or all(r.outcome == "failed" for r in a.resources) for a in failed)
+            else "partial"
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """0 when everything succeeded, 1 when something failed (the rest is committed)."""
+        return 0 if self.outcome == "success" else 1
+
+    def errors(self) -> list[str]:
+        """One line per failure."""
+        lines = [a.error for a in self.accounts if a.error]
+        for a in self.accounts:
+            lines += [f"account {a.name}, {r.resource}: {r.error}" for r in a.resources if r.error]
+        return lines
+
+
+class CredentialsRefused(Exception):
+    """Every account was refused before anything was written (bad key, scope or setup)."""
+
+
+def run_threads(jobs: Sequence[tuple[str, AccountJob]]) -> list[AccountResult]:
+    """Run account jobs in parallel threads (each account has its own rate limits)."""
+    if len(jobs) == 1:
+        return [jobs[0][1]()]
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        return list(pool.map(lambda job: job[1](), jobs))
+
+
+def identify_accounts(
+    settings: Settings, names: Sequence[str] | None, client_options: dict | None
+) -> tuple[dict[str, T212Client], dict[str, Identity], list[AccountResult]]:
+    """Build clients and identify each account; accounts refused here are returned as failed."""
+    accounts = [settings.account(n) for n in names] if names else list(settings.accounts)
+    clients, identities, refused = {}, {}, []
+    for account in accounts:
+        try:
+            client = build_client(account, settings, **(client_options or {}))
+        except SettingsError as exc:
+            refused.append(AccountResult(account.name, error=str(exc)))
+            continue
+        try:
+            identities[account.name] = identify(client, account)
+            clients[account.name] = client
+        except T212Error as exc:
+            client.close()
+            refused.append(AccountResult(account.name, error=f"account {account.name}: {exc}"))
+    if not identities:
+        raise CredentialsRefused("; ".join(r.error or "" for r in refused))
+    return clients, identities, refused
+
+
+def run_export(
+    settings: Settings,
+    *,
+    account_names: Sequence[str] | None = None,
+    only: Sequence[str] | None = None,
+    full_refresh: bool = False,
+    lock_timeout: float = 0.0,
+    runner: JobRunner = run_threads,
+    client_options: dict | None = None,
+    ctx_options: dict | None = None,
+) -> RunSummary:
+    """Export every selected account into the warehouse and publish it.
+
+    Raises CredentialsRefused, before anything is written, when no account can be read.
+    """
+    resources = select_resources(only)
+    started = now_utc()
+    clients, identities, refused = identify_accounts(settings, account_names, client_options)
+    ctx = RunContext(
+        run_id=new_run_id(started),
+        started_at=started,
+        full_refresh=full_refresh,
+        reference_max_age=timedelta(hours=settings.reference_max_age_hours),
+        overlap=timedelta(days=settings.overlap_days),
+        **(ctx_options or {}),
+    )
+    summary = RunSummary(ctx.run_id, accounts=list(refused))
+    clock = time.monotonic()
+    claims = ReferenceClaims()
+    try:
+        with Warehouse.open(settings.data_dir, lock_timeout=lock_timeout) as wh:
+            wh.record_run(ctx.run_id, started_at=started, outcome="running")
+            jobs = [
+                (
+                    name,
+                    lambda name=name: export_account(
+                        clients[name],
+                        wh,
+                        ctx,
+                        settings.account(name),
+                        identities[name],
+                        resources,
+                        claims,
+                    ),
+                )
+                for name in identities
+            ]
+            summary.accounts += runner(jobs)
+            summary.seconds = time.monotonic() - clock
+            record_run_log(wh, ctx, summary)
+            wh.publish()
+    finally:
+        for client in clients.values():
+            client.close()
+    return summary
+
+
+def record_run_log(wh: Warehouse, ctx: RunContext, summary: RunSummary) -> None:
+    """Write a run_resources row per account and resource, and the runs row."""
+    totals = {"requests": 0, "retries": 0, "rate_limited": 0, "wait_seconds": 0.0}
+    for account in summary.accounts:
+        for r in account.resources:
+            s = r.stats
+            wh.record_resource_result(
+                ctx.run_id,
+                r.account_id,
+                r.resource,
+                outcome=r.outcome,
+                counts=r.counts,
+                finished_at=now_utc(),
+                requests=s.requests,
+                retries=s.retries,
+                rate_limited=s.rate_limited,
+                wait_seconds=s.wait_seconds,
+                duration_seconds=r.seconds,
+                error=r.error,
+            )
+            totals["requests"] += s.requests
+            totals["retries"] += s.retries
+            totals["rate_limited"] += s.rate_limited
+            totals["wait_seconds"] += s.wait_seconds
+    errors = summary.errors()
+    wh.record_run(
+        ctx.run_id,
+        started_at=ctx.started_at,
+        finished_at=now_utc(),
+        outcome=summary.outcome,
+        accounts=[a.account_id for a in summary.accounts if a.account_id is not None],
+        duration_seconds=summary.seconds,
+        error="; ".join(errors)[:2000] if errors else None,
+        **totals,
+    )
