@@ -245,9 +245,8 @@ def test_positions_major_prices_are_exact(record):
     frame = result.frames["positions"]
     minor = record["instrument"]["currency"] in ("GBX", "GBp")
     prices = (record["averagePricePaid"], record["currentPrice"])
-    majors = [
-        None if p is None else Decimal(p).scaleb(-2 if minor else 0, context=WIDE) for p in prices
-    ]
+    shift = -2 if minor else 0
+    majors = [None if p is None else as_decimal(p).scaleb(shift, context=WIDE) for p in prices]
     ok = record["instrument"]["ticker"] is not None and all(map(fits, (*prices, *majors)))
     assert len(frame) == (1 if ok else 0)
     assert ok != bool(result.problems)
@@ -255,6 +254,4 @@ def test_positions_major_prices_are_exact(record):
         arrow = to_arrow(frame, "positions")
         assert arrow.column("average_price_paid_major")[0].as_py() == majors[0]
         assert arrow.column("current_price_major")[0].as_py() == majors[1]
-        assert arrow.column("current_price")[0].as_py() == (
-            None if prices[1] is None else Decimal(prices[1])
-        )
+        assert arrow.column("current_price")[0].as_py() == as_decimal(prices[1])
