@@ -72,7 +72,8 @@ def build_client(account: AccountConfig, settings: Settings, **kw) -> T212Client
     )
 
 
-def _failure(name: str, account_id: int, exc: Exception) -> ResourceResult:
+def failed_result(name: str, account_id: int, exc: Exception) -> ResourceResult:
+    """A failed resource result with a one-line message."""
     message = str(exc) if isinstance(exc, T212Error) else f"{type(exc).__name__}: {exc}"
     return ResourceResult(name, account_id, outcome="failed", error=message)
 
@@ -124,7 +125,7 @@ def export_account(
         try:
             outcome = run_resource(client, wh, resource, identity.account_id, ctx, **first)
         except Exception as exc:  # one resource's failure must not stop the others
-            outcome = _failure(name, identity.account_id, exc)
+            outcome = failed_result(name, identity.account_id, exc)
             log.error("account %s, %s: %s", account.name, name, outcome.error)
         result.resources.append(outcome)
         _report(account.name, outcome, ctx)

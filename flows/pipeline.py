@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from extractors.client import ApiResponse, EndpointStats, T212Client
-from extractors.resources import Resource, fetch_pages, newest_time, parse_time
+from extractors.resources import Resource, dig, fetch_pages, newest_time, parse_time
+from flows.progress import Progress
 from transforms.account import normalise_account_summary
 from transforms.dividends import normalise_dividends
 from transforms.exchanges import normalise_exchanges
@@ -48,7 +49,7 @@ class RunContext:
     overlap: timedelta = timedelta(days=2)
     warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
     reported_fields: set[str] = field(default_factory=set)
-    on_progress: Callable[[str, int, int], None] | None = None
+    progress: Progress | None = None
 
 
 @dataclass
@@ -184,9 +185,8 @@ def export_resource(
         )
         datas.append(page.data)
         result.pages = number
-        if ctx.on_progress:
-            rows = len(page.data["items"]) if resource.kind == "history" else 1
-            ctx.on_progress(resource.name, number, rows)
+        if ctx.progress:
+            _report_page(ctx.progress, resource, account_id, datas, watermark, ctx.overlap)
     raw.write_run_complete(
         wh.data_dir,
         account=raw_account,
@@ -209,6 +209,29 @@ def export_resource(
     result.stats = _stats_delta(before, client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
     return result
+
+
+def _report_page(
+    progress: Progress,
+    resource: Resource,
+    account_id: int,
+    datas: list[Any],
+    watermark: datetime | None,
+    overlap: timedelta,
+) -> None:
+    label = f"{account_id}/{resource.name}"
+    if resource.kind != "history":
+        progress.page(label, 1)
+        return
+    items = datas[-1]["items"]
+    times = [t for t in (parse_time(dig(i, resource.cursor or "")) for i in items) if t]
+    progress.page(
+        label,
+        len(items),
+        newest=newest_time(resource, datas[0]["items"]),
+        reached=min(times, default=None),
+        stop=watermark - overlap if watermark else None,
+    )
 
 
 def new_run_id(now: datetime | None = None) -> str:

@@ -14,13 +14,15 @@ from flows.export import (
     AccountResult,
     Identity,
     ReferenceClaims,
+    ResourceRunner,
     build_client,
     export_account,
     identify,
     now_utc,
     select_resources,
 )
-from flows.pipeline import RunContext, new_run_id
+from flows.pipeline import RunContext, export_resource, new_run_id
+from flows.progress import active as active_progress
 from flows.settings import Settings, SettingsError
 from warehouse import Warehouse
 
@@ -107,6 +109,7 @@ def run_export(
     runner: JobRunner = run_threads,
     client_options: dict | None = None,
     ctx_options: dict | None = None,
+    resource_runner: ResourceRunner = export_resource,
 ) -> RunSummary:
     """Export every selected account into the warehouse and publish it.
 
@@ -114,6 +117,9 @@ def run_export(
     """
     resources = select_resources(only)
     started = now_utc()
+    progress = active_progress()
+    if progress is not None:
+        client_options = {"on_wait": progress.wait, **(client_options or {})}
     clients, identities, refused = identify_accounts(settings, account_names, client_options)
     ctx = RunContext(
         run_id=new_run_id(started),
@@ -121,6 +127,7 @@ def run_export(
         full_refresh=full_refresh,
         reference_max_age=timedelta(hours=settings.reference_max_age_hours),
         overlap=timedelta(days=settings.overlap_days),
+        progress=progress,
         **(ctx_options or {}),
     )
     summary = RunSummary(ctx.run_id, accounts=list(refused))
@@ -140,10 +147,12 @@ def run_export(
                         identities[name],
                         resources,
                         claims,
+                        resource_runner,
                     ),
                 )
                 for name in identities
             ]
+            wh.repair_parquet()
             summary.accounts += runner(jobs)
             summary.seconds = time.monotonic() - clock
             record_run_log(wh, ctx, summary)
@@ -151,6 +160,8 @@ def run_export(
     finally:
         for client in clients.values():
             client.close()
+        if progress is not None:
+            progress.done()
     return summary
 
 

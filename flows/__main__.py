@@ -1,0 +1,7 @@
+"""`python -m flows` is `t212-etl`."""
+
+import sys
+
+from flows.cli import main
+
+sys.exit(main())

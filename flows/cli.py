@@ -1,0 +1,194 @@
+"""The `t212-etl` command line: parsing, dispatch, one-line errors and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from extractors.errors import ConfigurationError
+from flows.settings import SettingsError, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, exit code 2."""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", help="warehouse directory (default ./data, env T212_DATA_DIR)"
+    )
+    parser.add_argument("--config", help="config file (default ./t212-etl.toml when present)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="t212-etl", description="Export Trading 212 accounts into Parquet and DuckDB."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="the nightly export for every configured account")
+    _common(run)
+    run.add_argument("--full-refresh", action="store_true", help="re-read all history")
+    run.add_argument("--only", help="comma-separated resources, e.g. dividends,positions")
+    run.add_argument("--account", action="append", help="only this account (repeatable)")
+    run.add_argument(
+        "--lock-timeout", type=float, default=0.0, help="seconds to wait for another run's lock"
+    )
+    demo = sub.add_parser("demo", help="export the built-in sandbox account into ./demo-data")
+    demo.add_argument(
+        "--data-dir", default="demo-data", help="where to write (default ./demo-data)"
+    )
+    demo.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sandbox = sub.add_parser("sandbox", help="serve the local Trading 212 sandbox")
+    from sandbox.cli import add_arguments
+
+    add_arguments(sandbox)
+    sql = sub.add_parser("sql", help="run read-only SQL on the warehouse")
+    _common(sql)
+    sql.add_argument("query", help="the SQL to run")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    status = sub.add_parser("status", help="last runs, rows, cursors and freshness")
+    _common(status)
+    rebuild = sub.add_parser("rebuild", help="rebuild DuckDB and Parquet from the raw zone")
+    _common(rebuild)
+    serve = sub.add_parser("serve", help="serve the nightly schedule with Prefect")
+    _common(serve)
+    serve.add_argument("--cron", default="30 2 * * *", help="schedule (default 02:30 daily)")
+    serve.add_argument("--timezone", help="IANA zone of the schedule (default: local zone)")
+    return parser
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    try:
+        return load_settings(data_dir=args.data_dir, config=args.config).data_dir
+    except SettingsError:
+        return Path(args.data_dir or os.environ.get("T212_DATA_DIR") or "data")
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Run read-only SQL and print the result."""
+    import duckdb
+
+    from flows.output import FORMATS
+    from warehouse import connect_readonly
+
+    con = connect_readonly(_data_dir(args))
+    try:
+        result = con.execute(args.query)
+        columns = [d[0] for d in result.description or []]
+        rows = result.fetchall() if columns else []
+    except duckdb.Error as exc:
+        raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+    print(FORMATS[args.format](columns, rows))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the status report; exit 1 when something needs attention."""
+    from flows.status import status_report
+
+    text, attention = status_report(_data_dir(args))
+    print(text)
+    return EXIT_FAILED if attention else EXIT_OK
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Rebuild from the raw zone."""
+    from flows.rebuild import rebuild
+
+    replayed = rebuild(_data_dir(args))
+    runs = ", ".join(f"{name} {n}" for name, n in sorted(replayed.items())) or "nothing"
+    print(f"rebuilt from the raw zone: {runs} (landed runs replayed)")
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Serve the sandbox in the foreground."""
+    from sandbox.cli import run_foreground
+
+    run_foreground(args, out=sys.stdout)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The export, as a Prefect flow run."""
+    from flows.commands import run_command
+
+    return run_command(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The export of the sandbox account into ./demo-data."""
+    from flows.commands import demo_command
+
+    return demo_command(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the nightly schedule."""
+    from flows.commands import serve_command
+
+    return serve_command(args)
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "sandbox": cmd_sandbox,
+    "sql": cmd_sql,
+    "status": cmd_status,
+    "rebuild": cmd_rebuild,
+    "serve": cmd_serve,
+}
+
+
+def _configure_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `t212-etl`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    _configure_logging(debug)
+    from warehouse import WarehouseLocked, WarehouseMissing
+
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(
+            "t212-etl: interrupted; committed resources stay, the next run resumes", file=sys.stderr
+        )
+        return EXIT_FAILED
+    except (UserError, SettingsError, ConfigurationError, WarehouseLocked, WarehouseMissing) as exc:
+        if debug:
+            raise
+        print(f"t212-etl: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        if debug:
+            raise
+        print(
+            f"t212-etl: {exc.strerror or exc} ({exc.filename or 'data directory'}): check "
+            "that the data directory is writable and the disk has room",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""The commands that run the Prefect flow: `run`, `demo` and `serve`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from flows.export import select_resources
+from flows.progress import Progress, activate
+from flows.run import CredentialsRefused, RunSummary
+from flows.settings import SettingsError, load_settings
+
+EXAMPLE_QUERIES = (
+    "SELECT month, currency, gross_amount FROM dividends_monthly ORDER BY month DESC LIMIT 12",
+    "SELECT ticker, income_ttm, yield_on_cost FROM dividend_income_by_ticker "
+    "ORDER BY income_ttm DESC NULLS LAST LIMIT 10",
+    "SELECT ticker, quantity, wallet_impact_current_value FROM positions_latest "
+    "ORDER BY wallet_impact_current_value DESC LIMIT 10",
+)
+
+
+class FlowError(Exception):
+    """The flow ended before exporting (bad credentials, locked warehouse); exit code 2."""
+
+
+def run_flow(**parameters) -> RunSummary:
+    """Run `nightly_export` with names-only parameters and return its summary."""
+    from flows.flow import nightly_export
+    from warehouse import WarehouseLocked
+
+    state = nightly_export(**parameters, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if isinstance(outcome, RunSummary):
+        return outcome
+    if isinstance(outcome, CredentialsRefused | WarehouseLocked | SettingsError):
+        raise FlowError(str(outcome))
+    if isinstance(outcome, BaseException):
+        raise outcome
+    raise FlowError(f"the flow ended in state {state.type.value}: {state.message}")
+
+
+def print_summary(summary: RunSummary) -> None:
+    """The run's figures as a table on stdout, failures on stderr."""
+    from flows.output import format_table
+    from flows.summary import COLUMNS, summary_rows
+
+    rows = summary_rows(summary)
+    print(f"run {summary.run_id}: {summary.outcome} in {summary.seconds:.1f}s")
+    print(format_table(COLUMNS, [[r.get(c) for c in COLUMNS] for r in rows]))
+    for error in summary.errors():
+        print(f"t212-etl: {error}", file=sys.stderr)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`t212-etl run`: check the settings first (fast), then run the flow."""
+    settings = load_settings(data_dir=args.data_dir, config=args.config)
+    only = args.only.split(",") if args.only else None
+    try:
+        select_resources(only)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    for account in [settings.account(n) for n in args.account or []] or settings.accounts:
+        account.credentials(settings.environ)
+    activate(Progress())
+    try:
+        summary = run_flow(
+            data_dir=str(settings.data_dir),
+            config=args.config,
+            accounts=args.account,
+            only=only,
+            full_refresh=args.full_refresh,
+            lock_timeout=args.lock_timeout,
+        )
+    except FlowError as exc:
+        raise SettingsError(str(exc)) from None
+    print_summary(summary)
+    return summary.exit_code
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """`t212-etl demo`: the sandbox on a free loopback port, exported into ./demo-data."""
+    from flows.demo import run_demo
+
+    activate(Progress())
+    return run_demo(Path(args.data_dir), run_flow, print_summary)
+
+
+def local_timezone() -> str:
+    """The IANA name of the local time zone (UTC when it cannot be told)."""
+    if os.environ.get("TZ"):
+        return os.environ["TZ"].lstrip(":")
+    try:
+        target = os.path.realpath("/etc/localtime")
+        return target.split("zoneinfo/", 1)[1]
+    except (OSError, IndexError):
+        return "UTC"
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """`t212-etl serve`: the nightly schedule, served by this process through Prefect."""
+    settings = load_settings(data_dir=args.data_dir, config=args.config)
+    if not os.environ.get("PREFECT_API_URL"):
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
+            raise SettingsError(
+                "serve needs a Prefect server: start one with `prefect server start`, then "
+                "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` (or use cron: "
+                "`30 2 * * * t212-etl run`, see the README)"
+            )
+    from prefect.schedules import Cron
+
+    from flows.flow import nightly_export
+
+    timezone = args.timezone or local_timezone()
+    print(f"serving t212-etl-nightly: cron '{args.cron}' in {timezone}; Ctrl-C stops it")
+    nightly_export.serve(
+        name="t212-etl-nightly",
+        schedules=[Cron(args.cron, timezone=timezone)],
+        parameters={"data_dir": str(settings.data_dir.resolve()), "config": args.config},
+    )
+    return 0

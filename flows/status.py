@@ -1,0 +1,93 @@
+"""The `status` command's report: last runs, rows, cursors, freshness and Parquet health."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flows.output import format_table
+from transforms.catalogue import TABLES
+from warehouse import GLOBAL_ACCOUNT, connect_readonly
+from warehouse.parquet import find_problems
+
+STALE_AFTER = timedelta(days=1)
+
+
+def _account_ids(con) -> list[int]:
+    rows = con.execute(
+        "SELECT DISTINCT account_id FROM run_resources UNION SELECT DISTINCT account_id "
+        "FROM load_state ORDER BY 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _rows_per_table(con, account_id: int) -> list[tuple[str, int]]:
+    counts = []
+    for table in TABLES.values():
+        if "account_id" in table.column_names:
+            if account_id == GLOBAL_ACCOUNT:
+                continue
+            sql = f'SELECT count(*) FROM "{table.name}" WHERE account_id = ?'
+            n = con.execute(sql, [account_id]).fetchall()[0][0]
+        elif account_id == GLOBAL_ACCOUNT:
+            n = con.execute(f'SELECT count(*) FROM "{table.name}"').fetchall()[0][0]
+        else:
+            continue
+        counts.append((table.name, n))
+    return counts
+
+
+def _account_section(con, account_id: int, now: datetime) -> list[str]:
+    label = "shared reference lists" if account_id == GLOBAL_ACCOUNT else f"account {account_id}"
+    lines = [f"== {label}"]
+    runs = con.execute(
+        "SELECT r.run_id, max(r.finished_at), "
+        "CASE WHEN bool_or(r.outcome = 'failed') THEN 'failed' ELSE 'success' END "
+        "FROM run_resources r WHERE r.account_id = ? GROUP BY r.run_id ORDER BY 1 DESC LIMIT 5",
+        [account_id],
+    ).fetchall()
+    lines.append(format_table(("run", "finished_at", "outcome"), runs))
+    states = con.execute(
+        "SELECT resource, last_success_at, cursor FROM load_state WHERE account_id = ? "
+        "ORDER BY resource",
+        [account_id],
+    ).fetchall()
+    rows = [
+        (res, last, (json.loads(cur) or {}).get("watermark") if cur else None)
+        for res, last, cur in states
+    ]
+    lines.append(format_table(("resource", "last_success_at", "cursor"), rows))
+    lines.append(format_table(("table", "rows"), _rows_per_table(con, account_id)))
+    last_ok = max((r[1] for r in states if r[1] is not None), default=None)
+    if last_ok is None:
+        lines.append("WARNING: no successful load yet")
+    elif account_id != GLOBAL_ACCOUNT and now - last_ok > STALE_AFTER:
+        age = (now - last_ok).total_seconds() / 3600
+        lines.append(f"WARNING: last successful load {age:.0f} hours ago (more than a day)")
+    else:
+        lines.append(f"fresh: last successful load at {last_ok.isoformat()}")
+    return lines
+
+
+def status_report(data_dir: Path, now: datetime | None = None) -> tuple[str, bool]:
+    """The status text, and whether anything needs attention (stale data, broken Parquet)."""
+    now = now or datetime.now(UTC)
+    con = connect_readonly(data_dir)
+    try:
+        lines = [f"warehouse: {Path(data_dir).resolve()}"]
+        for account_id in _account_ids(con):
+            lines += ["", *_account_section(con, account_id, now)]
+        problems = find_problems(con, Path(data_dir) / "parquet")
+    finally:
+        con.close()
+    lines.append("")
+    if problems:
+        lines.append(
+            f"PARQUET: {len(problems)} problem(s); the next run or `t212-etl rebuild` repairs them"
+        )
+        lines += [f"  {p.table} {p.partition}: {p.message}" for p in problems[:20]]
+    else:
+        lines.append("parquet: every partition matches DuckDB")
+    attention = bool(problems) or any(line.startswith("WARNING") for line in lines)
+    return "\n".join(lines), attention
