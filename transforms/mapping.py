@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -15,19 +16,18 @@ from transforms.values import (
     coerce_column,
     column_name,
     parse_bool,
-    parse_decimal,
     parse_decimals,
     parse_int,
-    parse_text,
     parse_texts,
     parse_timestamps,
 )
 
-_PARSERS: dict[str, Callable[[Any], Any]] = {
-    "decimal": parse_decimal,
-    "text": parse_text,
-    "bigint": parse_int,
-    "boolean": parse_bool,
+# logical type -> parser of a whole column, returning (values, errors by position)
+_COLUMN_PARSERS: dict[str, Callable[[list[Any]], tuple[list[Any], dict[int, str]]]] = {
+    "decimal": parse_decimals,
+    "text": parse_texts,
+    "bigint": partial(coerce_column, parse=parse_int),
+    "boolean": partial(coerce_column, parse=parse_bool),
 }
 _DTYPES = {"bigint": "Int64", "boolean": "boolean"}
 
@@ -101,12 +101,7 @@ def parse_values(raw: list[Any], kind: str, columns: Columns, column: str) -> An
         parsed, errors = parse_timestamps(raw)
         columns.fail(errors, column)
         return parsed
-    if kind == "decimal":
-        values, errors = parse_decimals(raw)
-    elif kind == "text":
-        values, errors = parse_texts(raw)
-    else:
-        values, errors = coerce_column(raw, _PARSERS[kind])
+    values, errors = _COLUMN_PARSERS[kind](raw)
     columns.fail(errors, column)
     if kind in _DTYPES:
         return pd.array(values, dtype=_DTYPES[kind])
@@ -234,10 +229,9 @@ def unknown_fields(rows: Sequence[Any], known: set[str], prefix: str = "") -> se
         tree.setdefault(head, set())
         if rest:
             tree[head].add(rest)
-    shapes = {tuple(r) for r in rows if type(r) is dict}
-    found = {f"{prefix}{k}" for shape in shapes for k in shape if k not in tree}
+    objects = [r for r in rows if type(r) is dict]
+    found = {f"{prefix}{k}" for k in set().union(*objects) if k not in tree}
     for head, below in tree.items():
         if below:
-            nested = [r.get(head) for r in rows if type(r) is dict]
-            found |= unknown_fields(nested, below, f"{prefix}{head}.")
+            found |= unknown_fields([o.get(head) for o in objects], below, f"{prefix}{head}.")
     return found
