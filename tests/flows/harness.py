@@ -1,0 +1,97 @@
+"""Helpers for end-to-end tests: settings for a sandbox, runs, and warehouse contents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from extractors.client import RetryPolicy
+from flows.run import RunSummary, run_export
+from flows.settings import AccountConfig, Settings
+from sandbox import (
+    DEMO_ACCOUNT_ID,
+    DEMO_ISA_ACCOUNT_ID,
+    DEMO_ISA_KEY,
+    DEMO_ISA_SECRET,
+    DEMO_KEY,
+    DEMO_SECRET,
+    AccountSpec,
+    Sandbox,
+    SandboxConfig,
+    SandboxSize,
+)
+from transforms.catalogue import TABLES
+from warehouse import connect_readonly
+
+SMALL = SandboxSize(instruments=300, positions=25, dividends=180, orders=260, transactions=210)
+SMALL_ISA = SandboxSize(instruments=300, positions=12, dividends=90, orders=120, transactions=80)
+FAST_RETRY = RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_cap=0.05, max_total_wait=5)
+KEYS = {
+    "invest": ("T212_TEST_INVEST_KEY", "T212_TEST_INVEST_SECRET", DEMO_KEY, DEMO_SECRET),
+    "isa": ("T212_TEST_ISA_KEY", "T212_TEST_ISA_SECRET", DEMO_ISA_KEY, DEMO_ISA_SECRET),
+}
+ACCOUNT_IDS = {"invest": DEMO_ACCOUNT_ID, "isa": DEMO_ISA_ACCOUNT_ID}
+
+
+def sandbox_config(two_accounts: bool = False, **overrides: Any) -> SandboxConfig:
+    """A small, fast sandbox: one Invest account (and an ISA when asked)."""
+    accounts = [AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, "invest", size=SMALL)]
+    if two_accounts:
+        accounts.append(
+            AccountSpec(
+                DEMO_ISA_ACCOUNT_ID, "GBP", DEMO_ISA_KEY, DEMO_ISA_SECRET, "isa", size=SMALL_ISA
+            )
+        )
+    return SandboxConfig(**{"accounts": tuple(accounts), "time_scale": 0.0005, **overrides})
+
+
+def settings_for(sb: Sandbox, data_dir: Path, names=("invest",), **kw: Any) -> Settings:
+    """Settings with the named sandbox accounts, keys in a private environment mapping."""
+    environ, accounts = {}, []
+    for name in names:
+        key_env, secret_env, key, secret = KEYS[name]
+        environ.update({key_env: key, secret_env: secret})
+        accounts.append(
+            AccountConfig(name, "demo", sb.base_url, key_env=key_env, secret_env=secret_env)
+        )
+    return Settings(data_dir=data_dir, accounts=tuple(accounts), environ=environ, **kw)
+
+
+def export(settings: Settings, **kw: Any) -> RunSummary:
+    """A plain (Prefect-free) run with fast retries."""
+    return run_export(settings, client_options={"retry": FAST_RETRY}, **kw)
+
+
+def db_contents(data_dir: Path, name: str, where: str = "") -> list[tuple]:
+    """Every row of a table in the published DuckDB file, sorted, load metadata included."""
+    con = connect_readonly(data_dir)
+    try:
+        return con.execute(f'SELECT * FROM "{name}" {where} ORDER BY ALL').fetchall()
+    finally:
+        con.close()
+
+
+def parquet_contents(data_dir: Path, name: str) -> list[tuple]:
+    """Every row of a table's Parquet dataset in catalogue column order, sorted."""
+    columns = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+    pattern = str(data_dir / "parquet" / name / "**" / "*.parquet")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        return con.execute(
+            f"SELECT {columns} FROM read_parquet('{pattern}', hive_partitioning = true, "
+            "union_by_name = true) ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def scalar(data_dir: Path, sql: str, params: list | None = None) -> Any:
+    """One value from the published warehouse."""
+    con = connect_readonly(data_dir)
+    try:
+        return con.execute(sql, params or []).fetchall()[0][0]
+    finally:
+        con.close()
