@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--cron", default="30 2 * * *", help="schedule (default 02:30 daily)")
     serve.add_argument("--timezone", help="IANA zone of the schedule (default: local zone)")
+    report = sub.add_parser("report", help="write a self-contained HTML report with charts")
+    _common(report)
+    report.add_argument(
+        "--account", action="append", type=int, help="only this account id (repeatable)"
+    )
+    report.add_argument("--output", help="the HTML file (default <data-dir>/report.html)")
     return parser
 
 
@@ -110,6 +116,18 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report (no Prefect import: it only reads the published warehouse)."""
+    from flows.report import UnknownAccount, write_report
+
+    try:
+        path = write_report(_data_dir(args), args.output, args.account)
+    except UnknownAccount as exc:
+        raise UserError(str(exc)) from None
+    print(f"report written to {path}")
+    return EXIT_OK
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox in the foreground."""
     from sandbox.cli import run_foreground
@@ -147,6 +165,7 @@ COMMANDS = {
     "status": cmd_status,
     "rebuild": cmd_rebuild,
     "serve": cmd_serve,
+    "report": cmd_report,
 }
 
 

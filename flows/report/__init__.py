@@ -1,0 +1,53 @@
+"""`t212-etl report`: one self-contained HTML page of charts and tables from the warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warehouse import connect_readonly
+from warehouse.files import write_atomic
+
+REPORT_FILE = "report.html"
+
+
+class UnknownAccount(ValueError):
+    """An account asked for is not in the warehouse."""
+
+
+def build_report(
+    data_dir: Path, account_ids: Sequence[int] | None = None, as_of: datetime | None = None
+) -> str:
+    """The report page of ``account_ids`` (default every account) as HTML text."""
+    from flows.report.queries import account_ids as known_accounts
+    from flows.report.queries import read_account
+    from flows.report.render import render_page
+
+    as_of = as_of or datetime.now(UTC)
+    con = connect_readonly(Path(data_dir))
+    try:
+        known = known_accounts(con)
+        wanted = list(account_ids) if account_ids else known
+        missing = [a for a in wanted if a not in known]
+        if missing:
+            raise UnknownAccount(
+                f"no account {', '.join(map(str, missing))} in the warehouse "
+                f"(it has: {', '.join(map(str, known)) or 'none'})"
+            )
+        accounts = [read_account(con, account_id, as_of) for account_id in wanted]
+    finally:
+        con.close()
+    return render_page(accounts, as_of)
+
+
+def write_report(
+    data_dir: Path,
+    output: Path | None = None,
+    account_ids: Sequence[int] | None = None,
+    as_of: datetime | None = None,
+) -> Path:
+    """Write the report (default ``<data_dir>/report.html``, owner-only) and return its path."""
+    target = Path(output) if output else Path(data_dir) / REPORT_FILE
+    write_atomic(target, build_report(data_dir, account_ids, as_of).encode("utf-8"))
+    return target

@@ -1,0 +1,198 @@
+"""Reads of the published warehouse for the report: small pandas frames, money as Decimal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import duckdb
+import pandas as pd
+
+MONTHS = 24
+# Trading 212 credits interest on cash as small DEPOSIT transactions the API does not tell
+# apart from real deposits; below this amount a deposit is shown as "probably interest".
+INTEREST_LIKE_BELOW = Decimal(10)
+CADENCE_MIN_PAYMENTS = 3
+
+
+@dataclass(frozen=True)
+class AccountData:
+    """Everything the report shows about one account."""
+
+    account_id: int
+    summary: pd.Series | None
+    last_refresh: datetime | None
+    monthly_dividends: pd.DataFrame
+    dividend_months: pd.DataFrame
+    ttm: pd.DataFrame
+    by_ticker: pd.DataFrame
+    allocation: pd.DataFrame
+    value_history: pd.DataFrame
+    cash_flows: pd.DataFrame
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
+    """Run ``sql`` and return a pandas frame whose DECIMAL columns hold exact Decimals."""
+    return con.sql(sql, params=params or []).to_arrow_table().to_pandas()
+
+
+def month_start(at: datetime, months_back: int = 0) -> datetime:
+    """The first instant (UTC) of the month ``months_back`` months before the month of ``at``."""
+    index = at.year * 12 + at.month - 1 - months_back
+    start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start.replace(year=index // 12, month=index % 12 + 1)
+
+
+def account_ids(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Every account the warehouse holds data of, in id order."""
+    rows = con.execute(
+        'SELECT DISTINCT "account_id" FROM "load_state" WHERE "account_id" <> 0 '
+        'UNION SELECT DISTINCT "account_id" FROM "account_summaries" ORDER BY 1'
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def read_account(con: duckdb.DuckDBPyConnection, account_id: int, as_of: datetime) -> AccountData:
+    """All report frames of ``account_id``, with trailing windows ending at ``as_of``."""
+    acc = [account_id]
+    summaries = frame(
+        con,
+        'SELECT * FROM "portfolio_value_daily" WHERE "account_id" = ? ORDER BY "date"',
+        acc,
+    )
+    refreshed = con.execute(
+        'SELECT max("last_success_at") FROM "load_state" WHERE "account_id" = ?', acc
+    ).fetchall()[0][0]
+    return AccountData(
+        account_id=account_id,
+        summary=summaries.iloc[-1] if len(summaries) else None,
+        last_refresh=refreshed,
+        monthly_dividends=_monthly_dividends(con, account_id, as_of),
+        dividend_months=_dividend_months(con, account_id, as_of),
+        ttm=_ttm(con, account_id, as_of),
+        by_ticker=_by_ticker(con, account_id, as_of),
+        allocation=_allocation(con, account_id),
+        value_history=summaries,
+        cash_flows=_cash_flows(con, account_id, as_of),
+    )
+
+
+def _monthly_dividends(con, account_id: int, as_of: datetime) -> pd.DataFrame:
+    return frame(
+        con,
+        """SELECT CAST(date_trunc('month', timezone('UTC', "paid_on")) AS DATE) AS "month",
+                  "currency", "ticker", sum("amount") AS "amount"
+           FROM "dividends"
+           WHERE "account_id" = ? AND "paid_on" >= ? AND "paid_on" <= ?
+           GROUP BY ALL ORDER BY ALL""",
+        [account_id, month_start(as_of, MONTHS - 1), as_of],
+    )
+
+
+def _dividend_months(con, account_id: int, as_of: datetime) -> pd.DataFrame:
+    """Monthly totals per currency over 35 months, for a trailing-twelve-month line of 24."""
+    return frame(
+        con,
+        """SELECT CAST(date_trunc('month', timezone('UTC', "paid_on")) AS DATE) AS "month",
+                  "currency", sum("amount") AS "amount"
+           FROM "dividends"
+           WHERE "account_id" = ? AND "paid_on" >= ? AND "paid_on" <= ?
+           GROUP BY ALL ORDER BY ALL""",
+        [account_id, month_start(as_of, MONTHS + 10), as_of],
+    )
+
+
+def _ttm(con, account_id: int, as_of: datetime) -> pd.DataFrame:
+    """Per currency: income of the twelve months to ``as_of`` and of the twelve before."""
+    return frame(
+        con,
+        """SELECT "currency",
+                  coalesce(sum("amount") FILTER (WHERE "paid_on" >= ?::TIMESTAMPTZ
+                      - INTERVAL 12 MONTH), 0::DECIMAL(38,10)) AS "ttm",
+                  coalesce(sum("amount") FILTER (WHERE "paid_on" < ?::TIMESTAMPTZ
+                      - INTERVAL 12 MONTH), 0::DECIMAL(38,10)) AS "previous_ttm",
+                  count(*) FILTER (WHERE "paid_on" >= ?::TIMESTAMPTZ - INTERVAL 12 MONTH)
+                      AS "payments"
+           FROM "dividends"
+           WHERE "account_id" = ? AND "paid_on" >= ?::TIMESTAMPTZ - INTERVAL 24 MONTH
+             AND "paid_on" <= ?
+           GROUP BY ALL ORDER BY ALL""",
+        [as_of, as_of, as_of, account_id, as_of, as_of],
+    )
+
+
+def _by_ticker(con, account_id: int, as_of: datetime) -> pd.DataFrame:
+    """Income per ticker (all time and TTM), yield on cost, and the payment cadence."""
+    income = frame(
+        con,
+        """SELECT d."ticker", d."currency",
+                  any_value(d."instrument_name" ORDER BY d."paid_on" DESC) AS "name",
+                  sum(d."amount") AS "income_all_time",
+                  coalesce(sum(d."amount") FILTER (WHERE d."paid_on" >= ?::TIMESTAMPTZ
+                      - INTERVAL 12 MONTH), 0::DECIMAL(38,10)) AS "income_ttm",
+                  count(*) AS "payments",
+                  max(d."paid_on") AS "last_paid",
+                  any_value(y."yield_on_cost") AS "yield_on_cost",
+                  bool_or(p."ticker" IS NOT NULL) AS "held"
+           FROM "dividends" d
+           LEFT JOIN "dividend_income_by_ticker" y USING ("account_id", "ticker", "currency")
+           LEFT JOIN (SELECT DISTINCT "account_id", "ticker" FROM "positions_latest") p
+               USING ("account_id", "ticker")
+           WHERE d."account_id" = ? AND d."paid_on" <= ?
+           GROUP BY ALL ORDER BY "income_all_time" DESC, d."ticker\"""",
+        [as_of, account_id, as_of],
+    )
+    dates = frame(
+        con,
+        'SELECT "ticker", "paid_on" FROM "dividends" WHERE "account_id" = ? AND "paid_on" <= ? '
+        'ORDER BY "ticker", "paid_on"',
+        [account_id, as_of],
+    )
+    gaps = {ticker: _median_gap_days(paid) for ticker, paid in dates.groupby("ticker")["paid_on"]}
+    income["gap_days"] = [gaps.get(ticker) for ticker in income["ticker"]]
+    income["next_expected"] = [
+        last + timedelta(days=gap) if held and pd.notna(gap) else None
+        for last, gap, held in zip(
+            income["last_paid"], income["gap_days"], income["held"], strict=True
+        )
+    ]
+    return income
+
+
+def _median_gap_days(paid_on: pd.Series) -> float | None:
+    days = paid_on.dt.floor("D").drop_duplicates()
+    if len(days) < CADENCE_MIN_PAYMENTS:
+        return None
+    return float(days.diff().dropna().dt.days.median())
+
+
+def _allocation(con, account_id: int) -> pd.DataFrame:
+    return frame(
+        con,
+        """SELECT p."ticker", coalesce(i."name", p."instrument_name", p."ticker") AS "name",
+                  p."wallet_impact_currency" AS "currency",
+                  coalesce(p."price_currency_major", p."instrument_currency", 'unknown')
+                      AS "instrument_currency",
+                  coalesce(i."type", 'UNKNOWN') AS "type",
+                  p."wallet_impact_current_value" AS "value"
+           FROM "positions_latest" p LEFT JOIN "instruments" i USING ("ticker")
+           WHERE p."account_id" = ?
+           ORDER BY "value" DESC, p."ticker\"""",
+        [account_id],
+    )
+
+
+def _cash_flows(con, account_id: int, as_of: datetime) -> pd.DataFrame:
+    return frame(
+        con,
+        """SELECT CAST(date_trunc('month', timezone('UTC', "date_time")) AS DATE) AS "month",
+                  "currency",
+                  CASE WHEN "type" = 'DEPOSIT' AND "amount" < ? THEN 'INTEREST_LIKE'
+                       ELSE "type" END AS "kind",
+                  sum("amount") AS "amount", count(*) AS "count"
+           FROM "transactions"
+           WHERE "account_id" = ? AND "date_time" >= ? AND "date_time" <= ?
+           GROUP BY ALL ORDER BY ALL""",
+        [INTEREST_LIKE_BELOW, account_id, month_start(as_of, MONTHS - 1), as_of],
+    )

@@ -1,0 +1,117 @@
+"""The report in headless Chromium: every chart draws, offline, with the warehouse's numbers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from flows.report import write_report
+from flows.report.money import format_money
+from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID
+from tests.flows.harness import scalar
+from tests.flows.report.browser import Browser
+from tests.flows.report.sample import RUNS, build_dividend_free_warehouse
+
+CHARTS = ("dividends", "holdings", "currency", "type", "value", "cash")
+CURRENCIES = {DEMO_ACCOUNT_ID: "EUR", DEMO_ISA_ACCOUNT_ID: "GBP"}
+# A chart drew when plotly built its SVG and at least one bar, pie slice or line is in it.
+CHART_STATE = """
+Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => ({
+  id: d.id,
+  svgs: d.querySelectorAll('.main-svg').length,
+  traces: (d._fullData || []).length,
+  drawn: d.querySelectorAll('.point path, path.surface, .scatterlayer .trace path.js-line').length,
+}))
+"""
+TESTIDS = """
+Object.fromEntries(Array.from(document.querySelectorAll('[data-testid]')).map(e => [
+  e.dataset.testid, {text: e.textContent.trim(), value: e.dataset.value ?? null}]))
+"""
+
+
+def _open(page: Path, profile: Path) -> tuple[list, dict, list[str], list[str], Browser]:
+    browser = Browser(profile)
+    browser.open(page.as_uri())
+    return (
+        browser.evaluate(CHART_STATE),
+        browser.evaluate(TESTIDS),
+        browser.console_errors(),
+        browser.requested_urls(),
+        browser,
+    )
+
+
+def test_report_draws_every_chart_with_warehouse_numbers(report_warehouse, tmp_path):
+    data_dir, _ = report_warehouse
+    page = write_report(data_dir, tmp_path / "report.html")
+    charts, ids, errors, urls, browser = _open(page, tmp_path / "profile")
+    try:
+        browser.screenshot(tmp_path / "report.png")
+    finally:
+        browser.close()
+    if os.environ.get("REPORT_SCREENSHOT_TO"):  # refreshes docs/report.png on demand
+        shutil.copyfile(tmp_path / "report.png", os.environ["REPORT_SCREENSHOT_TO"])
+
+    assert errors == []
+    assert urls == [page.as_uri()], "the report must load nothing beyond itself"
+    expected = {f"chart-{c}-{a}-{cur}" for a, cur in CURRENCIES.items() for c in CHARTS}
+    assert {c["id"] for c in charts} == expected
+    for chart in charts:
+        assert chart["svgs"] >= 1 and chart["traces"] >= 1 and chart["drawn"] >= 1, chart
+    assert (tmp_path / "report.png").stat().st_size > 20_000
+
+    as_of = datetime.fromisoformat(_as_of(page))
+    for account, cur in CURRENCIES.items():
+        acc = [account]
+        ttm = scalar(
+            data_dir,
+            "SELECT sum(amount) FROM dividends WHERE account_id = ? AND paid_on <= ? "
+            "AND paid_on >= ?::TIMESTAMPTZ - INTERVAL 12 MONTH",
+            [account, as_of, as_of],
+        )
+        shown = ids[f"ttm-total-{account}-{cur}"]
+        assert Decimal(shown["value"]) == ttm
+        assert shown["text"] == format_money(ttm, cur)
+        value = scalar(
+            data_dir,
+            "SELECT total_value FROM portfolio_value_daily WHERE account_id = ? "
+            "ORDER BY date DESC LIMIT 1",
+            acc,
+        )
+        assert Decimal(ids[f"value-{account}"]["value"]) == value
+        holdings = scalar(
+            data_dir,
+            "SELECT sum(wallet_impact_current_value) FROM positions_latest WHERE account_id = ?",
+            acc,
+        )
+        assert Decimal(ids[f"holdings-total-{account}-{cur}"]["value"]) == holdings
+        assert (
+            scalar(data_dir, "SELECT count(*) FROM portfolio_value_daily WHERE account_id = ?", acc)
+            == RUNS
+        )
+
+
+def _as_of(page: Path) -> str:
+    text = page.read_text()
+    start = text.index('data-testid="as-of" datetime="') + len('data-testid="as-of" datetime="')
+    return text[start : text.index('"', start)]
+
+
+def test_account_without_dividends_says_so_and_draws_the_rest(tmp_path):
+    data_dir = tmp_path / "wh"
+    build_dividend_free_warehouse(data_dir)
+    page = write_report(data_dir, tmp_path / "report.html")
+    charts, ids, errors, urls, browser = _open(page, tmp_path / "profile")
+    browser.close()
+
+    assert errors == []
+    assert urls == [page.as_uri()]
+    assert "No dividends" in ids[f"empty-dividends-{DEMO_ACCOUNT_ID}"]["text"]
+    assert f"empty-income-{DEMO_ACCOUNT_ID}" in ids
+    assert {c["id"] for c in charts} == {
+        f"chart-{c}-{DEMO_ACCOUNT_ID}-EUR" for c in CHARTS if c != "dividends"
+    }
+    assert all(c["svgs"] >= 1 and c["drawn"] >= 1 for c in charts), charts
