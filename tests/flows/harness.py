@@ -95,3 +95,31 @@ def scalar(data_dir: Path, sql: str, params: list | None = None) -> Any:
         return con.execute(sql, params or []).fetchall()[0][0]
     finally:
         con.close()
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
+    """Run `t212-etl ARGS` in a subprocess; returns (exit code, stdout, stderr).
+
+    Inside a Prefect test harness the subprocess uses the harness's server, so a flow
+    run costs no server start-up.
+    """
+    import os
+    import subprocess
+    import sys
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("T212_")}
+    if "prefect" in sys.modules:
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            full_env["PREFECT_API_URL"] = PREFECT_API_URL.value()
+    full_env.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "-m", "flows", *args],
+        env=full_env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done.returncode, done.stdout, done.stderr
