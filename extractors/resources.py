@@ -17,7 +17,8 @@ class Resource:
     """What to fetch and where it lands.
 
     kind: ``history`` (paginated, incremental by ``cursor``), ``snapshot`` (one answer per
-    run, account-scoped) or ``reference`` (a large global list refreshed when stale).
+    run, account-scoped), ``reference`` (a large global list refreshed when stale) or
+    ``report`` (CSV files requested per year, see ``extractors.reports``).
     ``key`` and ``cursor`` are dotted paths into a raw item.
     """
 
@@ -83,6 +84,14 @@ RESOURCES: dict[str, Resource] = {
             key="reference",
             cursor="dateTime",
         ),
+        # CSV reports, a year each: what the JSON lacks (taxes, interest, fees).
+        Resource(
+            "reports",
+            f"{API}/history/exports",
+            "report",
+            ("activity",),
+            "history:orders",
+        ),
     )
 }
 
@@ -96,7 +105,10 @@ RUN_ORDER = (
     "transactions",
     "exchanges",
     "instruments",
+    "reports",
 )
+# Resources a run includes only when asked (``--with-reports`` or ``--only reports``).
+ON_REQUEST = frozenset({"reports"})
 
 
 def dig(item: Any, dotted: str) -> Any:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from extractors.client import ApiResponse, EndpointStats, T212Client
 from extractors.errors import MalformedResponse, T212Error
-from extractors.resources import RESOURCES, RUN_ORDER
+from extractors.resources import ON_REQUEST, RESOURCES, RUN_ORDER
 from flows.pipeline import ResourceResult, RunContext, copy_stats, export_resource
 from flows.settings import AccountConfig, Settings
 from transforms.account import account_identity
@@ -52,11 +52,16 @@ class ReferenceClaims:
             return True
 
 
-def select_resources(only: Iterable[str] | None) -> list[str]:
-    """The resources to export, in run order; unknown names are a clear error."""
+def select_resources(only: Iterable[str] | None, with_reports: bool = False) -> list[str]:
+    """The resources to export, in run order; unknown names are a clear error.
+
+    Without ``only`` every resource except those run on request (CSV reports, unless
+    ``with_reports``).
+    """
+    extra = {"reports"} if with_reports else set()
     if not only:
-        return list(RUN_ORDER)
-    wanted = {name.strip() for name in only if name.strip()}
+        return [name for name in RUN_ORDER if name not in ON_REQUEST or name in extra]
+    wanted = {name.strip() for name in only if name.strip()} | extra
     unknown = sorted(wanted - set(RESOURCES))
     if unknown:
         raise ValueError(

@@ -12,8 +12,10 @@ from typing import Any
 
 from extractors.client import ApiResponse, EndpointStats, T212Client
 from extractors.resources import Resource, dig, fetch_pages, newest_time, parse_time
+from flows.activity import ReportOptions, report_cursor, report_pages
 from flows.progress import Progress
 from transforms.account import normalise_account_summary
+from transforms.activity import normalise_reports
 from transforms.dividends import normalise_dividends
 from transforms.exchanges import normalise_exchanges
 from transforms.frames import Normalised, to_arrow
@@ -35,6 +37,9 @@ _NORMALISERS: dict[str, Callable[[Any, int, datetime], Normalised]] = {
     "dividends": lambda items, acc, at: normalise_dividends(items, account_id=acc),
     "orders": lambda items, acc, at: normalise_orders(items, account_id=acc),
     "transactions": lambda items, acc, at: normalise_transactions(items, account_id=acc),
+    "reports": lambda files, acc, at: normalise_reports(
+        [(f.source, f.body) for f in files], account_id=acc
+    ),
 }
 
 
@@ -50,6 +55,7 @@ class RunContext:
     warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
     reported_fields: set[str] = field(default_factory=set)
     progress: Progress | None = None
+    reports: ReportOptions = field(default_factory=ReportOptions)
 
 
 @dataclass
@@ -72,6 +78,8 @@ def page_records(resource: Resource, datas: list[Any]) -> Any:
     """The records of a resource's decoded pages: items of every page, or the single answer."""
     if resource.kind == "history":
         return [item for data in datas for item in data["items"]]
+    if resource.kind == "report":
+        return datas
     return datas[0]
 
 
@@ -83,7 +91,12 @@ def normalise_pages(
 
 
 def new_cursor(resource: Resource, datas: list[Any], state: dict | None) -> dict | None:
-    """The cursor to store with the merge: the newest item time ever seen, for history."""
+    """The cursor to store with the merge: the newest item time ever seen, for history.
+
+    Reports store the years loaded whole instead.
+    """
+    if resource.kind == "report":
+        return report_cursor(datas, state)
     if resource.kind != "history":
         return None
     times = [t for t in (newest_time(resource, d["items"]) for d in datas) if t]
@@ -165,11 +178,15 @@ def export_resource(
     if not ctx.full_refresh and state and state.get("cursor"):
         watermark = parse_time(state["cursor"].get("watermark"))
     raw_account = str(account_id) if resource.account_scoped else SHARED_RAW_ACCOUNT
-    pages = (
-        [first_page]
-        if first_page
-        else fetch_pages(client, resource, watermark=watermark, overlap=ctx.overlap)
-    )
+    if first_page:
+        pages = [first_page]
+    elif resource.kind == "report":
+        pages = report_pages(
+            client, wh, account_id, state, now=ctx.started_at, full_refresh=ctx.full_refresh,
+            options=ctx.reports, lock=ctx.warehouse_lock,
+        )  # fmt: skip
+    else:
+        pages = fetch_pages(client, resource, watermark=watermark, overlap=ctx.overlap)
     datas = []
     for number, page in enumerate(pages, start=1):
         raw.write_page(
@@ -196,6 +213,8 @@ def export_resource(
     )
     normalised = normalise_pages(resource, datas, account_id, ctx.started_at)
     result.problems, result.unknown_fields = normalised.problems, normalised.unknown_fields
+    for notice in normalised.notices:
+        log.warning("account %s, %s: %s", account_id, resource.name, notice)
     with ctx.warehouse_lock:
         result.counts = merge_normalised(
             wh,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from extractors.client import decode_json
 from extractors.resources import RESOURCES
+from flows.activity import page_data
 from flows.pipeline import SHARED_RAW_ACCOUNT, merge_normalised, new_cursor, normalise_pages
 from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
 
@@ -24,7 +24,7 @@ def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
                 log.warning("raw zone: unknown resource %s skipped", run.resource)
                 continue
             account_id = GLOBAL_ACCOUNT if run.account == SHARED_RAW_ACCOUNT else int(run.account)
-            datas = [decode_json(page.body) for page in raw.iter_pages(run)]
+            datas = [page_data(resource, p.request_path, p.body) for p in raw.iter_pages(run)]
             state = wh.get_state(account_id, resource.name)
             merge_normalised(
                 wh,

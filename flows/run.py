@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from extractors.client import T212Client
 from extractors.errors import T212Error
+from flows.activity import ReportOptions
 from flows.export import (
     AccountResult,
     Identity,
@@ -105,6 +106,7 @@ def run_export(
     account_names: Sequence[str] | None = None,
     only: Sequence[str] | None = None,
     full_refresh: bool = False,
+    with_reports: bool | None = None,
     lock_timeout: float = 0.0,
     runner: JobRunner = run_threads,
     client_options: dict | None = None,
@@ -114,8 +116,10 @@ def run_export(
     """Export every selected account into the warehouse and publish it.
 
     Raises CredentialsRefused, before anything is written, when no account can be read.
+    ``with_reports`` None follows the setting ``[export] with_reports``.
     """
-    resources = select_resources(only)
+    reports = settings.with_reports if with_reports is None else with_reports
+    resources = select_resources(only, reports)
     started = now_utc()
     progress = active_progress()
     if progress is not None:
@@ -128,7 +132,7 @@ def run_export(
         reference_max_age=timedelta(hours=settings.reference_max_age_hours),
         overlap=timedelta(days=settings.overlap_days),
         progress=progress,
-        **(ctx_options or {}),
+        **{"reports": ReportOptions(start_year=settings.reports_start_year), **(ctx_options or {})},
     )
     summary = RunSummary(ctx.run_id, accounts=list(refused))
     clock = time.monotonic()

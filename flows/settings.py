@@ -47,6 +47,8 @@ class Settings:
     accounts: tuple[AccountConfig, ...]
     reference_max_age_hours: float = 12.0
     overlap_days: float = 2.0
+    with_reports: bool = False
+    reports_start_year: int | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def account(self, name: str) -> AccountConfig:
@@ -170,5 +172,17 @@ def load_settings(
         accounts=accounts,
         reference_max_age_hours=float(export.get("reference_max_age_hours", 12.0)),
         overlap_days=float(export.get("overlap_days", 2.0)),
+        **_report_settings(export),
         environ=env,
     )
+
+
+def _report_settings(export: Mapping[str, object]) -> dict[str, object]:
+    """``with_reports`` (a boolean) and ``reports_start_year`` (a year) of ``[export]``."""
+    with_reports = export.get("with_reports", False)
+    if not isinstance(with_reports, bool):
+        raise SettingsError(f"{CONFIG_NAME}: [export] with_reports must be true or false")
+    start = export.get("reports_start_year")
+    if start is not None and (not isinstance(start, int) or not 2000 <= start <= 2100):
+        raise SettingsError(f"{CONFIG_NAME}: [export] reports_start_year must be a year")
+    return {"with_reports": with_reports, "reports_start_year": start}

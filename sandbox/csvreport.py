@@ -1,4 +1,9 @@
-"""The CSV export file: a byte-order mark, only the columns its rows need, oldest row first."""
+"""The CSV export file: a byte-order mark, only the columns its rows need, oldest row first.
+
+Rows agree with the JSON history: order rows carry ``EOF`` + the order id, dividend rows
+the instrument's ISIN and symbol on the payment's date with the tax withheld, interest
+rows the transaction's reference. Some share counts are written in exponent notation.
+"""
 
 from __future__ import annotations
 
@@ -60,9 +65,17 @@ def _time(ms: int) -> str:
     return from_ms(ms).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _instrument(ref: dict | None, ticker: str) -> dict:
-    ref = ref or {}
-    return {"ISIN": ref.get("isin", ""), "Ticker": ticker, "Name": ref.get("name", "")}
+def _instrument(book: AccountBook, ticker: str) -> dict:
+    """The report names the instrument by ISIN and symbol even where the JSON omits it."""
+    found = next((i for i in book.universe if i.ticker == ticker), None)
+    if found is None:
+        return {"Ticker": ticker}
+    return {"ISIN": found.isin, "Ticker": found.short_name, "Name": found.name}
+
+
+def _shares(quantity, exponent: bool) -> str:
+    """Shares as text; exact either way, in exponent notation when asked."""
+    return format(abs(quantity), "E") if exponent else str(abs(quantity))
 
 
 def _order_rows(book: AccountBook, from_ms: int, to_ms: int) -> Iterator[tuple[int, dict]]:
@@ -75,9 +88,9 @@ def _order_rows(book: AccountBook, from_ms: int, to_ms: int) -> Iterator[tuple[i
         row = {
             "Action": f"{kind} {order['side'].lower()}",
             "Time (UTC)": _time(ms),
-            **_instrument(order["instrument"], order["ticker"]),
+            **_instrument(book, order["ticker"]),
             "ID": f"EOF{order['id']}",
-            "No. of shares": str(abs(fill["quantity"])),
+            "No. of shares": _shares(fill["quantity"], order["id"] % 13 == 0),
             "Price / share": str(fill["price"]),
             "Currency (Price / share)": order["instrument"]["currency"],
             "Exchange rate": "Not available" if order["id"] % 17 == 0 else str(impact["fxRate"]),
@@ -102,7 +115,7 @@ def _dividend_rows(book: AccountBook, from_ms: int, to_ms: int) -> Iterator[tupl
             {
                 "Action": f"Dividend ({label})",
                 "Time (UTC)": _time(ms),
-                **_instrument(item["instrument"], item["ticker"]),
+                **_instrument(book, item["ticker"]),
                 "No. of shares": str(item["quantity"]),
                 "Price / share": str(item["grossAmountPerShare"]),
                 "Currency (Price / share)": item["tickerCurrency"],

@@ -29,6 +29,7 @@ class Report:
     time_from: str
     time_to: str
     included: dict
+    fate: str = "Finished"
 
 
 class ReportDesk:
@@ -39,6 +40,14 @@ class ReportDesk:
         self._lock = threading.Lock()
         self._reports: dict[int, Report] = {}
         self._next_id = 4_000_000 + seed % 1000 * 1000
+        self._fates: list[str] = []
+
+    def fail_next(self, status: str = "Failed", times: int = 1) -> None:
+        """Make the next ``times`` requested reports end in ``status`` instead of Finished."""
+        if status not in ("Failed", "Canceled"):
+            raise ValueError("status must be Failed or Canceled")
+        with self._lock:
+            self._fates += [status] * times
 
     def request(self, account_id: int, body: object) -> Report:
         """Validate a ``PublicReportRequest`` body and queue a report."""
@@ -60,18 +69,19 @@ class ReportDesk:
             raise ReportError("The time range of a report cannot exceed one year")
         with self._lock:
             self._next_id += 1
+            fate = self._fates.pop(0) if self._fates else "Finished"
             report = Report(
                 self._next_id, account_id, time.monotonic(), from_ms, to_ms,
-                iso(from_ms), iso(to_ms), included,
+                iso(from_ms), iso(to_ms), included, fate,
             )  # fmt: skip
             self._reports[report.report_id] = report
         return report
 
     def status(self, report: Report) -> str:
-        """Queued for the first third of the duration, then Processing, then Finished."""
+        """Queued for the first third of the duration, then Processing, then its fate."""
         elapsed = time.monotonic() - report.created
         if elapsed >= self._duration:
-            return "Finished"
+            return report.fate
         return "Queued" if elapsed < self._duration / 3 else "Processing"
 
     def listing(self, account_id: int, base_url: str) -> list[dict]:

@@ -108,6 +108,22 @@ def _cols(spec: str) -> tuple[Column, ...]:
 
 
 _INSTRUMENT_REF = "instrument_name:text instrument_isin:text instrument_currency:text"
+# Amounts of the CSV reports, each with its currency (``Total`` and ``Currency (Total)``).
+_REPORT_MONEY = (
+    "result",
+    "total",
+    "withholding_tax",
+    "stamp_duty",
+    "stamp_duty_reserve_tax",
+    "currency_conversion_fee",
+    "french_transaction_tax",
+    "finra_fee",
+    "transaction_fee",
+    "deposit_fee",
+    "charge_amount",
+    "currency_conversion_from_amount",
+    "currency_conversion_to_amount",
+)
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -218,6 +234,19 @@ TABLES: dict[str, Table] = {
                 "amount:decimal currency:text"
             ),
             key=("account_id", "reference"),
+            kind="history",
+            partition_by=("account_id",),
+        ),
+        Table(
+            "activity",
+            _cols(
+                "account_id:bigint id:text id_derived:boolean order_id:bigint action:text "
+                "time:timestamp isin:text ticker:text name:text notes:text shares:decimal "
+                "price_per_share:decimal price_per_share_currency:text exchange_rate:decimal "
+                + " ".join(f"{m}:decimal {m}_currency:text" for m in _REPORT_MONEY)
+                + " merchant_name:text merchant_category:text"
+            ),
+            key=("account_id", "id"),
             kind="history",
             partition_by=("account_id",),
         ),

@@ -26,12 +26,14 @@ class Normalised:
     """Frames by table name, plus what the run should report about the input.
 
     ``unknown_fields`` holds dotted source paths the normaliser does not know;
-    ``problems`` holds one short line per record that was skipped.
+    ``problems`` holds one short line per record that was skipped; ``notices`` one line
+    per thing worth telling that was still loaded (an unknown report action).
     """
 
     frames: dict[str, pd.DataFrame]
     unknown_fields: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 def frame_columns(target: Table) -> list[str]:

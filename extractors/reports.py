@@ -1,0 +1,197 @@
+"""CSV reports through the API: one per year, polled until done, fetched without credentials."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from extractors.auth import is_loopback
+from extractors.client import USER_AGENT, ApiResponse, T212Client
+from extractors.errors import T212Error, TransportError
+
+EXPORTS = "/api/v0/equity/history/exports"
+INCLUDE_ALL = {
+    "includeDividends": True,
+    "includeInterest": True,
+    "includeOrders": True,
+    "includeTransactions": True,
+}
+WAITING = frozenset({"Queued", "Processing", "Running"})
+ENDED_BADLY = frozenset({"Failed", "Canceled", "Cancelled"})
+DOWNLOAD_ATTEMPTS = 3
+
+
+class ReportFailed(T212Error):
+    """A report ended Failed or Canceled, or never finished in time."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """The time range of one report: a calendar year, up to ``time_to`` for the current one."""
+
+    year: int
+    time_from: datetime
+    time_to: datetime
+
+    @property
+    def complete(self) -> bool:
+        """Whether the range reaches the end of its year (the year cannot change any more)."""
+        return self.time_to >= datetime(self.year + 1, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    """A report's bytes as received, where they came from, and the period they cover."""
+
+    source: str
+    body: bytes
+    period: Period | None = None
+
+
+def periods(first_year: int, now: datetime, done: Iterable[int]) -> list[Period]:
+    """One period per year from ``first_year`` to now, leaving out the years in ``done``.
+
+    The current year is always included: it reaches ``now`` and is still growing.
+    """
+    done = set(done)
+    wanted = []
+    for year in range(first_year, now.year + 1):
+        end = min(datetime(year + 1, 1, 1, tzinfo=UTC), now)
+        if year == now.year or year not in done:
+            wanted.append(Period(year, datetime(year, 1, 1, tzinfo=UTC), end))
+    return wanted
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def page_path(report_id: int, period: Period) -> str:
+    """The request path landed with a report: it names the report and its period only."""
+    query = {"reportId": report_id, "timeFrom": _iso(period.time_from)}
+    return f"{EXPORTS}?{urlencode({**query, 'timeTo': _iso(period.time_to)})}"
+
+
+def report_file(request_path: str, body: bytes) -> ReportFile:
+    """A landed report page back as a report file (the period comes from its path)."""
+    parts = urlsplit(request_path)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    if parts.path != EXPORTS or "timeFrom" not in query or "timeTo" not in query:
+        return ReportFile(request_path, body)
+    start = datetime.fromisoformat(query["timeFrom"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(query["timeTo"].replace("Z", "+00:00"))
+    source = f"report {query.get('reportId', '?')} of {start.year}"
+    return ReportFile(source, body, Period(start.year, start, end))
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or "an unnamed host"
+
+
+def check_link(url: str) -> None:
+    """Refuse a download link that is not https (plain http only on loopback)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
+        return
+    raise ReportFailed(f"refusing the report link to {_host(url)}: it is not https")
+
+
+class Downloader:
+    """A plain client for pre-signed report links: it never holds or sends credentials."""
+
+    def __init__(self, transport: httpx.BaseTransport | None = None, timeout: float = 120.0):
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=True,
+            headers={"User-Agent": USER_AGENT, "Accept": "text/csv, */*"},
+            event_hooks={"request": [lambda request: check_link(str(request.url))]},
+        )
+
+    def __enter__(self) -> Downloader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.close()
+
+    def fetch(self, url: str) -> bytes:
+        """The bytes at ``url``; transient failures are retried a few times.
+
+        Errors name the host only: the link's query is a signature.
+        """
+        check_link(url)
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            try:
+                response = self._http.get(url)
+            except httpx.TransportError as exc:
+                if attempt == DOWNLOAD_ATTEMPTS:
+                    raise TransportError(
+                        f"report download from {_host(url)} failed ({type(exc).__name__})"
+                    ) from None
+                time.sleep(0.5 * attempt)
+                continue
+            if response.status_code == 200:
+                return response.content
+            if response.status_code < 500 or attempt == DOWNLOAD_ATTEMPTS:
+                raise ReportFailed(
+                    f"report download from {_host(url)} answered HTTP {response.status_code}"
+                )
+            time.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
+
+
+def fetch_reports(
+    client: T212Client,
+    wanted: list[Period],
+    downloader: Downloader,
+    *,
+    timeout: float = 3600.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[ApiResponse]:
+    """Request a report per period, poll the list until each ends, yield each file as a page.
+
+    The client's limiter spaces the requests (POST 1 / 30 s, GET 1 / 60 s). Reports that
+    end Failed or Canceled, or are not finished within ``timeout`` seconds, raise
+    ReportFailed after the others were yielded.
+    """
+    pending: dict[int, Period] = {}
+    for period in wanted:
+        body = {"dataIncluded": INCLUDE_ALL, "timeFrom": _iso(period.time_from),
+                "timeTo": _iso(period.time_to)}  # fmt: skip
+        answer = client.request("POST", EXPORTS, json_body=body)
+        pending[int(answer.data["reportId"])] = period
+    failed: list[str] = []
+    deadline = clock() + timeout
+    while pending:
+        if clock() > deadline:
+            failed += [f"{p.year} (report {i}) not finished" for i, p in pending.items()]
+            break
+        listing = client.get(EXPORTS)
+        for entry in listing.data if isinstance(listing.data, list) else []:
+            report_id = entry.get("reportId") if isinstance(entry, dict) else None
+            if report_id not in pending:
+                continue
+            status = str(entry.get("status"))
+            if status == "Finished" and entry.get("downloadLink"):
+                period = pending.pop(report_id)
+                body = downloader.fetch(str(entry["downloadLink"]))
+                yield ApiResponse(
+                    page_path(report_id, period),
+                    f"report {report_id} from {_host(str(entry['downloadLink']))}",
+                    200,
+                    body,
+                    ReportFile(f"report {report_id} of {period.year}", body, period),
+                )
+            elif status in ENDED_BADLY:
+                failed.append(f"{pending.pop(report_id).year} (report {report_id}) {status}")
+    if failed:
+        raise ReportFailed(
+            f"CSV report(s) for {', '.join(failed)}; they are requested again on the next run"
+        )

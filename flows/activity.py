@@ -1,0 +1,107 @@
+"""CSV reports into ``activity``: which years to request, the per-year cursor, and imports."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from extractors.client import ApiResponse, T212Client, decode_json
+from extractors.reports import Downloader, ReportFile, fetch_reports, periods, report_file
+from extractors.resources import Resource
+from warehouse import Warehouse
+
+log = logging.getLogger("t212_etl")
+
+# Where an account's activity is first seen, to know which years to request.
+_EARLIEST = (
+    ("dividends", "paid_on"),
+    ("orders", "created_at"),
+    ("transactions", "date_time"),
+    ("activity", "time"),
+)
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """How reports are fetched: the first year (else the oldest activity known), patience."""
+
+    start_year: int | None = None
+    timeout: float = 3600.0
+    download_transport: httpx.BaseTransport | None = None
+
+
+def earliest_activity(wh: Warehouse, account_id: int) -> datetime | None:
+    """The oldest dividend, order, transaction or report row the warehouse holds."""
+    parts = " UNION ALL ".join(
+        f'SELECT min("{column}") AS t FROM "{table}" WHERE "account_id" = ?'
+        for table, column in _EARLIEST
+    )
+    row = wh.connection.execute(
+        f"SELECT min(t) FROM ({parts})", [account_id] * len(_EARLIEST)
+    ).fetchall()
+    return row[0][0]
+
+
+def done_years(state: dict | None) -> list[int]:
+    """Years whose whole report is loaded, from a stored cursor."""
+    return sorted(int(y) for y in ((state or {}).get("cursor") or {}).get("years", []))
+
+
+def report_cursor(files: list[ReportFile], state: dict | None) -> dict | None:
+    """The stored years plus every year a file covered whole; None when there are none."""
+    years = set(done_years(state))
+    years |= {f.period.year for f in files if f.period is not None and f.period.complete}
+    return {"years": sorted(years)} if years else None
+
+
+def report_pages(
+    client: T212Client,
+    wh: Warehouse,
+    account_id: int,
+    state: dict | None,
+    *,
+    now: datetime,
+    full_refresh: bool,
+    options: ReportOptions,
+    lock: threading.Lock,
+) -> Iterator[ApiResponse]:
+    """The report files still missing for ``account_id``, as pages, oldest year first.
+
+    Years already loaded whole are skipped (all of them again on a full refresh); the
+    current year is always requested.
+    """
+    first = options.start_year
+    if first is None:
+        with lock:
+            oldest = earliest_activity(wh, account_id)
+        first = oldest.year if oldest is not None else now.year
+        if oldest is None:
+            log.warning(
+                "account %s, reports: no activity known yet, so only %d is requested; set "
+                "[export] reports_start_year or load the JSON history first",
+                account_id,
+                now.year,
+            )
+    wanted = periods(first, now, [] if full_refresh else done_years(state))
+    log.info(
+        "account %s, reports: requesting %s", account_id, ", ".join(str(p.year) for p in wanted)
+    )
+
+    def pages() -> Iterator[ApiResponse]:
+        with Downloader(options.download_transport) as downloader:
+            yield from fetch_reports(client, wanted, downloader, timeout=options.timeout)
+
+    return pages()
+
+
+def page_data(resource: Resource, request_path: str, body: bytes) -> Any:
+    """A landed page decoded as its resource's normaliser expects it."""
+    if resource.kind == "report":
+        return report_file(request_path, body)
+    return decode_json(body)

@@ -1,0 +1,127 @@
+"""`t212-etl import-csv`: reports downloaded by hand, landed raw, parsed and merged like any run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from extractors.reports import ReportFile
+from extractors.resources import RESOURCES
+from flows.activity import report_cursor
+from flows.pipeline import merge_normalised, new_run_id
+from transforms.activity import ReportFileError, normalise_reports
+from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
+
+IMPORT_PREFIX = "import:"
+
+
+class ImportRefused(ValueError):
+    """Nothing was imported: a file is unreadable or the account is unclear (one line)."""
+
+
+@dataclass
+class ImportResult:
+    """What an import loaded."""
+
+    run_id: str
+    account_id: int
+    files: int
+    counts: dict[str, MergeCounts] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    unknown_columns: set[str] = field(default_factory=set)
+
+
+def known_accounts(wh: Warehouse) -> list[int]:
+    """The account ids the warehouse has loaded anything for."""
+    rows = wh.connection.execute(
+        'SELECT DISTINCT "account_id" FROM "load_state" WHERE "account_id" <> ? ORDER BY 1',
+        [GLOBAL_ACCOUNT],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _account(wh: Warehouse, account_id: int | None) -> int:
+    if account_id is not None:
+        return account_id
+    known = known_accounts(wh)
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        raise ImportRefused(
+            "the warehouse knows no account yet: pass --account-id N (the id Trading 212 "
+            "shows, or run `t212-etl run` once)"
+        )
+    raise ImportRefused(
+        f"the warehouse holds accounts {', '.join(map(str, known))}: pass --account-id N"
+    )
+
+
+def _read(paths: Sequence[Path]) -> list[ReportFile]:
+    files = []
+    for path in paths:
+        try:
+            files.append(ReportFile(f"{IMPORT_PREFIX}{path.name}", path.read_bytes()))
+        except OSError as exc:
+            raise ImportRefused(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    return files
+
+
+def import_reports(
+    data_dir: Path,
+    paths: Sequence[Path],
+    *,
+    account_id: int | None = None,
+    lock_timeout: float = 0.0,
+) -> ImportResult:
+    """Check every file, land them in the raw zone, merge them into ``activity``, publish.
+
+    A file that cannot be read whole refuses the whole import before anything is
+    written. Rows merge on their key, so importing a file twice changes nothing.
+    """
+    files = _read(paths)
+    started, clock = datetime.now(UTC), time.monotonic()
+    resource = RESOURCES["reports"]
+    with Warehouse.open(data_dir, lock_timeout=lock_timeout) as wh:
+        account = _account(wh, account_id)
+        try:
+            normalised = normalise_reports([(f.source, f.body) for f in files], account_id=account)
+        except ReportFileError as exc:
+            raise ImportRefused(f"nothing imported: {exc}") from None
+        run_id = new_run_id(started)
+        for number, report in enumerate(files, start=1):
+            raw.write_page(
+                wh.data_dir, account=str(account), resource=resource.name, run_id=run_id,
+                run_started_at=started, page=number, body=report.body,
+                request_path=report.source, received_at=started,
+            )  # fmt: skip
+        raw.write_run_complete(
+            wh.data_dir, account=str(account), resource=resource.name, run_id=run_id,
+            pages=len(files),
+        )  # fmt: skip
+        state = wh.get_state(account, resource.name)
+        counts = merge_normalised(
+            wh, resource, account, normalised, run_id=run_id, loaded_at=started,
+            cursor=report_cursor(files, state),
+        )  # fmt: skip
+        finished = datetime.now(UTC)
+        seconds = time.monotonic() - clock
+        wh.record_resource_result(
+            run_id, account, resource.name, outcome="success", counts=counts,
+            finished_at=finished, duration_seconds=seconds,
+        )  # fmt: skip
+        wh.record_run(
+            run_id, started_at=started, finished_at=finished, outcome="success",
+            accounts=[account], duration_seconds=seconds,
+        )  # fmt: skip
+        wh.publish()
+    return ImportResult(
+        run_id,
+        account,
+        len(files),
+        counts,
+        normalised.notices,
+        {f.removeprefix("column ") for f in normalised.unknown_fields},
+    )
