@@ -16,28 +16,28 @@ RUNS = 3
 NO_DIVIDENDS = SandboxSize(instruments=100, positions=6, dividends=0, orders=30, transactions=25)
 
 
-def build_warehouse(data_dir: Path) -> datetime:
-    """Export the two sandbox accounts with runs a month apart, the last one now.
+def build_warehouse(data_dir: Path, runs: int = RUNS) -> datetime:
+    """Export the two sandbox accounts with ``runs`` runs a month apart, the last one now.
 
     The sandbox's history ends today, so trailing-twelve-month figures have data,
     and the run clock is moved with it, so each run leaves its own daily snapshot.
     Returns the time of the last run.
     """
     now = datetime.now(UTC)
-    first = now - timedelta(days=RUN_EVERY_DAYS * (RUNS - 1))
+    first = now - timedelta(days=RUN_EVERY_DAYS * (runs - 1))
     today = first.replace(hour=0, minute=0, second=0, microsecond=0)
     with (
         pytest.MonkeyPatch.context() as patch,
         Sandbox(sandbox_config(two_accounts=True, now=today)) as sb,
     ):
         settings = settings_for(sb, data_dir, names=("invest", "isa"))
-        for run in range(RUNS):
+        for run in range(runs):
             clock = first + timedelta(days=RUN_EVERY_DAYS * run)
             patch.setattr(run_module, "now_utc", lambda clock=clock: clock)
             assert export(settings).exit_code == 0
-            if run < RUNS - 1:
+            if run < runs - 1:
                 sb.advance(RUN_EVERY_DAYS)
-    return first + timedelta(days=RUN_EVERY_DAYS * (RUNS - 1))
+    return first + timedelta(days=RUN_EVERY_DAYS * (runs - 1))
 
 
 def build_dividend_free_warehouse(data_dir: Path) -> None:

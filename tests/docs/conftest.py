@@ -1,0 +1,15 @@
+"""A sandbox warehouse laid out as the docs assume: a working directory with ``data/`` in it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.flows.report.sample import build_warehouse
+
+
+@pytest.fixture(scope="session")
+def docs_dir(tmp_path_factory):
+    """A directory whose ``data/`` is a two-account sandbox export."""
+    root = tmp_path_factory.mktemp("docs")
+    build_warehouse(root / "data", runs=1)
+    return root
