@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", help="comma-separated resources, e.g. dividends,positions")
     run.add_argument("--account", action="append", help="only this account (repeatable)")
     run.add_argument(
+        "--with-reports",
+        action="store_true",
+        help="also request a CSV report per missing year (taxes, interest, fees)",
+    )
+    run.add_argument(
         "--lock-timeout", type=float, default=0.0, help="seconds to wait for another run's lock"
     )
     demo = sub.add_parser("demo", help="export the built-in sandbox account into ./demo-data")
@@ -57,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(status)
     rebuild = sub.add_parser("rebuild", help="rebuild DuckDB and Parquet from the raw zone")
     _common(rebuild)
+    imports = sub.add_parser("import-csv", help="load CSV reports downloaded from Trading 212")
+    _common(imports)
+    imports.add_argument("files", nargs="+", metavar="FILE", help="report files (.csv)")
+    imports.add_argument(
+        "--account-id", type=int, help="the account the files belong to (default: the only one)"
+    )
     serve = sub.add_parser("serve", help="serve the nightly schedule with Prefect")
     _common(serve)
     serve.add_argument("--cron", default="30 2 * * *", help="schedule (default 02:30 daily)")
@@ -128,6 +139,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import_csv(args: argparse.Namespace) -> int:
+    """Load CSV reports downloaded by hand (no Prefect import)."""
+    from flows.imports import ImportRefused, import_reports
+
+    try:
+        result = import_reports(
+            _data_dir(args), [Path(f) for f in args.files], account_id=args.account_id
+        )
+    except ImportRefused as exc:
+        raise UserError(str(exc)) from None
+    for notice in result.notices:
+        print(f"t212-etl: {notice}", file=sys.stderr)
+    for column in sorted(result.unknown_columns):
+        print(f"t212-etl: column {column!r} is not in the catalogue, not loaded", file=sys.stderr)
+    counts = result.counts["activity"]
+    print(
+        f"imported {result.files} file(s) into account {result.account_id}: {counts.read} rows "
+        f"read, {counts.inserted} new, {counts.updated} updated (run {result.run_id})"
+    )
+    return EXIT_OK
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox in the foreground."""
     from sandbox.cli import run_foreground
@@ -164,6 +197,7 @@ COMMANDS = {
     "sql": cmd_sql,
     "status": cmd_status,
     "rebuild": cmd_rebuild,
+    "import-csv": cmd_import_csv,
     "serve": cmd_serve,
     "report": cmd_report,
 }

@@ -71,6 +71,7 @@ def run_command(args: argparse.Namespace) -> int:
             accounts=args.account,
             only=only,
             full_refresh=args.full_refresh,
+            with_reports=True if args.with_reports else None,
             lock_timeout=args.lock_timeout,
         )
     except FlowError as exc:

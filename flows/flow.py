@@ -65,6 +65,7 @@ def nightly_export(
     only: list[str] | None = None,
     full_refresh: bool = False,
     lock_timeout: float = 0.0,
+    with_reports: bool | None = None,
 ):
     """Export every configured account, refresh views, publish Parquet and the database.
 
@@ -77,6 +78,7 @@ def nightly_export(
         account_names=accounts,
         only=only,
         full_refresh=full_refresh,
+        with_reports=with_reports,
         lock_timeout=lock_timeout,
         runner=run_in_tasks,
         resource_runner=export_resource_task,

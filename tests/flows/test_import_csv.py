@@ -1,0 +1,106 @@
+"""`t212-etl import-csv`: hand-downloaded reports, idempotent, merged, bad files refused whole."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from extractors.reports import EXPORTS, INCLUDE_ALL
+from flows.cli import main
+from flows.rebuild import rebuild
+from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
+from tests.flows.harness import db_contents, sandbox_config, scalar
+from warehouse import raw
+
+PERIODS = {
+    "a.csv": ("2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z"),
+    "b.csv": ("2023-07-01T00:00:00Z", "2024-07-01T00:00:00Z"),
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """Two overlapping reports downloaded from the sandbox the way a user would."""
+    folder = tmp_path_factory.mktemp("downloads")
+    with (
+        Sandbox(sandbox_config(report_seconds=0.0)) as sb,
+        httpx.Client(base_url=sb.base_url, auth=(DEMO_KEY, DEMO_SECRET)) as client,
+    ):
+        for name, (start, end) in PERIODS.items():
+            body = {"dataIncluded": INCLUDE_ALL, "timeFrom": start, "timeTo": end}
+            report_id = client.post(EXPORTS, json=body).json()["reportId"]
+            while True:
+                listing = client.get(EXPORTS)
+                if listing.status_code == 200:
+                    break
+                time.sleep(0.01)
+            (entry,) = [r for r in listing.json() if r["reportId"] == report_id]
+            (folder / name).write_bytes(httpx.get(entry["downloadLink"]).content)
+    return {name: folder / name for name in PERIODS}
+
+
+def lines(path: Path) -> int:
+    return len(path.read_bytes().splitlines()) - 1
+
+
+def cli(*args: str) -> int:
+    return main(["import-csv", *args])
+
+
+def test_import_twice_changes_nothing_and_overlaps_merge(files, tmp_path, capsys):
+    d = str(tmp_path)
+    assert cli("--data-dir", d, "--account-id", str(DEMO_ACCOUNT_ID), str(files["a.csv"])) == 0
+    assert f"{lines(files['a.csv'])} new" in capsys.readouterr().out
+    first = db_contents(tmp_path, "activity")
+    assert len(first) == lines(files["a.csv"]) > 100
+    # the warehouse now knows one account, so the id may be left out
+    assert cli("--data-dir", d, str(files["a.csv"])) == 0
+    assert "0 new, 0 updated" in capsys.readouterr().out
+    same = db_contents(tmp_path, "activity")
+    assert [r[:-2] for r in same] == [r[:-2] for r in first]
+    assert cli("--data-dir", d, str(files["b.csv"]), str(files["a.csv"])) == 0
+    capsys.readouterr()
+    merged = scalar(tmp_path, "SELECT count(*) FROM activity")
+    only_b = scalar(
+        tmp_path, "SELECT count(*) FROM activity WHERE time >= TIMESTAMPTZ '2024-01-01 00:00:00Z'"
+    )
+    assert merged == lines(files["a.csv"]) + only_b < lines(files["a.csv"]) + lines(files["b.csv"])
+    assert scalar(tmp_path, "SELECT count(*) FROM runs WHERE outcome = 'success'") == 3
+    before = db_contents(tmp_path, "activity")
+    rebuild(tmp_path)
+    assert db_contents(tmp_path, "activity") == before
+    # an import does not mark any year as fetched through the API
+    state = "SELECT cursor FROM load_state WHERE resource = 'reports'"
+    assert scalar(tmp_path, state) is None
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda b: b[: len(b) // 2], "truncated"),
+        (lambda b: b"", "empty"),
+        (lambda b: b.decode("utf-8-sig").encode("utf-16"), "UTF-16"),
+        (lambda b: b"<html><body>Sign in</body></html>", "not a Trading 212 report"),
+    ],
+)
+def test_a_bad_file_is_refused_and_nothing_is_loaded(files, tmp_path, capsys, damage, message):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(damage(files["b.csv"].read_bytes()))
+    d = str(tmp_path / "wh")
+    code = cli("--data-dir", d, "--account-id", "5", str(files["a.csv"]), str(bad))
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("t212-etl: nothing imported: import:bad.csv: ") and message in err
+    assert len(err.splitlines()) == 1
+    assert not list(raw.iter_runs(Path(d), include_incomplete=True))
+    assert not (Path(d) / "warehouse.duckdb").exists()
+
+
+def test_the_account_must_be_clear(files, tmp_path, capsys):
+    assert cli("--data-dir", str(tmp_path), str(files["a.csv"])) == 2
+    assert "--account-id" in capsys.readouterr().err
+    assert cli("--data-dir", str(tmp_path), str(tmp_path / "missing.csv")) == 2
+    assert "cannot read" in capsys.readouterr().err
