@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 _SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "CHF": "CHF ", "JPY": "¥"}
@@ -43,11 +43,13 @@ def format_date(value: date | datetime | None) -> str:
     """An ISO date (UTC for timestamps), or a dash."""
     if value is None:
         return "–"
-    return value.date().isoformat() if isinstance(value, datetime) else value.isoformat()
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date().isoformat()
+    return value.isoformat()
 
 
 def format_time(value: datetime | None) -> str:
     """A UTC timestamp to the minute, or ``never``."""
     if value is None:
         return "never"
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from html import escape
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from flows.report import figures
@@ -161,11 +162,7 @@ def _income_table(data: AccountData) -> str:
         return _empty("No dividend income recorded yet.", f"empty-income-{acc}")
     rows = []
     for r in data.by_ticker.itertuples():
-        yoc = (
-            None
-            if r.yield_on_cost is None or r.yield_on_cost != r.yield_on_cost
-            else r.yield_on_cost
-        )
+        yoc = None if pd.isna(r.yield_on_cost) else r.yield_on_cost
         rows.append(
             f'<tr data-ticker="{escape(r.ticker)}"><td>{escape(r.ticker)}</td>'
             f"<td>{escape(str(r.name or ''))}</td>"

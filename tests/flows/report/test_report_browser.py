@@ -26,6 +26,11 @@ Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => ({
   drawn: d.querySelectorAll('.point path, path.surface, .scatterlayer .trace path.js-line').length,
 }))
 """
+FIRST_INCOME_ROW = """(() => {
+  const row = document.querySelector('[data-testid="income-table-%d"] tr[data-ticker]');
+  const cell = row.querySelector('[data-testid="income-all-time"]');
+  return {ticker: row.dataset.ticker, value: cell.dataset.value, text: cell.textContent};
+})()"""
 TESTIDS = """
 Object.fromEntries(Array.from(document.querySelectorAll('[data-testid]')).map(e => [
   e.dataset.testid, {text: e.textContent.trim(), value: e.dataset.value ?? null}]))
@@ -49,6 +54,9 @@ def test_report_draws_every_chart_with_warehouse_numbers(report_warehouse, tmp_p
     page = write_report(data_dir, tmp_path / "report.html")
     charts, ids, errors, urls, browser = _open(page, tmp_path / "profile")
     try:
+        browser_cells = {
+            account: browser.evaluate(FIRST_INCOME_ROW % account) for account in CURRENCIES
+        }
         browser.screenshot(tmp_path / "report.png")
     finally:
         browser.close()
@@ -88,6 +96,16 @@ def test_report_draws_every_chart_with_warehouse_numbers(report_warehouse, tmp_p
             acc,
         )
         assert Decimal(ids[f"holdings-total-{account}-{cur}"]["value"]) == holdings
+        ticker, all_time = scalar(
+            data_dir,
+            "SELECT [ticker, income_all_time::VARCHAR] FROM dividend_income_by_ticker "
+            "WHERE account_id = ? ORDER BY income_all_time DESC, ticker LIMIT 1",
+            acc,
+        )
+        cell = browser_cells[account]
+        assert cell["ticker"] == ticker
+        assert Decimal(cell["value"]) == Decimal(all_time)
+        assert cell["text"] == format_money(Decimal(all_time), cur)
         assert (
             scalar(data_dir, "SELECT count(*) FROM portfolio_value_daily WHERE account_id = ?", acc)
             == RUNS
