@@ -44,7 +44,7 @@ class Progress:
         self.live = self.stream.isatty() if live is None else live
         self.every = every
         self._lines: dict[str, _Line] = {}
-        self._last_log = 0.0
+        self._last_log = float("-inf")  # the first line always shows
         self._lock = threading.Lock()
 
     def page(

@@ -1,0 +1,63 @@
+"""The nightly deployment: served by this process, or registered on a Prefect work pool."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEPLOYMENT_NAME = "t212-etl-nightly"
+ENTRYPOINT = "flows/flow.py:nightly_export"
+
+
+def local_timezone() -> str:
+    """The IANA name of the local time zone (UTC when it cannot be told)."""
+    if os.environ.get("TZ"):
+        return os.environ["TZ"].lstrip(":")
+    try:
+        return os.path.realpath("/etc/localtime").split("zoneinfo/", 1)[1]
+    except (OSError, IndexError):
+        return "UTC"
+
+
+def schedule(cron: str, timezone: str | None):
+    """The Prefect schedule of the nightly run."""
+    from prefect.schedules import Cron
+
+    return Cron(cron, timezone=timezone or local_timezone())
+
+
+def deploy_to_pool(
+    pool: str,
+    *,
+    cron: str,
+    timezone: str | None,
+    parameters: dict,
+    source: str | Path,
+) -> str:
+    """Register the nightly deployment on work pool ``pool``; returns its id.
+
+    ``source`` is where workers find this code: a checkout path on their machine or a
+    git URL. Parameters carry names only; workers read the secrets from their source.
+    """
+    from flows.flow import nightly_export
+
+    remote = nightly_export.from_source(source=str(source), entrypoint=ENTRYPOINT)
+    deployment_id = remote.deploy(
+        name=DEPLOYMENT_NAME,
+        work_pool_name=pool,
+        schedules=[schedule(cron, timezone)],
+        parameters=parameters,
+        build=False,
+        push=False,
+        print_next_steps=False,
+    )
+    return str(deployment_id)
+
+
+def serve_here(*, cron: str, timezone: str | None, parameters: dict) -> None:
+    """Serve the nightly schedule from this process until it is stopped."""
+    from flows.flow import nightly_export
+
+    nightly_export.serve(
+        name=DEPLOYMENT_NAME, schedules=[schedule(cron, timezone)], parameters=parameters
+    )

@@ -1,0 +1,47 @@
+"""The nightly deployment registered on a Prefect work pool, with its schedule and names only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flows.deployment import DEPLOYMENT_NAME, deploy_to_pool, local_timezone
+from tests.flows.harness import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_deployment_on_a_work_pool(prefect_harness, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name="t212-test-pool", type="process"))
+    deployment_id = deploy_to_pool(
+        "t212-test-pool",
+        cron="30 2 * * *",
+        timezone="Europe/London",
+        parameters={"data_dir": str(tmp_path), "config": None},
+        source=REPO,
+    )
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment(deployment_id)
+    assert deployment.name == DEPLOYMENT_NAME
+    assert deployment.work_pool_name == "t212-test-pool"
+    assert deployment.entrypoint == "flows/flow.py:nightly_export"
+    assert deployment.parameters == {"data_dir": str(tmp_path), "config": None}
+    (only,) = deployment.schedules
+    assert only.schedule.cron == "30 2 * * *" and only.schedule.timezone == "Europe/London"
+
+
+def test_serve_pool_command_prints_the_worker_command(prefect_harness, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name="t212-cli-pool", type="process"))
+    code, out, err = run_cli(
+        "serve", "--pool", "t212-cli-pool", "--source", str(REPO), "--data-dir", str(tmp_path)
+    )
+    assert code == 0, err
+    assert "prefect worker start --pool t212-cli-pool" in out
+    assert local_timezone()
