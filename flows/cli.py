@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--cron", default="30 2 * * *", help="schedule (default 02:30 daily)")
     serve.add_argument("--timezone", help="IANA zone of the schedule (default: local zone)")
+    serve.add_argument("--pool", help="register on this Prefect work pool instead of serving here")
+    serve.add_argument(
+        "--source", help="with --pool: where workers find the code (path or git URL; default .)"
+    )
     report = sub.add_parser("report", help="write a self-contained HTML report with charts")
     _common(report)
     report.add_argument(
@@ -104,7 +108,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
         raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
-    print(FORMATS[args.format](columns, rows))
+    print(FORMATS[args.format](columns, rows).rstrip("\n"))
     return EXIT_OK
 
 
@@ -203,12 +207,23 @@ COMMANDS = {
 }
 
 
+class _OwnRecordsOnly(logging.Filter):
+    """Keep Prefect's records off the console: the CLI prints the run's outcome itself,
+    and Prefect still ships its records to its API."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("prefect")
+
+
 def _configure_logging(debug: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    if not debug:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_OwnRecordsOnly())
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flows.export import select_resources
 from flows.progress import Progress, activate
-from flows.run import CredentialsRefused, RunSummary
+from flows.run import NOTHING_EXPORTED, RunSummary
 from flows.settings import SettingsError, load_settings
 
 EXAMPLE_QUERIES = (
@@ -28,13 +28,12 @@ class FlowError(Exception):
 def run_flow(**parameters) -> RunSummary:
     """Run `nightly_export` with names-only parameters and return its summary."""
     from flows.flow import nightly_export
-    from warehouse import WarehouseLocked
 
     state = nightly_export(**parameters, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if isinstance(outcome, RunSummary):
         return outcome
-    if isinstance(outcome, CredentialsRefused | WarehouseLocked | SettingsError):
+    if isinstance(outcome, NOTHING_EXPORTED):
         raise FlowError(str(outcome))
     if isinstance(outcome, BaseException):
         raise outcome
@@ -63,6 +62,7 @@ def run_command(args: argparse.Namespace) -> int:
         raise SettingsError(str(exc)) from None
     for account in [settings.account(n) for n in args.account or []] or settings.accounts:
         account.credentials(settings.environ)
+    check_data_dir(settings.data_dir)
     activate(Progress())
     try:
         summary = run_flow(
@@ -80,6 +80,23 @@ def run_command(args: argparse.Namespace) -> int:
     return summary.exit_code
 
 
+def check_data_dir(data_dir: Path) -> None:
+    """Refuse, before any work and without creating it, a data directory that cannot be used."""
+    existing = data_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = f"{existing} is not a directory"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable by this user"
+    if problem:
+        raise SettingsError(
+            f"data directory {data_dir} cannot be used ({problem}): choose another with "
+            "--data-dir or T212_DATA_DIR"
+        )
+
+
 def demo_command(args: argparse.Namespace) -> int:
     """`t212-etl demo`: the sandbox on a free loopback port, exported into ./demo-data."""
     from flows.demo import run_demo
@@ -88,19 +105,10 @@ def demo_command(args: argparse.Namespace) -> int:
     return run_demo(Path(args.data_dir), run_flow, print_summary)
 
 
-def local_timezone() -> str:
-    """The IANA name of the local time zone (UTC when it cannot be told)."""
-    if os.environ.get("TZ"):
-        return os.environ["TZ"].lstrip(":")
-    try:
-        target = os.path.realpath("/etc/localtime")
-        return target.split("zoneinfo/", 1)[1]
-    except (OSError, IndexError):
-        return "UTC"
-
-
 def serve_command(args: argparse.Namespace) -> int:
-    """`t212-etl serve`: the nightly schedule, served by this process through Prefect."""
+    """`t212-etl serve`: the nightly schedule, served here or registered on a work pool."""
+    from flows.deployment import deploy_to_pool, local_timezone, serve_here
+
     settings = load_settings(data_dir=args.data_dir, config=args.config)
     if not os.environ.get("PREFECT_API_URL"):
         from prefect.settings import PREFECT_API_URL
@@ -111,15 +119,24 @@ def serve_command(args: argparse.Namespace) -> int:
                 "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` (or use cron: "
                 "`30 2 * * * t212-etl run`, see the README)"
             )
-    from prefect.schedules import Cron
-
-    from flows.flow import nightly_export
-
+    parameters = {"data_dir": str(settings.data_dir.resolve()), "config": args.config}
     timezone = args.timezone or local_timezone()
-    print(f"serving t212-etl-nightly: cron '{args.cron}' in {timezone}; Ctrl-C stops it")
-    nightly_export.serve(
-        name="t212-etl-nightly",
-        schedules=[Cron(args.cron, timezone=timezone)],
-        parameters={"data_dir": str(settings.data_dir.resolve()), "config": args.config},
+    if args.pool:
+        deployment_id = deploy_to_pool(
+            args.pool,
+            cron=args.cron,
+            timezone=timezone,
+            parameters=parameters,
+            source=args.source or Path.cwd(),
+        )
+        print(
+            f"deployment nightly_export/t212-etl-nightly ({deployment_id}) registered on work "
+            f"pool {args.pool}: cron '{args.cron}' in {timezone}; start a worker with "
+            f"`prefect worker start --pool {args.pool}`"
+        )
+        return 0
+    print(
+        f"serving nightly_export/t212-etl-nightly: cron '{args.cron}' in {timezone}; Ctrl-C stops"
     )
+    serve_here(cron=args.cron, timezone=timezone, parameters=parameters)
     return 0

@@ -11,7 +11,7 @@ from prefect.states import Completed, Failed
 
 from flows.export import AccountResult, failed_result
 from flows.pipeline import ResourceResult, export_resource
-from flows.run import AccountJob, RunSummary, run_export
+from flows.run import NOTHING_EXPORTED, AccountJob, RunSummary, run_export
 from flows.settings import load_settings
 from flows.summary import summary_markdown
 
@@ -72,17 +72,21 @@ def nightly_export(
     Parameters carry names only: credentials are read inside the run from their source.
     The final state is Failed when any account or resource failed (the rest is committed).
     """
-    settings = load_settings(data_dir=data_dir, config=config)
-    summary = run_export(
-        settings,
-        account_names=accounts,
-        only=only,
-        full_refresh=full_refresh,
-        with_reports=with_reports,
-        lock_timeout=lock_timeout,
-        runner=run_in_tasks,
-        resource_runner=export_resource_task,
-    )
+    try:
+        settings = load_settings(data_dir=data_dir, config=config)
+        summary = run_export(
+            settings,
+            account_names=accounts,
+            only=only,
+            full_refresh=full_refresh,
+            with_reports=with_reports,
+            lock_timeout=lock_timeout,
+            runner=run_in_tasks,
+            resource_runner=export_resource_task,
+        )
+    except NOTHING_EXPORTED as exc:
+        # Nothing was exported: a user error, reported in one line, not a crash.
+        return Failed(data=exc, message=str(exc))
     create_markdown_artifact(
         key="t212-etl-run", markdown=summary_markdown(summary), description="t212-etl run log"
     )

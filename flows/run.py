@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from extractors.client import T212Client
-from extractors.errors import T212Error
+from extractors.errors import ConfigurationError, T212Error
 from flows.activity import ReportOptions
 from flows.export import (
     AccountResult,
@@ -25,7 +25,7 @@ from flows.export import (
 from flows.pipeline import RunContext, export_resource, new_run_id
 from flows.progress import active as active_progress
 from flows.settings import Settings, SettingsError
-from warehouse import Warehouse
+from warehouse import Warehouse, WarehouseLocked
 
 AccountJob = Callable[[], AccountResult]
 JobRunner = Callable[[Sequence[tuple[str, AccountJob]]], list[AccountResult]]
@@ -67,6 +67,10 @@ class RunSummary:
 
 class CredentialsRefused(Exception):
     """Every account was refused before anything was written (bad key, scope or setup)."""
+
+
+# Errors that stop a run before it exports anything: reported in one line, exit code 2.
+NOTHING_EXPORTED = (CredentialsRefused, WarehouseLocked, SettingsError, ConfigurationError)
 
 
 def run_threads(jobs: Sequence[tuple[str, AccountJob]]) -> list[AccountResult]:
