@@ -12,8 +12,10 @@ import pytest
 
 from extractors.reports import EXPORTS, INCLUDE_ALL
 from flows.activity import ReportOptions
+from flows.export import select_resources
 from flows.rebuild import rebuild
 from flows.run import RunSummary, run_export
+from flows.settings import SettingsError, load_settings
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from sandbox.csvreport import report_rows
 from tests.flows.harness import (
@@ -205,3 +207,16 @@ def test_a_failed_report_fails_the_resource_and_is_retried_next_run(tmp_path: Pa
         second = export(settings, only=["reports"])
         assert second.exit_code == 0, second.errors()
         assert scalar(tmp_path, "SELECT count(*) FROM activity") == len(csv_rows(sb))
+
+
+def test_the_setting_makes_reports_the_default(tmp_path: Path):
+    config = tmp_path / "t212-etl.toml"
+    config.write_text("[export]\nwith_reports = true\nreports_start_year = 2020\n")
+    settings = load_settings(config=config, environ={"T212_API_KEY": "k"}, cwd=tmp_path)
+    assert settings.with_reports and settings.reports_start_year == 2020
+    assert select_resources(None, settings.with_reports)[-1] == "reports"
+    assert "reports" not in select_resources(None)
+    assert select_resources(["dividends"], True) == ["dividends", "reports"]
+    config.write_text('[export]\nwith_reports = "yes"\n')
+    with pytest.raises(SettingsError, match="with_reports must be true or false"):
+        load_settings(config=config, environ={}, cwd=tmp_path)
