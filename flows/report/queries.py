@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -39,6 +39,7 @@ def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
 
 def month_start(at: datetime, months_back: int = 0) -> datetime:
     """The first instant (UTC) of the month ``months_back`` months before the month of ``at``."""
+    at = at.astimezone(UTC)
     index = at.year * 12 + at.month - 1 - months_back
     start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return start.replace(year=index // 12, month=index % 12 + 1)

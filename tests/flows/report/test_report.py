@@ -6,7 +6,7 @@ import re
 import stat
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pandas as pd
@@ -123,3 +123,5 @@ def test_month_start_crosses_years():
     assert month_start(at) == datetime(2026, 2, 1, tzinfo=UTC)
     assert month_start(at, 23) == datetime(2024, 3, 1, tzinfo=UTC)
     assert month_start(at, 2) == datetime(2025, 12, 1, tzinfo=UTC)
+    new_year_in_tokyo = datetime(2026, 1, 1, 3, 0, tzinfo=timezone(timedelta(hours=9)))
+    assert month_start(new_year_in_tokyo) == datetime(2025, 12, 1, tzinfo=UTC)
