@@ -1,0 +1,145 @@
+"""The fault matrix through the sandbox: each fault either loads the exact truth, or fails
+cleanly leaving whole resources, and the next clean run completes with no gaps or duplicates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.run import run_export
+from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, Sandbox
+from sandbox.dividends import UNKNOWN_TYPES
+from tests.flows.harness import (
+    FAST_RETRY,
+    db_contents,
+    parquet_contents,
+    sandbox_config,
+    scalar,
+    settings_for,
+)
+from transforms.catalogue import TABLES
+from warehouse import connect_readonly
+
+API = "/api/v0/equity"
+DIVS = f"{API}/history/dividends"
+HISTORY = {"dividends": "reference", "orders": "order_id", "transactions": "reference"}
+
+
+def assert_exact(data_dir: Path, sb: Sandbox) -> None:
+    """The history equals the sandbox's truth, key by key and to the last decimal."""
+    truth = sb.truth(DEMO_ACCOUNT_ID)
+    for table, key in HISTORY.items():
+        count = scalar(data_dir, f'SELECT count(*) FROM "{table}"')
+        distinct = scalar(data_dir, f'SELECT count(DISTINCT "{key}") FROM "{table}"')
+        assert count == distinct == truth[table]["count"], table
+    assert scalar(data_dir, "SELECT sum(amount) FROM dividends") == truth["dividends"]["amount"]
+    assert (
+        scalar(data_dir, "SELECT sum(amount) FROM transactions") == truth["transactions"]["amount"]
+    )
+    for name in TABLES:
+        assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+
+
+@pytest.fixture
+def sandbox():
+    # 'slow' sleeps 4000 s of sandbox time: 2 s here, past the 0.5 s client timeout
+    with Sandbox(sandbox_config(slow_seconds=4000)) as sb:
+        yield sb
+
+
+def run(sb: Sandbox, data_dir: Path, **kw):
+    settings = settings_for(sb, data_dir)
+    return run_export(settings, client_options={"retry": FAST_RETRY, "timeout": 0.5}, **kw)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["429", "500", "502", "503", "slow", "reset", "truncated", "malformed", "html200", "html502"],
+)
+def test_transient_faults_are_retried_to_the_exact_truth(sandbox, tmp_path, fault):
+    # two faults per history endpoint, mid-walk: within the retry bound (3 attempts)
+    for name in HISTORY:
+        sandbox.inject(fault, path=f"{API}/history/{name}", times=2, after=1)
+    summary = run(sandbox, tmp_path)
+    assert summary.exit_code == 0, summary.errors()
+    retries = sum(r.stats.retries for a in summary.accounts for r in a.resources)
+    assert retries == 6
+    assert_exact(tmp_path, sandbox)
+
+
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        ("503", "HTTP 503"),
+        ("429", "429 Too Many Requests"),
+        ("reset", "connection failed"),
+        ("slow", "timed out"),
+        ("truncated", "not valid JSON"),
+        ("html502", "text/html"),
+        ("html200", "not valid JSON"),
+        ("stuck_cursor", "did not advance"),
+        ("foreign_cursor", "refusing to follow"),
+    ],
+)
+def test_persistent_faults_fail_one_resource_cleanly_then_the_next_run_completes(
+    sandbox, tmp_path, fault, message
+):
+    assert run(sandbox, tmp_path).exit_code == 0
+    sandbox.advance(days=300)
+    before = db_contents(tmp_path, "dividends")
+    state = db_contents(tmp_path, "load_state", "WHERE resource = 'dividends'")
+    sandbox.inject(fault, path=DIVS, times=100, after=1)
+    failed = run(sandbox, tmp_path, full_refresh=True)
+    assert failed.exit_code == 1
+    (error,) = failed.errors()
+    assert "dividends" in error and message in error and "\n" not in error
+    assert DEMO_KEY not in error
+    outcomes = {r.resource: r.outcome for a in failed.accounts for r in a.resources}
+    assert outcomes["dividends"] == "failed" and outcomes["orders"] == "success"
+    assert db_contents(tmp_path, "dividends") == before
+    assert db_contents(tmp_path, "load_state", "WHERE resource = 'dividends'") == state
+    sandbox.clear_faults()
+    assert run(sandbox, tmp_path).exit_code == 0
+    assert_exact(tmp_path, sandbox)
+
+
+def test_429_storm_waits_for_the_reset_and_sends_nothing_meanwhile(sandbox, tmp_path):
+    sandbox.inject("429", path=DIVS, times=2)
+    summary = run(sandbox, tmp_path, only=["dividends"])
+    assert summary.exit_code == 0
+    (result,) = summary.accounts[0].resources
+    assert result.stats.rate_limited == 2 and result.stats.wait_seconds > 0
+    pages = -(-sandbox.truth(DEMO_ACCOUNT_ID)["dividends"]["count"] // 50)
+    # every request is a page or one of the two refused: nothing sent into a spent window
+    assert sandbox.request_counts(DEMO_ACCOUNT_ID)[DIVS] == pages + 2
+
+
+def test_ip_restricted_key_is_refused_with_a_clear_message(sandbox, tmp_path):
+    from flows.run import CredentialsRefused
+
+    sandbox.set_ip_restricted(DEMO_KEY)
+    with pytest.raises(CredentialsRefused, match="restricted to other IP addresses"):
+        run(sandbox, tmp_path)
+    assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_unknown_fields_and_enum_values_load_and_are_reported_once(tmp_path, caplog):
+    with Sandbox(sandbox_config(extra_fields=True)) as sb:
+        with caplog.at_level("WARNING", logger="t212_etl"):
+            summary = run(sb, tmp_path)
+        assert summary.exit_code == 0
+        assert_exact(tmp_path, sb)
+    reports = [r.getMessage() for r in caplog.records if "new API field" in r.getMessage()]
+    assert reports and len(reports) == len(set(reports))
+    assert any("dividends." in line for line in reports)
+    types = {row[0] for row in query(tmp_path, "SELECT DISTINCT type FROM dividends")}
+    assert set(UNKNOWN_TYPES) <= types  # not in the specification, loaded as they came
+
+
+def query(data_dir: Path, sql: str) -> list[tuple]:
+    con = connect_readonly(data_dir)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
