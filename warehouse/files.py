@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +140,26 @@ def remove_temp_files(root: Path) -> None:
         for leftover in Path(root).rglob(f".*{TEMP_SUFFIX}"):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process holds the run lock of this data directory."""
+
+
+def take_lock(path: Path, timeout: float) -> int:
+    """Take an exclusive lock on ``path`` (created 0600), waiting up to ``timeout`` seconds."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    secure_file(path)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise WarehouseLocked(
+                    f"another t212-etl run is using {path.parent.parent} "
+                    f"(lock {path} still held after {timeout:g}s)"
+                ) from None
+            time.sleep(0.05)

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 
-from transforms.catalogue import LOAD_METADATA, Table
+from transforms.catalogue import LOAD_METADATA, TABLES, Table
 
 STAGE = "__t212_stage"
 _ARROW_VIEW = "__t212_incoming"
@@ -52,11 +52,13 @@ def _stage(
     incoming: pa.Table,
     loaded_at: datetime,
     run_id: str,
+    seen: Seen | None = None,
 ) -> int:
     """Load ``incoming`` into a temporary stage, typed as declared and one row per key.
 
-    When a key occurs twice (overlapping pages) the first occurrence wins. The
-    load metadata is this merge's, whatever the input carried.
+    When a key occurs twice (overlapping pages) the first occurrence wins, also across
+    the chunks of one batch (``seen``). The load metadata is this merge's, whatever the
+    input carried. Returns the rows read (those not already taken by an earlier chunk).
     """
     missing = [c for c in table.column_names if c not in incoming.column_names]
     if missing:
@@ -78,7 +80,53 @@ def _stage(
     finally:
         con.unregister(_ARROW_VIEW)
     con.execute(f'UPDATE {q(STAGE)} SET "_loaded_at" = ?, "_run_id" = ?', [loaded_at, run_id])
-    return typed.num_rows
+    dropped = seen.take(con, table) if seen is not None else 0
+    return typed.num_rows - dropped
+
+
+class Seen:
+    """Keys merged by earlier chunks of one batch, so later chunks cannot override them.
+
+    ``owners`` maps a child table to the table whose keys it belongs to (a fill's taxes
+    come only from the kept occurrence of the fill). One temporary table per table holds
+    the keys with the chunk that took them.
+    """
+
+    def __init__(self, owners: dict[str, str] | None = None) -> None:
+        self.owners = owners or {}
+        self.chunk = 0
+        self._created: set[str] = set()
+
+    def _ensure(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
+        name = f"__t212_seen_{table.name}"
+        if name not in self._created:
+            cols = ", ".join(q(k) for k in table.key)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {q(name)} AS SELECT {cols}, 0 AS __chunk "
+                f"FROM {q(table.name)} LIMIT 0"
+            )
+            self._created.add(name)
+        return name
+
+    def take(self, con: duckdb.DuckDBPyConnection, table: Table) -> int:
+        """Drop staged rows whose key an earlier chunk took, record the rest; returns dropped."""
+        dropped = 0
+        owner = TABLES[self.owners[table.name]] if table.name in self.owners else None
+        for source in (table, owner):
+            if source is None or self.chunk == 0:
+                continue
+            name = self._ensure(con, source)
+            # DuckDB answers a DELETE with the number of rows it removed.
+            dropped += _count(
+                con,
+                f"DELETE FROM {q(STAGE)} s WHERE EXISTS (SELECT 1 FROM {q(name)} x "
+                f"WHERE x.__chunk < ? AND {_match('x', 's', source.key)})",
+                [self.chunk],
+            )
+        name = self._ensure(con, table)
+        cols = ", ".join(q(k) for k in table.key)
+        con.execute(f"INSERT INTO {q(name)} SELECT {cols}, ? FROM {q(STAGE)}", [self.chunk])
+        return dropped
 
 
 def _partitions(con: duckdb.DuckDBPyConnection, table: Table, match_cols: tuple[str, ...]) -> set:
@@ -179,6 +227,7 @@ def merge_table(
     *,
     loaded_at: datetime,
     run_id: str,
+    seen: Seen | None = None,
 ) -> tuple[MergeCounts, set[str]]:
     """Merge ``incoming`` into ``table`` by its kind; returns counts and partitions to publish.
 
@@ -186,7 +235,7 @@ def merge_table(
     (account, snapshot) group entirely. current: the input is the whole list;
     tables with listing columns keep history of what was seen, others are replaced.
     """
-    read = _stage(con, table, incoming, loaded_at, run_id)
+    read = _stage(con, table, incoming, loaded_at, run_id, seen)
     deleted = touched = 0
     group = tuple(c for c in table.key if c in _SNAPSHOT_GROUP)
     if table.kind == "snapshot" and group != table.key:

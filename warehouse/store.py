@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +23,18 @@ import pyarrow as pa
 from transforms.catalogue import TABLES
 from warehouse import merge as merging
 from warehouse import parquet
+from warehouse.batch import MergeBatch
 from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE, RUN_RESOURCES, RUNS
-from warehouse.files import copy_atomic, ensure_dir, remove_temp_files, secure_file
+from warehouse.files import (
+    WarehouseLocked as WarehouseLocked,  # raised by Warehouse.open; part of this module's API
+)
+from warehouse.files import (
+    copy_atomic,
+    ensure_dir,
+    remove_temp_files,
+    secure_file,
+    take_lock,
+)
 from warehouse.merge import MergeCounts, q
 from warehouse.runlog import record_resource_row, record_run_row
 from warehouse.views import create_views
@@ -34,10 +43,6 @@ T = TypeVar("T")
 DATABASE_FILE = "warehouse.duckdb"
 WORK_DIR = ".work"
 LOCK_FILE = "lock"
-
-
-class WarehouseLocked(RuntimeError):
-    """Another process holds the run lock of this data directory."""
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -52,24 +57,6 @@ def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     return con
-
-
-def _take_lock(path: Path, timeout: float) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    secure_file(path)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise WarehouseLocked(
-                    f"another t212-etl run is using {path.parent.parent} "
-                    f"(lock {path} still held after {timeout:g}s)"
-                ) from None
-            time.sleep(0.05)
 
 
 class Warehouse:
@@ -93,7 +80,7 @@ class Warehouse:
         data_dir = Path(data_dir)
         work = ensure_dir(data_dir / WORK_DIR)
         ensure_dir(data_dir / parquet.PARQUET_DIR)
-        warehouse = cls(data_dir, _take_lock(work / LOCK_FILE, lock_timeout))
+        warehouse = cls(data_dir, take_lock(work / LOCK_FILE, lock_timeout))
         try:
             if not warehouse.work_db.exists() and warehouse.published_db.exists():
                 copy_atomic(warehouse.published_db, warehouse.work_db)
@@ -191,6 +178,17 @@ class Warehouse:
             return counts
 
         return self._transaction(work)
+
+    def merge_batch(self, resource: str, account_id: int, **options: object) -> MergeBatch:
+        """A batch merging one resource chunk by chunk in one transaction of its own.
+
+        ``with wh.merge_batch(name, account, run_id=..., loaded_at=...) as batch``: call
+        ``batch.add(tables)`` per chunk and ``batch.commit(cursor)`` at the end; leaving the
+        block without a commit rolls every chunk back. See :class:`MergeBatch`.
+        """
+        return MergeBatch(
+            self.connection.cursor(), resource, account_id, on_close=self._secure_files, **options
+        )
 
     def get_state(self, account_id: int, resource: str) -> dict | None:
         """The stored cursor, last success time and last run id of a resource, or None."""
