@@ -1,0 +1,45 @@
+"""Suite-wide guard: no file written by any test may contain a credential the tests use."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def known_credentials() -> list[bytes]:
+    """Every key and secret the test suite hands to the pipeline, in every encoding."""
+    from sandbox import DEMO_ISA_KEY, DEMO_ISA_SECRET, DEMO_KEY, DEMO_SECRET
+    from tests.flows.test_secrets import SENTINEL_KEY, SENTINEL_SECRET, WRONG_SECRET
+
+    pairs = [(DEMO_KEY, DEMO_SECRET), (DEMO_ISA_KEY, DEMO_ISA_SECRET)]
+    pairs += [(SENTINEL_KEY, SENTINEL_SECRET), (SENTINEL_KEY, WRONG_SECRET)]
+    tokens = {t for pair in pairs for t in pair}
+    tokens |= {base64.b64encode(f"{k}:{s}".encode()).decode() for k, s in pairs}
+    return sorted(t.encode() for t in tokens)
+
+
+def leaks(root: Path, secrets: list[bytes]) -> Iterator[str]:
+    """Files below ``root`` holding any of ``secrets`` (gzip files decompressed)."""
+    for path in root.rglob("*"):
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+        except OSError:
+            continue
+        if any(secret in data for secret in secrets):
+            yield str(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_credential_in_any_file_the_suite_writes(tmp_path_factory):
+    """After the whole session, scan every temporary file the tests created."""
+    yield
+    found = list(leaks(tmp_path_factory.getbasetemp(), known_credentials()))
+    assert not found, f"credentials written to: {found[:5]}"
