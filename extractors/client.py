@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ class T212Client:
             follow_redirects=False,  # never carry credentials to another host
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )
-        self._waiting_on = ""
+        self._waiting_on = threading.local()  # history endpoints are fetched from threads
 
     def __repr__(self) -> str:
         return f"T212Client(base_url={self.base_url!r}, credentials=***)"
@@ -130,7 +131,7 @@ class T212Client:
 
     def _sleep_and_report(self, seconds: float) -> None:
         if self._on_wait is not None:
-            self._on_wait(self._waiting_on, seconds)
+            self._on_wait(getattr(self._waiting_on, "endpoint", ""), seconds)
         self._sleep(seconds)
 
     def _endpoint_stats(self, endpoint: str) -> EndpointStats:
@@ -155,7 +156,7 @@ class T212Client:
         attempt, waited = 0, 0.0
         while True:
             attempt += 1
-            self._waiting_on = endpoint
+            self._waiting_on.endpoint = endpoint
             slept = self.limiter.acquire(limiter_key)
             stats.wait_seconds += slept
             waited += slept

@@ -55,6 +55,7 @@ class RunContext:
     warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
     reported_fields: set[str] = field(default_factory=set)
     progress: Progress | None = None
+    chunk_pages: int = 6  # history pages merged at a time (one burst of the rate limit)
     reports: ReportOptions = field(default_factory=ReportOptions)
 
 
@@ -174,6 +175,10 @@ def export_resource(
         result.outcome = "skipped"
         return result
     before = stats_before or copy_stats(client.stats.get(resource.path))
+    if resource.kind == "history" and not first_page:
+        from flows.chunks import export_history  # flows.chunks builds on this module
+
+        return export_history(client, wh, resource, account_id, ctx, state=state, before=before)
     watermark = None
     if not ctx.full_refresh and state and state.get("cursor"):
         watermark = parse_time(state["cursor"].get("watermark"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from extractors.resources import RESOURCES
 from flows.activity import page_data
+from flows.chunks import replay_history
 from flows.pipeline import SHARED_RAW_ACCOUNT, merge_normalised, new_cursor, normalise_pages
 from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
 
@@ -24,6 +25,10 @@ def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
                 log.warning("raw zone: unknown resource %s skipped", run.resource)
                 continue
             account_id = GLOBAL_ACCOUNT if run.account == SHARED_RAW_ACCOUNT else int(run.account)
+            if resource.kind == "history":
+                replay_history(wh, resource, account_id, run)
+                replayed[resource.name] = replayed.get(resource.name, 0) + 1
+                continue
             datas = [page_data(resource, p.request_path, p.body) for p in raw.iter_pages(run)]
             state = wh.get_state(account_id, resource.name)
             merge_normalised(
