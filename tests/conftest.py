@@ -43,3 +43,12 @@ def no_credential_in_any_file_the_suite_writes(tmp_path_factory):
     yield
     found = list(leaks(tmp_path_factory.getbasetemp(), known_credentials()))
     assert not found, f"credentials written to: {found[:5]}"
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server and database for the whole session, started on first use."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60):
+        yield

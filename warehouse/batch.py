@@ -14,6 +14,7 @@ from transforms.catalogue import TABLES
 from warehouse import merge as merging
 from warehouse import parquet
 from warehouse.bookkeeping import LOAD_STATE
+from warehouse.crashpoints import crash_if_asked
 from warehouse.merge import MergeCounts, Seen, q
 
 
@@ -85,6 +86,7 @@ class MergeBatch:
                 [self.account_id, self.resource, cursor_json, self.loaded_at, self.run_id],
             )
             parquet.add_pending(self._con, self._pending)
+            crash_if_asked("commit")
             self._con.commit()
         except BaseException:
             self.rollback()

@@ -11,6 +11,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from warehouse.crashpoints import crash_if_asked
+
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -96,6 +98,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         secure_file(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        crash_if_asked("rename" + target.suffix)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

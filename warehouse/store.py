@@ -25,6 +25,7 @@ from warehouse import merge as merging
 from warehouse import parquet
 from warehouse.batch import MergeBatch
 from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE, RUN_RESOURCES, RUNS
+from warehouse.crashpoints import crash_if_asked
 from warehouse.files import (
     WarehouseLocked as WarehouseLocked,  # raised by Warehouse.open; part of this module's API
 )
@@ -135,6 +136,7 @@ class Warehouse:
         con.begin()
         try:
             result = work(con)
+            crash_if_asked("commit")
             con.commit()
         except BaseException:
             # A failed rollback (an invalidated database) must not hide the cause.
