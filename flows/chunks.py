@@ -15,7 +15,14 @@ from typing import Any
 
 from extractors.client import ApiResponse, EndpointStats, T212Client, decode_json
 from extractors.resources import Resource, dig, fetch_pages, newest_time, parse_time
-from flows.pipeline import ResourceResult, RunContext, copy_stats, new_cursor, normalise_pages
+from flows.pipeline import (
+    ResourceResult,
+    RunContext,
+    copy_stats,
+    new_cursor,
+    normalise_pages,
+    publish_parquet_safely,
+)
 from transforms.frames import to_arrow
 from warehouse import Warehouse, raw
 
@@ -57,7 +64,7 @@ def load_chunks(
         cursor = new_cursor(resource, [], running)
         with lock:
             result.counts = batch.commit(cursor)
-            wh.publish_parquet()
+            publish_parquet_safely(wh)
     return result
 
 

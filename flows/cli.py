@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
     _configure_logging(debug)
+    import duckdb
+
     from warehouse import WarehouseLocked, WarehouseMissing
 
     try:
@@ -253,6 +255,15 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"t212-etl: {exc.strerror or exc} ({exc.filename or 'data directory'}): check "
             "that the data directory is writable and the disk has room",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except duckdb.Error as exc:
+        if debug:
+            raise
+        print(
+            f"t212-etl: the warehouse could not be read or written ({str(exc).splitlines()[0]}): "
+            "check the disk and the data directory; committed data is safe",
             file=sys.stderr,
         )
         return EXIT_FAILED

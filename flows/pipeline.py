@@ -122,8 +122,22 @@ def merge_normalised(
     counts = wh.merge_resource(
         resource.name, scope, tables, run_id=run_id, loaded_at=loaded_at, cursor=cursor
     )
-    wh.publish_parquet()
+    publish_parquet_safely(wh)
     return counts
+
+
+def publish_parquet_safely(wh: Warehouse) -> str | None:
+    """Publish pending Parquet partitions; on a write error (a full disk) they stay pending.
+
+    The merge is already committed, so the resource succeeded; the run publishes again
+    at its end and reports a failure that persists. Returns the error, if any.
+    """
+    try:
+        wh.publish_parquet()
+    except OSError as exc:
+        log.warning("Parquet not published yet (%s); it stays pending for the next attempt", exc)
+        return str(exc)
+    return None
 
 
 def is_fresh(state: dict | None, ctx: RunContext) -> bool:

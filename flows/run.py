@@ -38,13 +38,14 @@ class RunSummary:
     run_id: str
     accounts: list[AccountResult] = field(default_factory=list)
     seconds: float = 0.0
+    publish_errors: list[str] = field(default_factory=list)
 
     @property
     def outcome(self) -> str:
         """``success``, ``partial`` (something failed, the rest committed) or ``failed``."""
         failed = [a for a in self.accounts if a.failed]
         if not failed:
-            return "success"
+            return "partial" if self.publish_errors else "success"
         return (
             "failed"
             if len(failed) == len(self.accounts)
@@ -62,7 +63,7 @@ class RunSummary:
         lines = [a.error for a in self.accounts if a.error]
         for a in self.accounts:
             lines += [f"account {a.name}, {r.resource}: {r.error}" for r in a.resources if r.error]
-        return lines
+        return lines + list(dict.fromkeys(self.publish_errors))
 
 
 class CredentialsRefused(Exception):
@@ -160,17 +161,31 @@ def run_export(
                 )
                 for name in identities
             ]
-            wh.repair_parquet()
+            summary.publish_errors += _publish_step(wh.repair_parquet)
             summary.accounts += runner(jobs)
+            summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
             record_run_log(wh, ctx, summary)
-            wh.publish()
+            summary.publish_errors += _publish_step(wh.publish)
     finally:
         for client in clients.values():
             client.close()
         if progress is not None:
             progress.done()
     return summary
+
+
+def _publish_step(step: Callable[[], object]) -> list[str]:
+    """Run a publishing step; a write error (a full disk) is reported, and the work stays
+    pending in the database for the next run."""
+    try:
+        step()
+    except OSError as exc:
+        return [
+            f"publishing failed ({exc.strerror or exc}); the committed data is published "
+            "by the next run once there is room"
+        ]
+    return []
 
 
 def record_run_log(wh: Warehouse, ctx: RunContext, summary: RunSummary) -> None:
