@@ -19,9 +19,12 @@ from flows.pipeline import (
     ResourceResult,
     RunContext,
     copy_stats,
+    land_complete,
+    land_page,
     new_cursor,
     normalise_pages,
     publish_parquet_safely,
+    stats_delta,
 )
 from transforms.frames import to_arrow
 from warehouse import Warehouse, raw
@@ -110,15 +113,7 @@ def export_history(
         lock=ctx.warehouse_lock,
         chunk_pages=ctx.chunk_pages,
     )
-    raw.write_run_complete(
-        wh.data_dir,
-        account=str(account_id),
-        resource=resource.name,
-        run_id=ctx.run_id,
-        pages=result.pages,
-    )
-    after = copy_stats(client.stats.get(resource.path))
-    result.stats = EndpointStats(**{k: v - getattr(before, k) for k, v in vars(after).items()})
+    result.stats = stats_delta(before, client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
     return result
 
@@ -135,17 +130,7 @@ def _land(
     """Land each page in the raw zone and yield its decoded data."""
     newest = None
     for number, page in enumerate(pages, start=1):
-        raw.write_page(
-            wh.data_dir,
-            account=str(account_id),
-            resource=resource.name,
-            run_id=ctx.run_id,
-            run_started_at=ctx.started_at,
-            page=number,
-            body=page.body,
-            request_path=page.path,
-            received_at=page.received_at,
-        )
+        land_page(wh, str(account_id), resource, ctx, number, page)
         result.pages = number
         if number == 1:
             newest = newest_time(resource, page.data["items"])
@@ -160,6 +145,8 @@ def _land(
                 stop=watermark - ctx.overlap if watermark else None,
             )
         yield page.data
+    # every page has landed: mark the run complete before the merge commits
+    land_complete(wh, str(account_id), resource, ctx, result.pages)
 
 
 def replay_history(

@@ -154,7 +154,8 @@ def copy_stats(stats: EndpointStats | None) -> EndpointStats:
     return EndpointStats(**vars(stats)) if stats else EndpointStats()
 
 
-def _stats_delta(before: EndpointStats | None, after: EndpointStats | None) -> EndpointStats:
+def stats_delta(before: EndpointStats | None, after: EndpointStats | None) -> EndpointStats:
+    """What an endpoint's counters grew by between two copies."""
     before, after = before or EndpointStats(), after or EndpointStats()
     return EndpointStats(
         requests=after.requests - before.requests,
@@ -208,28 +209,12 @@ def export_resource(
         pages = fetch_pages(client, resource, watermark=watermark, overlap=ctx.overlap)
     datas = []
     for number, page in enumerate(pages, start=1):
-        raw.write_page(
-            wh.data_dir,
-            account=raw_account,
-            resource=resource.name,
-            run_id=ctx.run_id,
-            run_started_at=ctx.started_at,
-            page=number,
-            body=page.body,
-            request_path=page.path,
-            received_at=page.received_at,
-        )
+        land_page(wh, raw_account, resource, ctx, number, page)
         datas.append(page.data)
         result.pages = number
         if ctx.progress:
             _report_page(ctx.progress, resource, account_id, datas, watermark, ctx.overlap)
-    raw.write_run_complete(
-        wh.data_dir,
-        account=raw_account,
-        resource=resource.name,
-        run_id=ctx.run_id,
-        pages=result.pages,
-    )
+    land_complete(wh, raw_account, resource, ctx, result.pages)
     normalised = normalise_pages(resource, datas, account_id, ctx.started_at)
     result.problems, result.unknown_fields = normalised.problems, normalised.unknown_fields
     for notice in normalised.notices:
@@ -244,9 +229,36 @@ def export_resource(
             loaded_at=ctx.started_at,
             cursor=new_cursor(resource, datas, state),
         )
-    result.stats = _stats_delta(before, client.stats.get(resource.path))
+    result.stats = stats_delta(before, client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
     return result
+
+
+def land_page(
+    wh: Warehouse, raw_account: str, resource: Resource, ctx: RunContext, number: int, page
+) -> None:
+    """Write one page to the raw zone exactly as received, before anything reads it."""
+    raw.write_page(
+        wh.data_dir,
+        account=raw_account,
+        resource=resource.name,
+        run_id=ctx.run_id,
+        run_started_at=ctx.started_at,
+        page=number,
+        body=page.body,
+        request_path=page.path,
+        received_at=page.received_at,
+    )
+
+
+def land_complete(
+    wh: Warehouse, raw_account: str, resource: Resource, ctx: RunContext, pages: int
+) -> None:
+    """Mark a run's pages complete in the raw zone; written before the merge commits, so a
+    crash in between leaves landed pages that `rebuild` replays, never committed ones it skips."""
+    raw.write_run_complete(
+        wh.data_dir, account=raw_account, resource=resource.name, run_id=ctx.run_id, pages=pages
+    )
 
 
 def _report_page(
