@@ -1,0 +1,43 @@
+"""The benchmark harness at tiny sizes, so it never rots: every table written with its figures."""
+
+from __future__ import annotations
+
+from benchmarks.__main__ import main
+from benchmarks.endtoend import Busy
+from benchmarks.network import floor_seconds
+
+
+def test_the_floor_counts_full_windows_before_the_last_burst():
+    assert floor_seconds(100, 6, 60.0) == 16 * 60.0  # pages 97-100 go in the 17th window
+    assert floor_seconds(6, 6, 60.0) == 0.0  # one burst
+    assert floor_seconds(7, 6, 0.6) == 0.6
+    assert floor_seconds(1, 1, 50.0) == 0.0
+
+
+def test_network_time_is_the_union_of_requests_and_waits():
+    busy = Busy()
+    for span in ((0.0, 1.0), (0.5, 2.0), (3.0, 3.5), (3.1, 3.2)):
+        busy.add(*span)
+    assert busy.seconds() == 2.5
+
+
+def test_smoke_run_writes_every_network_and_local_table(tmp_path, capsys):
+    out = tmp_path / "RESULTS.md"
+    # the dev dependencies only: the dlt reference is left out, which the results say
+    assert main(["--smoke", "--only", "network,local", "--dlt-rows", "0", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.strip() == capsys.readouterr().out.strip()
+    assert "| cores |" in text and "| duckdb |" in text and "Smoke run" in text
+    for title in (
+        "## Network: backfill at the rate limit",
+        "## Network: nightly runs and reference lists",
+        "## Local: raw pages to DuckDB and Parquet",
+    ):
+        assert title in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and " | " in line]
+    measures = {line.split(" | ")[0][2:] for line in rows}
+    assert {"backfill wall time", "429 answers", "insert: rows per second",
+            "update: peak memory"} <= measures  # fmt: skip
+    assert "nightly run, no new activity: requests | 5 |" in text
+    assert "| 429 answers | 0 |" in text
+    assert "(b) left out" in text
