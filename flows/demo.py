@@ -18,6 +18,9 @@ from warehouse.files import ensure_dir, write_atomic
 DEMO_TIME_SCALE = 0.01
 
 DEMO_CONFIG = """# Written by `t212-etl demo`: two sandbox accounts, keys read from the environment.
+[export]
+with_reports = true   # also the yearly CSV reports: withholding tax, interest, fees
+
 [[accounts]]
 name = "invest"
 env = "demo"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import flows  # noqa: F401  (sets Prefect's environment: no telemetry from test servers)
+
 
 def known_credentials() -> list[bytes]:
     """Every key and secret the test suite hands to the pipeline, in every encoding."""
