@@ -118,7 +118,10 @@ def _extract(rows: Sequence[dict], path: str, cache: dict[str, list[Any]], colum
     else:
         objects = _extract(rows, parent, cache, columns)
         try:
-            values = [o.get(key) if o is not None else None for o in objects]
+            if None in objects:
+                values = [o.get(key) if o is not None else None for o in objects]
+            else:  # the common case, without a test per value
+                values = [o.get(key) for o in objects]
         except AttributeError:
             bad = [i for i, o in enumerate(objects) if o is not None and type(o) is not dict]
             columns.fail(dict.fromkeys(bad, "not an object"), parent)

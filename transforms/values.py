@@ -22,6 +22,9 @@ _INT64 = (-(2**63), 2**63 - 1)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
+# a column's value types, checked at C speed: most columns then need no per-value work
+_DECIMAL_TYPES = frozenset({Decimal, type(None)})
+_TEXT_TYPES = frozenset({str, type(None)})
 
 
 def snake_case(name: str) -> str:
@@ -75,7 +78,7 @@ def parse_decimals(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
     A column of Decimals that Arrow takes into DECIMAL(38,10) without loss is already
     exact and is returned as it is, which saves the per-value checks.
     """
-    if all(type(v) is Decimal or v is None for v in values):
+    if _DECIMAL_TYPES.issuperset(map(type, values)):
         try:
             pa.array(values, type=_ARROW_DECIMAL)
             return values, {}
@@ -127,7 +130,7 @@ def parse_text(value: Any) -> str | None:
 
 def parse_texts(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
     """``parse_text`` over a column, with errors by position instead of raising."""
-    if all(type(v) is str or v is None for v in values):
+    if _TEXT_TYPES.issuperset(map(type, values)):
         return values, {}
     return coerce_column(values, parse_text)
 

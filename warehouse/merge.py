@@ -157,11 +157,13 @@ def _upsert(
     compared = [c for c in table.value_columns if c not in ignore]
     changed = " OR ".join(f"t.{q(c)} IS DISTINCT FROM s.{q(c)}" for c in compared) or "FALSE"
     new_rows = f"FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})"
-    inserted = _count(con, f"SELECT count(*) {new_rows}")
-    updated = _count(
-        con, f"SELECT count(*) FROM {stage} s JOIN {target} t ON {match} WHERE {changed}"
-    )
-    matched = _count(con, f"SELECT count(*) FROM {stage} s JOIN {target} t ON {match}")
+    # one join counts all three: keys are never null, so a missing match means a new row
+    present = f"t.{q(table.key[0])} IS NOT NULL"
+    inserted, updated, matched = con.execute(
+        f"SELECT count(*) FILTER (WHERE NOT ({present})), "
+        f"count(*) FILTER (WHERE {present} AND ({changed})), count(*) FILTER (WHERE {present}) "
+        f"FROM {stage} s LEFT JOIN {target} t ON {match}"
+    ).fetchall()[0]
     if updated:
         sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in table.value_columns)
         con.execute(f"UPDATE {target} AS t SET {sets} FROM {stage} s WHERE {match} AND ({changed})")

@@ -26,6 +26,7 @@ from warehouse.merge import partition_json, q
 PARQUET_DIR = "parquet"
 FILE_NAME = "data.parquet"
 WHOLE_TABLE = "*"
+BATCH_ROWS = 100_000
 _PENDING_COLS = '"table_name", "partition_values"'
 PUBLISHED: dict[str, Table] = {**TABLES, **{t.name: t for t in PUBLISHED_LOGS}}
 
@@ -65,14 +66,19 @@ def write_partition(
     cols = ", ".join(q(f.name) for f in schema)
     keys = ", ".join(q(k) for k in table.key)
     sql = f"SELECT {cols} FROM {q(table.name)} WHERE {_where(table)} ORDER BY {keys}"
-    data = con.sql(sql, params=params).to_arrow_table().cast(schema)
+    # streamed in batches, so a partition of millions of rows is never whole in memory
+    batches = iter(con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS))
+    first = next(batches, None)
     path = partition_path(root, table, partition)
-    if data.num_rows == 0 and table.partition_by:
+    if (first is None or first.num_rows == 0) and table.partition_by:
         remove_file(path, stop_at=Path(root) / escape_component(table.name))
         return 0
-    with atomic_path(path) as tmp:
-        pq.write_table(data, tmp)
-    return data.num_rows
+    rows = 0
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for batch in (first, *batches) if first is not None else ():
+            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+            rows += batch.num_rows
+    return rows
 
 
 def expected_partitions(con: duckdb.DuckDBPyConnection, table: Table) -> dict[str, int]:

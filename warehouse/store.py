@@ -44,6 +44,8 @@ T = TypeVar("T")
 DATABASE_FILE = "warehouse.duckdb"
 WORK_DIR = ".work"
 LOCK_FILE = "lock"
+# DuckDB's share of memory (it spills past it): a million-row load stays under 1 GB in all
+MEMORY_LIMIT = "512MB"
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -108,6 +110,7 @@ class Warehouse:
     def _connect(self) -> None:
         self._con = duckdb.connect(str(self.work_db))
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         self._secure_files()
 
     def _secure_files(self) -> None:
