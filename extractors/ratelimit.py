@@ -66,8 +66,13 @@ class RateLimiter:
         """The window of ``endpoint`` (created from the documented limits)."""
         with self._lock:
             if endpoint not in self._windows:
-                limit, period = self._limits.get(
-                    endpoint, self._limits.get(endpoint.split(" ")[-1], DEFAULT_LIMIT)
+                path = endpoint.split(" ")[-1]
+                # a GET is keyed by its bare path; limits may name it "GET <path>"
+                limit, period = (
+                    self._limits.get(endpoint)
+                    or self._limits.get(f"GET {endpoint}")
+                    or self._limits.get(path)
+                    or DEFAULT_LIMIT
                 )
                 self._windows[endpoint] = Window(limit, period, limit)
             return self._windows[endpoint]

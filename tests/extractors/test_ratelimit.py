@@ -23,6 +23,13 @@ def test_documented_limits_are_seeded():
     assert (w.limit, w.period) == (1, 50.0)
 
 
+def test_method_specific_limits_are_found_for_get_and_post():
+    rl = limiter(FakeClock())
+    exports = "/api/v0/equity/history/exports"
+    assert (rl.window(exports).limit, rl.window(exports).period) == (1, 60.0)
+    assert rl.window(f"POST {exports}").period == 30.0
+
+
 def test_burst_then_wait_exactly_until_window_end():
     clock = FakeClock()
     rl = limiter(clock)

@@ -20,6 +20,9 @@ from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import db_contents, export, run_cli, sandbox_config, settings_for
 from warehouse import Warehouse
 
+# one worker runs every test that uses the shared Prefect server, so it starts once
+pytestmark = pytest.mark.xdist_group("prefect")
+
 
 @pytest.fixture(scope="module")
 def warehouse_dir(tmp_path_factory) -> Path:

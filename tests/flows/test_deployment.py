@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flows.deployment import DEPLOYMENT_NAME, deploy_to_pool, local_timezone
 from tests.flows.harness import run_cli
+
+# one worker runs every test that uses the shared Prefect server, so it starts once
+pytestmark = pytest.mark.xdist_group("prefect")
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,6 +10,9 @@ from flows.run import RunSummary
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import KEYS, run_cli, sandbox_config, scalar
 
+# one worker runs every test that uses the shared Prefect server, so it starts once
+pytestmark = pytest.mark.xdist_group("prefect")
+
 CONFIG = """
 [[accounts]]
 name = "invest"

@@ -6,8 +6,13 @@ import base64
 import gzip
 from pathlib import Path
 
+import pytest
+
 from sandbox import DEMO_ACCOUNT_ID, AccountSpec, Sandbox
 from tests.flows.harness import SMALL, run_cli, sandbox_config
+
+# one worker runs every test that uses the shared Prefect server, so it starts once
+pytestmark = pytest.mark.xdist_group("prefect")
 
 SENTINEL_KEY = "sentinelKEYq7Zx3Vw9Lm2Pk5Rt8Nb4"
 SENTINEL_SECRET = "sentinelSECRETj6Hd2Fs9Qa1Wc7Ue3"
