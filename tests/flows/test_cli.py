@@ -201,3 +201,17 @@ def test_demo_end_to_end_in_a_temporary_directory(prefect_harness, tmp_path):
         code, result, err = run_cli("sql", "--data-dir", "demo-data", query, cwd=tmp_path)
         assert code == 0, err
         assert "rows)" in result and "(0 rows)" not in result
+
+
+def test_commands_that_need_no_flow_never_import_prefect(warehouse_dir):
+    script = (
+        "import sys\n"
+        "from flows.cli import main\n"
+        f"d = {str(warehouse_dir)!r}\n"
+        "codes = [main(['sql', '--data-dir', d, 'SELECT 1']), main(['status', '--data-dir', d]),\n"
+        "         main(['rebuild', '--data-dir', d])]\n"
+        "print('CODES', codes, any(m.split('.')[0] == 'prefect' for m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    last = done.stdout.strip().splitlines()[-1]
+    assert last == "CODES [0, 0, 0] False", done.stderr[-500:]
