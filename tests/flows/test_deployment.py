@@ -50,3 +50,26 @@ def test_serve_pool_command_prints_the_worker_command(prefect_harness, tmp_path)
     assert code == 0, err
     assert "prefect worker start --pool t212-cli-pool" in out
     assert local_timezone()
+
+
+def test_credentials_from_prefect_secret_blocks(prefect_harness, tmp_path):
+    from prefect.blocks.system import Secret
+
+    from flows.settings import SettingsError, load_settings
+
+    Secret(value="block-key-value").save("t212-test-key", overwrite=True)
+    Secret(value="block-secret-value").save("t212-test-secret", overwrite=True)
+    (tmp_path / "t212-etl.toml").write_text(
+        '[[accounts]]\nname = "isa"\nkey_block = "t212-test-key"\n'
+        'secret_block = "t212-test-secret"\n'
+    )
+    settings = load_settings(environ={}, cwd=tmp_path)
+    creds = settings.account("isa").credentials(settings.environ)
+    assert (creds.key, creds.secret) == ("block-key-value", "block-secret-value")
+    assert "block-key-value" not in repr(settings) + repr(creds)
+    (tmp_path / "t212-etl.toml").write_text(
+        '[[accounts]]\nname = "isa"\nkey_block = "no-such-block"\nsecret_env = "S"\n'
+    )
+    broken = load_settings(environ={"S": "s"}, cwd=tmp_path)
+    with pytest.raises(SettingsError, match="cannot read the Prefect Secret block 'no-such-block'"):
+        broken.account("isa").credentials(broken.environ)
