@@ -7,66 +7,92 @@ open transaction that commits with the cursor, so a failure still leaves nothing
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import pandas as pd
+import pyarrow as pa
 
 from extractors.client import ApiResponse, EndpointStats, T212Client, decode_json
 from extractors.resources import Resource, dig, fetch_pages, newest_time, parse_time
 from flows.pipeline import (
     ResourceResult,
     RunContext,
+    advance_cursor,
     copy_stats,
     land_complete,
     land_page,
-    new_cursor,
     normalise_pages,
     publish_parquet_safely,
     stats_delta,
 )
-from transforms.frames import to_arrow
+from transforms.columnar import NotColumnar, column_at, normalise_table_pages
+from transforms.dividends import DIVIDENDS
+from transforms.frames import Normalised, to_arrow
+from transforms.orders import normalise_order_pages
+from transforms.transactions import TRANSACTIONS
 from warehouse import Warehouse, raw
+
+log = logging.getLogger("t212_etl")
 
 # A fill's taxes come only from the kept occurrence of the fill, across chunks too.
 OWNERS = {"fill_taxes": "fills"}
 REBUILD_CHUNK_PAGES = 200  # 10,000 items: large enough to amortise each merge
+
+# landed page bodies -> (result, items read), raising NotColumnar unless they are clean
+_COLUMNAR: dict[str, Callable[[list[bytes], int], tuple[Normalised, pa.ChunkedArray]]] = {
+    "dividends": lambda bodies, acc: normalise_table_pages(bodies, DIVIDENDS, {"account_id": acc}),
+    "orders": lambda bodies, acc: normalise_order_pages(bodies, account_id=acc),
+    "transactions": lambda bodies, acc: normalise_table_pages(
+        bodies, TRANSACTIONS, {"account_id": acc}
+    ),
+}
+
+
+@dataclass
+class Chunk:
+    """A normalised chunk of history pages and the newest item time among them."""
+
+    normalised: Normalised
+    newest: datetime | None
 
 
 def load_chunks(
     wh: Warehouse,
     resource: Resource,
     account_id: int,
-    datas: Iterable[Any],
+    chunks: Iterable[Chunk],
     result: ResourceResult,
     *,
     state: dict | None,
     run_id: str,
     loaded_at: datetime,
     lock: threading.Lock,
-    chunk_pages: int,
 ) -> ResourceResult:
-    """Merge decoded history pages chunk by chunk in one transaction, then publish Parquet.
+    """Merge normalised chunks in one transaction with the cursor, then publish Parquet.
 
     Fills ``result`` (counts, problems, unknown fields) and returns it. The stored cursor
     is the newest item time ever seen, as for a merge of all pages at once.
     """
-    running = state
+    newest = None
     with wh.merge_batch(
         resource.name, account_id, run_id=run_id, loaded_at=loaded_at, owners=OWNERS
     ) as batch:
-        for chunk in _chunked(datas, chunk_pages):
-            normalised = normalise_pages(resource, chunk, account_id, loaded_at)
+        for chunk in chunks:
+            normalised = chunk.normalised
             result.problems += normalised.problems
             result.unknown_fields |= normalised.unknown_fields
-            running = {"cursor": new_cursor(resource, chunk, running)}
+            newest = max((t for t in (newest, chunk.newest) if t), default=None)
             tables = {name: to_arrow(frame, name) for name, frame in normalised.frames.items()}
             with lock:
                 batch.add(tables)
-        cursor = new_cursor(resource, [], running)
         with lock:
-            result.counts = batch.commit(cursor)
+            result.counts = batch.commit(advance_cursor(newest, state))
             publish_parquet_safely(wh)
     return result
 
@@ -80,6 +106,50 @@ def _chunked(datas: Iterable[Any], size: int) -> Iterator[list[Any]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def normalise_decoded(resource: Resource, datas: list[Any], account_id: int, at: datetime) -> Chunk:
+    """Decoded pages normalised record by record, with their newest item time."""
+    times = [t for t in (newest_time(resource, d["items"]) for d in datas) if t]
+    return Chunk(normalise_pages(resource, datas, account_id, at), max(times, default=None))
+
+
+def normalise_bodies(
+    resource: Resource, bodies: list[bytes], account_id: int, at: datetime
+) -> Chunk:
+    """Landed page bodies: a column at a time when clean, else record by record.
+
+    Both give the same rows; only the record path can say what is wrong with a record,
+    so any chunk the columnar path refuses goes through it.
+    """
+    chunk = columnar_chunk(resource, bodies, account_id)
+    if chunk is not None:
+        return chunk
+    return normalise_decoded(resource, [decode_json(b) for b in bodies], account_id, at)
+
+
+def columnar_chunk(resource: Resource, bodies: list[bytes], account_id: int) -> Chunk | None:
+    """Page bodies normalised a column at a time, or None when they need the record path."""
+    columnar = _COLUMNAR.get(resource.name)
+    if columnar is None:
+        return None
+    try:
+        normalised, items = columnar(bodies, account_id)
+    except NotColumnar as exc:
+        log.debug("%s: pages read record by record (%s)", resource.name, exc)
+        return None
+    return Chunk(normalised, _newest(resource, items))
+
+
+def _newest(resource: Resource, items: pa.ChunkedArray) -> datetime | None:
+    """The newest cursor time of the items, as ``newest_time`` finds it."""
+    texts = column_at(items, resource.cursor or "").to_numpy(zero_copy_only=False)
+    parsed = pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")
+    if parsed.notna().any():
+        newest = parse_time(texts[parsed.argmax()])
+        if newest is not None:
+            return newest
+    return max((t for t in map(parse_time, texts) if t), default=None)
 
 
 def export_history(
@@ -101,17 +171,20 @@ def export_history(
         watermark = parse_time(state["cursor"].get("watermark"))
     pages = fetch_pages(client, resource, watermark=watermark, overlap=ctx.overlap)
     landed = _land(pages, wh, resource, account_id, ctx, result, watermark)
+    chunks = (
+        normalise_decoded(resource, datas, account_id, ctx.started_at)
+        for datas in _chunked(landed, ctx.chunk_pages)
+    )
     load_chunks(
         wh,
         resource,
         account_id,
-        landed,
+        chunks,
         result,
         state=state,
         run_id=ctx.run_id,
         loaded_at=ctx.started_at,
         lock=ctx.warehouse_lock,
-        chunk_pages=ctx.chunk_pages,
     )
     result.stats = stats_delta(before, client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
@@ -153,16 +226,19 @@ def replay_history(
     wh: Warehouse, resource: Resource, account_id: int, run: raw.RawRun
 ) -> ResourceResult:
     """Merge one landed run of a history resource in chunks, as its export merged it."""
-    datas = (decode_json(page.body) for page in raw.iter_pages(run))
+    bodies = (page.body for page in raw.iter_pages(run))
+    chunks = (
+        normalise_bodies(resource, chunk, account_id, run.started_at)
+        for chunk in _chunked(bodies, REBUILD_CHUNK_PAGES)
+    )
     return load_chunks(
         wh,
         resource,
         account_id,
-        datas,
+        chunks,
         ResourceResult(resource.name, account_id),
         state=wh.get_state(account_id, resource.name),
         run_id=run.run_id,
         loaded_at=run.started_at,
         lock=threading.Lock(),
-        chunk_pages=REBUILD_CHUNK_PAGES,
     )

@@ -101,8 +101,13 @@ def new_cursor(resource: Resource, datas: list[Any], state: dict | None) -> dict
     if resource.kind != "history":
         return None
     times = [t for t in (newest_time(resource, d["items"]) for d in datas) if t]
+    return advance_cursor(max(times, default=None), state)
+
+
+def advance_cursor(newest: datetime | None, state: dict | None) -> dict | None:
+    """The history cursor after items as new as ``newest``: it never moves back."""
     old = parse_time(((state or {}).get("cursor") or {}).get("watermark"))
-    newest = max([*times, *([old] if old else [])], default=None)
+    newest = max([t for t in (newest, old) if t], default=None)
     return {"watermark": newest.isoformat()} if newest else None
 
 

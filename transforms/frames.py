@@ -72,6 +72,8 @@ def to_arrow(frame: pd.DataFrame, target: Table | str) -> pa.Table:
 
 def _to_array(series: pd.Series, arrow_type: pa.DataType) -> pa.Array:
     """One column to Arrow; timestamps and dates are cast safely so nothing is truncated."""
+    if isinstance(series.dtype, pd.ArrowDtype):
+        return series.array.__arrow_array__().cast(arrow_type)
     if pa.types.is_timestamp(arrow_type) and series.dtype != "datetime64[us, UTC]":
         series = pd.to_datetime(series, utc=True)
     if pa.types.is_date(arrow_type) and pd.api.types.is_datetime64_any_dtype(series.dtype):

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.columnar import ColumnarSpec, build_table, column_at, read_items, unknown_paths
 from transforms.frames import Normalised
 from transforms.mapping import Mapping, apply_mapping, nested, unknown_fields
 from transforms.values import parse_int
@@ -68,6 +72,8 @@ FILL_TAXES = Mapping(
     (("fill.id", "fill_id"), *nested("tax", "name", "chargedAt", "currency", "quantity")),
 )
 TAX_FIELDS = {"name", "chargedAt", "currency", "quantity"}
+_TAXES = "fill.walletImpact.taxes"
+ORDER_PAGES = ColumnarSpec((ORDERS, FILLS), {_TAXES: (FILL_TAXES, "tax")})
 
 
 def normalise_orders(records: Sequence[Any], *, account_id: int) -> Normalised:
@@ -112,6 +118,26 @@ def _tax_rows(
     return rows, rows_origin
 
 
-def _has_fill(item: dict[str, Any]) -> bool:
-    """Whether an item carries a fill (a null or absent fill means the order never filled)."""
-    return item.get("fill") is not None
+def normalise_order_pages(
+    bodies: Sequence[bytes], *, account_id: int
+) -> tuple[Normalised, pa.ChunkedArray]:
+    """Clean order pages, a column at a time: the result of ``normalise_orders`` and the items.
+
+    Raises ``NotColumnar`` where ``normalise_orders`` would report or drop something.
+    """
+    items = read_items(bodies, ORDER_PAGES)
+    constants = {"account_id": parse_int(account_id)}
+    orders = build_table(items, ORDERS, constants)
+    filled = items.filter(pc.is_valid(column_at(items, "fill"))).combine_chunks()
+    fills = build_table(filled, FILLS, constants)
+    taxes = column_at(filled, _TAXES)
+    fill_ids = pc.take(column_at(filled, "fill.id"), pc.list_parent_indices(taxes))
+    elements = pc.list_flatten(taxes)
+    rows = pa.StructArray.from_arrays(
+        [pa.StructArray.from_arrays([fill_ids], ["id"]), elements], ["fill", "tax"]
+    )
+    taxes_frame = build_table(rows, FILL_TAXES, constants)
+    unknown = unknown_paths(items.type, ORDER_PAGES.known())
+    unknown |= unknown_paths(elements.type, {key: {} for key in TAX_FIELDS}, f"{_TAXES}.")
+    frames = {"orders": orders, "fills": fills, "fill_taxes": taxes_frame}
+    return Normalised(frames, unknown), items

@@ -1,0 +1,158 @@
+"""Landed pages read a column at a time give exactly what the record path gives, or defer to it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from extractors.client import decode_json
+from extractors.resources import RESOURCES
+from flows.chunks import Chunk, columnar_chunk, normalise_bodies, normalise_decoded
+from sandbox import DEMO_ACCOUNT_ID, AccountSpec, SandboxSize
+from sandbox.account import AccountBook
+from sandbox.config import DEFAULT_NOW, DEMO_KEY, DEMO_SECRET
+from sandbox.wire import encode
+from tests.transforms.test_properties import QUICK, dividend_items, order_items
+from transforms.frames import to_arrow
+
+AT = datetime(2025, 7, 1, 21, 0, tzinfo=UTC)
+ACCOUNT = 7
+
+
+def pages_of(items: list, per_page: int = 3) -> list[bytes]:
+    """Items as landed page bodies, compact JSON with exact decimals."""
+    return [
+        encode({"items": items[i : i + per_page], "nextPagePath": None})
+        for i in range(0, max(len(items), 1), per_page)
+    ]
+
+
+def record_path(name: str, bodies: list[bytes]) -> Chunk:
+    return normalise_decoded(RESOURCES[name], [decode_json(b) for b in bodies], ACCOUNT, AT)
+
+
+def assert_same(fast: Chunk, slow: Chunk) -> None:
+    """Same tables in the same order, same unknown fields, same newest time, no problems."""
+    assert slow.normalised.problems == []
+    assert list(fast.normalised.frames) == list(slow.normalised.frames)
+    for name, frame in slow.normalised.frames.items():
+        expected = to_arrow(frame, name)
+        assert to_arrow(fast.normalised.frames[name], name).equals(expected), name
+    assert fast.normalised.unknown_fields == slow.normalised.unknown_fields
+    assert fast.newest == slow.newest
+
+
+def check(name: str, items: list) -> bool:
+    """Compare both paths on ``items``; returns whether the columnar path took them."""
+    try:
+        bodies = pages_of(items)
+        slow = record_path(name, bodies)
+    except ValueError:  # a non-finite number is not JSON: the API cannot send it
+        return False
+    fast = columnar_chunk(RESOURCES[name], bodies, ACCOUNT)
+    if fast is None:
+        chosen = normalise_bodies(RESOURCES[name], bodies, ACCOUNT, AT)
+        assert chosen.normalised.problems == slow.normalised.problems
+        return False
+    assert_same(fast, slow)
+    return True
+
+
+@QUICK
+@given(st.lists(dividend_items(), max_size=7))
+def test_any_dividends_give_the_same_rows_or_go_record_by_record(drawn):
+    items = [dict(record, reference=f"ref-{i % 5}") for i, (record, _) in enumerate(drawn)]
+    check("dividends", items)
+
+
+@QUICK
+@given(st.lists(order_items(), max_size=7))
+def test_any_orders_give_the_same_rows_or_go_record_by_record(items):
+    check("orders", items)
+
+
+def _book(extra_fields: bool) -> AccountBook:
+    size = SandboxSize(instruments=60, dividends=240, orders=240, transactions=240)
+    spec = AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, size=size)
+    return AccountBook(212, spec, int(DEFAULT_NOW.timestamp() * 1000), extra_fields)
+
+
+@pytest.mark.parametrize("extra_fields", [False, True])
+@pytest.mark.parametrize("name", ["dividends", "orders", "transactions"])
+def test_sandbox_pages_take_the_columnar_path_and_match(name, extra_fields):
+    series = getattr(_book(extra_fields), name)
+    items = [series.item(i) for i in range(240)]
+    bodies = pages_of(items, per_page=50)
+    fast = columnar_chunk(RESOURCES[name], bodies, ACCOUNT)
+    assert fast is not None
+    slow = record_path(name, bodies)
+    assert_same(fast, slow)
+    assert sum(len(f) for f in fast.normalised.frames.values()) >= 240
+    assert bool(fast.normalised.unknown_fields) == extra_fields
+
+
+def _dividend(n: int, **changes) -> dict:
+    item = {
+        "reference": f"r{n}",
+        "ticker": "AAA_US_EQ",
+        "type": "ORDINARY",
+        "paidOn": f"2024-03-{n + 1:02d}T10:00:00.000+02:00",
+        "amount": Decimal("1.2300000000"),
+        "currency": "EUR",
+        "instrument": {"ticker": "AAA_US_EQ", "name": "A", "isin": "X", "currency": "USD"},
+    }
+    return {**item, **changes}
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"amount": Decimal("0.12345678901")},  # eleven places: the record path reports it
+        {"amount": Decimal("1E+28")},  # too many integer digits
+        {"amount": "1_000"},  # Python reads it, Arrow does not
+        {"reference": None},  # a missing key
+        {"reference": "r0"},  # a repeated key: the first occurrence wins
+        {"paidOn": "yesterday"},  # an unreadable time
+        {"type": 5},  # a number where text is declared
+        {"instrument": "AAA"},  # a string where an object is expected
+    ],
+)
+def test_anything_odd_goes_record_by_record_with_the_same_outcome(odd):
+    items = [_dividend(0), _dividend(1, **odd), _dividend(2)]
+    bodies = pages_of(items)
+    assert columnar_chunk(RESOURCES["dividends"], bodies, ACCOUNT) is None
+    chosen = normalise_bodies(RESOURCES["dividends"], bodies, ACCOUNT, AT)
+    slow = record_path("dividends", bodies)
+    assert chosen.normalised.problems == slow.normalised.problems
+    frame = chosen.normalised.frames["dividends"]
+    assert frame["reference"].tolist() == slow.normalised.frames["dividends"]["reference"].tolist()
+
+
+def test_pretty_printed_pages_go_record_by_record():
+    bodies = [json.dumps({"items": [json.loads(encode(_dividend(0)))]}, indent=2).encode()]
+    assert columnar_chunk(RESOURCES["dividends"], bodies, ACCOUNT) is None
+    chosen = normalise_bodies(RESOURCES["dividends"], bodies, ACCOUNT, AT)
+    assert chosen.normalised.frames["dividends"]["reference"].tolist() == ["r0"]
+
+
+def test_unknown_fields_nested_and_in_taxes_are_found_as_the_record_path_finds_them():
+    order = {"id": 1, "createdAt": "2024-01-01T00:00:00Z", "brandNew": {"deep": 1}}
+    order["instrument"] = {"ticker": "A_EQ", "sector": None}
+    tax = {"name": "STAMP", "chargedAt": "2024-01-01T00:00:00Z", "quantity": 1, "rate": "x"}
+    fill = {"id": 9, "price": Decimal("2.50"), "walletImpact": {"taxes": [tax], "fee": 0}}
+    bodies = pages_of([{"order": order, "fill": fill}, {"order": dict(order, id=2)}])
+    fast = columnar_chunk(RESOURCES["orders"], bodies, ACCOUNT)
+    assert fast is not None
+    assert fast.normalised.unknown_fields == {
+        "order.brandNew",
+        "order.instrument.sector",
+        "fill.walletImpact.fee",
+        "fill.walletImpact.taxes.rate",
+    }
+    assert_same(fast, record_path("orders", bodies))
+    assert len(fast.normalised.frames["fill_taxes"]) == 1
