@@ -42,7 +42,9 @@ log = logging.getLogger("t212_etl")
 
 # A fill's taxes come only from the kept occurrence of the fill, across chunks too.
 OWNERS = {"fill_taxes": "fills"}
-REBUILD_CHUNK_PAGES = 200  # 10,000 items: large enough to amortise each merge
+# 50,000 items: each merge scans the table, so few large merges; Arrow keeps them compact
+REBUILD_CHUNK_PAGES = 1000
+RECORD_CHUNK_PAGES = 200  # pages decoded into Python objects at a time
 
 # landed page bodies -> (result, items read), raising NotColumnar unless they are clean
 _COLUMNAR: dict[str, Callable[[list[bytes], int], tuple[Normalised, pa.ChunkedArray]]] = {
@@ -91,6 +93,8 @@ def load_chunks(
             tables = {name: to_arrow(frame, name) for name, frame in normalised.frames.items()}
             with lock:
                 batch.add(tables)
+            # hand the chunk's Arrow memory back now, not at the allocator's leisure
+            pa.default_memory_pool().release_unused()
         with lock:
             result.counts = batch.commit(advance_cursor(newest, state))
             publish_parquet_safely(wh)
@@ -126,6 +130,20 @@ def normalise_bodies(
     if chunk is not None:
         return chunk
     return normalise_decoded(resource, [decode_json(b) for b in bodies], account_id, at)
+
+
+def replay_chunks(
+    resource: Resource, bodies: Iterable[bytes], account_id: int, at: datetime
+) -> Iterator[Chunk]:
+    """Landed bodies in large columnar chunks; a chunk the columnar path refuses is taken
+    again in small ones, so only the pages around an odd record go record by record."""
+    for chunk in _chunked(bodies, REBUILD_CHUNK_PAGES):
+        whole = columnar_chunk(resource, chunk, account_id)
+        if whole is not None:
+            yield whole
+            continue
+        for small in _chunked(chunk, RECORD_CHUNK_PAGES):
+            yield normalise_bodies(resource, small, account_id, at)
 
 
 def columnar_chunk(resource: Resource, bodies: list[bytes], account_id: int) -> Chunk | None:
@@ -227,15 +245,11 @@ def replay_history(
 ) -> ResourceResult:
     """Merge one landed run of a history resource in chunks, as its export merged it."""
     bodies = (page.body for page in raw.iter_pages(run))
-    chunks = (
-        normalise_bodies(resource, chunk, account_id, run.started_at)
-        for chunk in _chunked(bodies, REBUILD_CHUNK_PAGES)
-    )
     return load_chunks(
         wh,
         resource,
         account_id,
-        chunks,
+        replay_chunks(resource, bodies, account_id, run.started_at),
         ResourceResult(resource.name, account_id),
         state=wh.get_state(account_id, resource.name),
         run_id=run.run_id,

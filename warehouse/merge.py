@@ -67,21 +67,26 @@ def _stage(
     for column in table.partition_by:
         if typed.column(column).null_count:
             raise ValueError(f"{table.name}: partition column {column} has nulls")
-    typed = typed.append_column(_ORDINAL, pa.array(range(typed.num_rows), pa.int64()))
+    n = typed.num_rows
+    for name, value in zip(LOAD_METADATA, (loaded_at, run_id), strict=True):
+        column = table.column(name)
+        typed = typed.set_column(
+            typed.schema.get_field_index(name),
+            name,
+            pa.repeat(pa.scalar(value, column.arrow_type), n),
+        )
+    typed = typed.append_column(_ORDINAL, pa.array(range(n), pa.int64()))
     cols = ", ".join(q(c) for c in table.column_names)
     keys = ", ".join(q(k) for k in table.key)
-    con.register(_ARROW_VIEW, typed)
-    try:
-        con.execute(f"DROP TABLE IF EXISTS {q(STAGE)}")
-        con.execute(
-            f"CREATE TEMP TABLE {q(STAGE)} AS SELECT {cols} FROM {q(_ARROW_VIEW)} "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {q(_ORDINAL)}) = 1"
-        )
-    finally:
-        con.unregister(_ARROW_VIEW)
-    con.execute(f'UPDATE {q(STAGE)} SET "_loaded_at" = ?, "_run_id" = ?', [loaded_at, run_id])
+    con.execute(f"DROP TABLE IF EXISTS {q(STAGE)}")
+    # A relation query, not register(): a registered table stays alive until the commit.
+    con.from_arrow(typed).query(
+        _ARROW_VIEW,
+        f"CREATE TEMP TABLE {q(STAGE)} AS SELECT {cols} FROM {q(_ARROW_VIEW)} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {q(_ORDINAL)}) = 1",
+    )
     dropped = seen.take(con, table) if seen is not None else 0
-    return typed.num_rows - dropped
+    return n - dropped
 
 
 class Seen:

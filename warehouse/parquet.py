@@ -64,9 +64,9 @@ def write_partition(
     schema = _file_schema(table)
     params = list(json.loads(partition).values())
     cols = ", ".join(q(f.name) for f in schema)
-    keys = ", ".join(q(k) for k in table.key)
-    sql = f"SELECT {cols} FROM {q(table.name)} WHERE {_where(table)} ORDER BY {keys}"
-    # streamed in batches, so a partition of millions of rows is never whole in memory
+    # Streamed in batches and unsorted, so a partition of millions of rows is never whole
+    # in memory (a sort would hold it); readers order by the key when order matters.
+    sql = f"SELECT {cols} FROM {q(table.name)} WHERE {_where(table)}"
     batches = iter(con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS))
     first = next(batches, None)
     path = partition_path(root, table, partition)
@@ -127,21 +127,32 @@ def publish_pending(con: duckdb.DuckDBPyConnection, root: Path) -> int:
             _publish_table(con, root, table)
         else:
             write_partition(con, root, table, partition)
-        # Cleared only after the file is in place: a crash before this line
-        # leaves the row pending and the next publish rewrites the partition.
+    # Cleared only once every file is in place, and only at the commit of this transaction:
+    # a crash before it leaves the rows pending and the next publish rewrites the partitions.
+    for batch in _batches(rows):
         con.execute(
-            f'DELETE FROM {pending} WHERE "table_name" = ? AND "partition_values" = ?',
-            [name, partition],
+            f"DELETE FROM {pending} WHERE ({_PENDING_COLS}) IN (VALUES {_marks(batch)})",
+            [value for row in batch for value in row],
         )
     return len(rows)
 
 
 def add_pending(con: duckdb.DuckDBPyConnection, items: set[tuple[str, str]]) -> None:
     """Record partitions (table name, partition JSON) that must be published."""
-    if items:
-        con.executemany(
-            f"INSERT OR IGNORE INTO {q(PENDING_PUBLISH.name)} VALUES (?, ?)", sorted(items)
+    for batch in _batches(sorted(items)):
+        con.execute(
+            f"INSERT OR IGNORE INTO {q(PENDING_PUBLISH.name)} VALUES {_marks(batch)}",
+            [value for row in batch for value in row],
         )
+
+
+def _batches(rows: list, size: int = 500) -> list[list]:
+    """Rows in statements of ``size``: each statement costs milliseconds, whatever its length."""
+    return [rows[start : start + size] for start in range(0, len(rows), size)]
+
+
+def _marks(pairs: list) -> str:
+    return ", ".join("(?, ?)" for _ in pairs)
 
 
 def _check_file(path: Path, table: Table, rows: int) -> str | None:
