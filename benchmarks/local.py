@@ -110,8 +110,10 @@ def _section(rows: int, instruments: int, dlt_rows: int, runs: int) -> Section:
     about = (
         f"{rows:,} dividends and {rows:,} orders with their fills and taxes, plus {instruments:,} "
         "instruments, landed as raw pages of 50 items (gzip), loaded as `rebuild` loads them: "
-        "decoded with exact decimals, normalised, merged into DuckDB in chunks of 200 pages in "
-        "one transaction per resource, Parquet published, the database published. `insert` "
+        "read a column at a time by Arrow's JSON reader (decimals exact from the JSON text), "
+        "normalised from the same declarations as the record-by-record path, merged into "
+        "DuckDB in chunks of 1,000 pages in one transaction per resource, Parquet published, "
+        "the database published. `insert` "
         "loads into an empty warehouse, `update` then loads the same keys with every row "
         "changed. Rows are source items (dividends + orders + instruments). Reference (a): "
         "DuckDB reads the same pages (`read_json_objects` + `from_json` with exact "
