@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import base64
+import json
+import ssl
+import threading
+import time
 from decimal import Decimal
 
 import httpx
 import pytest
 
 from extractors.auth import Credentials
-from extractors.client import USER_AGENT, RetryPolicy, T212Client, decode_json
+from extractors.client import (
+    PREEMPTIBLE_BODY,
+    USER_AGENT,
+    RetryPolicy,
+    T212Client,
+    decode_json,
+    tls_context,
+)
 from extractors.errors import (
     AuthenticationError,
     BadRequest,
@@ -272,3 +283,48 @@ def test_secrets_never_in_repr_errors_or_tracebacks():
     token = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
     for secret in (KEY, SECRET, token):
         assert secret not in text
+
+
+def test_a_large_body_decodes_exactly_and_lets_other_threads_run():
+    items = [{"ticker": f"T{i}_EQ", "quantity": 0.0000000001 * i, "n": i} for i in range(40_000)]
+    body = json.dumps({"items": items, "nextPagePath": None}).encode()
+    assert len(body) >= PREEMPTIBLE_BODY
+    ticks, done = [], threading.Event()
+
+    def count():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+
+    other = threading.Thread(target=count)
+    other.start()
+    try:
+        time.sleep(0.01)  # the counter is running and wants the interpreter
+        started = time.perf_counter()
+        data = decode_json(body)
+        ended = time.perf_counter()
+    finally:
+        done.set()
+        other.join()
+    assert data == json.loads(body, parse_float=Decimal)
+    assert isinstance(data["items"][7]["quantity"], Decimal) and data["items"][7]["n"] == 7
+    # one C call would hold the interpreter from start to end; the counter ran in between
+    middle = (started + 0.25 * (ended - started), ended - 0.25 * (ended - started))
+    assert any(middle[0] < t < middle[1] for t in ticks)
+
+
+def test_clients_share_one_tls_context(monkeypatch):
+    made = []
+    real = ssl.create_default_context
+
+    def create(*args, **kwargs):
+        made.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", create)
+    tls_context.cache_clear()
+    try:
+        for env in ("demo", "live", "demo"):
+            T212Client(Credentials(KEY, SECRET), env=env).close()
+    finally:
+        tls_context.cache_clear()
+    assert len(made) == 1
