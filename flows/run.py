@@ -143,8 +143,13 @@ def run_export(
     clock = time.monotonic()
     claims = ReferenceClaims()
     try:
-        with Warehouse.open(settings.data_dir, lock_timeout=lock_timeout) as wh:
-            wh.record_run(ctx.run_id, started_at=started, outcome="running")
+        with (
+            Warehouse.open(settings.data_dir, lock_timeout=lock_timeout, views=False) as wh,
+            ThreadPoolExecutor(max_workers=1) as aside,
+        ):
+            # the run log row, the views and the Parquet repair need no request: they are
+            # done beside the accounts, so the rate-limited history starts without them
+            prepared = aside.submit(prepare_warehouse, wh, ctx)
             jobs = [
                 (
                     name,
@@ -161,18 +166,31 @@ def run_export(
                 )
                 for name in identities
             ]
-            summary.publish_errors += _publish_step(wh.repair_parquet)
             summary.accounts += runner(jobs)
+            summary.publish_errors += prepared.result()
             summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
             record_run_log(wh, ctx, summary)
-            summary.publish_errors += _publish_step(wh.publish)
+            # nothing uses the database after this: no need to reopen it
+            summary.publish_errors += _publish_step(lambda: wh.publish(reopen=False))
     finally:
         for client in clients.values():
             client.close()
         if progress is not None:
             progress.done()
     return summary
+
+
+def prepare_warehouse(wh: Warehouse, ctx: RunContext) -> list[str]:
+    """Log the run as running, create the views and repair Parquet; returns publish errors.
+
+    Safe beside the accounts' exports: the run log row and the views are written on
+    cursors of their own, and the repair publishes under the warehouse lock.
+    """
+    wh.record_run(ctx.run_id, started_at=ctx.started_at, outcome="running")
+    wh.create_views()
+    with ctx.warehouse_lock:
+        return _publish_step(wh.repair_parquet)
 
 
 def _publish_step(step: Callable[[], object]) -> list[str]:
@@ -189,32 +207,32 @@ def _publish_step(step: Callable[[], object]) -> list[str]:
 
 
 def record_run_log(wh: Warehouse, ctx: RunContext, summary: RunSummary) -> None:
-    """Write a run_resources row per account and resource, and the runs row."""
+    """Write a run_resources row per account and resource, and the runs row, at once."""
     totals = {"requests": 0, "retries": 0, "rate_limited": 0, "wait_seconds": 0.0}
+    rows = []
     for account in summary.accounts:
         for r in account.resources:
             s = r.stats
-            wh.record_resource_result(
-                ctx.run_id,
-                r.account_id,
-                r.resource,
-                outcome=r.outcome,
-                counts=r.counts,
-                finished_at=now_utc(),
-                requests=s.requests,
-                retries=s.retries,
-                rate_limited=s.rate_limited,
-                wait_seconds=s.wait_seconds,
-                duration_seconds=r.seconds,
-                error=r.error,
-            )
+            row = {
+                "outcome": r.outcome,
+                "counts": r.counts,
+                "finished_at": now_utc(),
+                "requests": s.requests,
+                "retries": s.retries,
+                "rate_limited": s.rate_limited,
+                "wait_seconds": s.wait_seconds,
+                "duration_seconds": r.seconds,
+                "error": r.error,
+            }
+            rows.append((r.account_id, r.resource, row))
             totals["requests"] += s.requests
             totals["retries"] += s.retries
             totals["rate_limited"] += s.rate_limited
             totals["wait_seconds"] += s.wait_seconds
     errors = summary.errors()
-    wh.record_run(
+    wh.record_run_log(
         ctx.run_id,
+        rows,
         started_at=ctx.started_at,
         finished_at=now_utc(),
         outcome=summary.outcome,

@@ -27,6 +27,7 @@ PARQUET_DIR = "parquet"
 FILE_NAME = "data.parquet"
 WHOLE_TABLE = "*"
 BATCH_ROWS = 100_000
+STATEMENT_ROWS = 500  # pending rows written or cleared by one statement
 _PENDING_COLS = '"table_name", "partition_values"'
 PUBLISHED: dict[str, Table] = {**TABLES, **{t.name: t for t in PUBLISHED_LOGS}}
 
@@ -146,9 +147,9 @@ def add_pending(con: duckdb.DuckDBPyConnection, items: set[tuple[str, str]]) -> 
         )
 
 
-def _batches(rows: list, size: int = 500) -> list[list]:
-    """Rows in statements of ``size``: each statement costs milliseconds, whatever its length."""
-    return [rows[start : start + size] for start in range(0, len(rows), size)]
+def _batches(rows: list) -> list[list]:
+    """Rows cut into statements: each statement costs milliseconds, whatever its length."""
+    return [rows[start : start + STATEMENT_ROWS] for start in range(0, len(rows), STATEMENT_ROWS)]
 
 
 def _marks(pairs: list) -> str:

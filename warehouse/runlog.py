@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 import duckdb
 
@@ -17,12 +18,14 @@ from warehouse.merge import MergeCounts, q
 from warehouse.parquet import add_pending
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table_name: str, row: dict) -> None:
-    cols = ", ".join(q(c) for c in row)
-    marks = ", ".join("?" for _ in row)
-    con.execute(
-        f"INSERT OR REPLACE INTO {q(table_name)} ({cols}) VALUES ({marks})", list(row.values())
-    )
+def _upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[dict]) -> None:
+    """Insert or replace rows of the same columns in one statement (each costs milliseconds)."""
+    if not rows:
+        return
+    cols = ", ".join(q(c) for c in rows[0])
+    marks = ", ".join(["(" + ", ".join("?" for _ in rows[0]) + ")"] * len(rows))
+    values = [value for row in rows for value in row.values()]
+    con.execute(f"INSERT OR REPLACE INTO {q(table_name)} ({cols}) VALUES {marks}", values)
     add_pending(con, {(table_name, "{}")})
 
 
@@ -55,7 +58,7 @@ def record_run_row(
         "duration_seconds": duration_seconds,
         "error": error,
     }
-    _upsert(con, RUNS.name, row)
+    _upsert(con, RUNS.name, [row])
 
 
 def _per_table(counts: Mapping[str, MergeCounts], field: str) -> str:
@@ -63,7 +66,26 @@ def _per_table(counts: Mapping[str, MergeCounts], field: str) -> str:
 
 
 def record_resource_row(
+    con: duckdb.DuckDBPyConnection, run_id: str, account_id: int, resource: str, **fields: Any
+) -> None:
+    """Insert or replace the ``run_resources`` row (fields as in :func:`resource_row`)."""
+    _upsert(con, RUN_RESOURCES.name, [resource_row(run_id, account_id, resource, **fields)])
+
+
+def record_resource_rows(
     con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    rows: Iterable[tuple[int, str, Mapping[str, Any]]],
+) -> None:
+    """Insert or replace many ``run_resources`` rows at once: (account id, resource, fields).
+
+    A key given twice keeps its last row, as one insert after another would.
+    """
+    built = {(a, r): resource_row(run_id, a, r, **fields) for a, r, fields in rows}
+    _upsert(con, RUN_RESOURCES.name, list(built.values()))
+
+
+def resource_row(
     run_id: str,
     account_id: int,
     resource: str,
@@ -77,10 +99,10 @@ def record_resource_row(
     wait_seconds: float = 0.0,
     duration_seconds: float | None = None,
     error: str | None = None,
-) -> None:
-    """Insert or replace the ``run_resources`` row; per-table counts are stored as JSON objects."""
+) -> dict[str, Any]:
+    """The ``run_resources`` row of one resource; per-table counts are stored as JSON objects."""
     counts = counts or {}
-    row = {
+    return {
         "run_id": run_id,
         "account_id": account_id,
         "resource": resource,
@@ -96,4 +118,3 @@ def record_resource_row(
         "duration_seconds": duration_seconds,
         "error": error,
     }
-    _upsert(con, RUN_RESOURCES.name, row)

@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -37,8 +37,8 @@ from warehouse.files import (
     take_lock,
 )
 from warehouse.merge import MergeCounts, q
-from warehouse.runlog import record_resource_row, record_run_row
-from warehouse.views import create_views
+from warehouse.runlog import record_resource_row, record_resource_rows, record_run_row
+from warehouse.views import create_views as replace_views
 
 T = TypeVar("T")
 DATABASE_FILE = "warehouse.duckdb"
@@ -75,11 +75,12 @@ class Warehouse:
         self._con: duckdb.DuckDBPyConnection | None = None
 
     @classmethod
-    def open(cls, data_dir: Path, *, lock_timeout: float = 0.0) -> Warehouse:
+    def open(cls, data_dir: Path, *, lock_timeout: float = 0.0, views: bool = True) -> Warehouse:
         """Create the directories, take the run lock, open the working database and its schema.
 
         Waits up to ``lock_timeout`` seconds for another run's lock, then raises
-        :class:`WarehouseLocked`.
+        :class:`WarehouseLocked`. With ``views`` False the analysis views are left to a
+        later :meth:`create_views` (a run creates them while its first requests are out).
         """
         data_dir = Path(data_dir)
         work = ensure_dir(data_dir / WORK_DIR)
@@ -89,7 +90,9 @@ class Warehouse:
             if not warehouse.work_db.exists() and warehouse.published_db.exists():
                 copy_atomic(warehouse.published_db, warehouse.work_db)
             warehouse._connect()
-            warehouse._create_schema()
+            warehouse._create_tables()
+            if views:
+                warehouse.create_views()
         except BaseException:
             warehouse.close()
             raise
@@ -118,11 +121,20 @@ class Warehouse:
         secure_file(self.work_db)
         secure_file(self.work_db.with_name(DATABASE_FILE + ".wal"))
 
-    def _create_schema(self) -> None:
+    def _create_tables(self) -> None:
         con = self.connection
+        con.begin()  # one commit for every table; a failure closes the warehouse unchanged
         for table in (*TABLES.values(), *BOOKKEEPING.values()):
             con.execute(table.duckdb_ddl())
-        create_views(con)
+        con.commit()
+
+    def create_views(self) -> None:
+        """Create or replace every analysis view, in one transaction on a cursor of its own.
+
+        The cursor is a connection of its own, so this may run beside threads that use
+        :attr:`connection` under their lock.
+        """
+        self._transaction(replace_views, cursor=True)
 
     def close(self) -> None:
         """Close the database and release the run lock; safe to call twice."""
@@ -135,8 +147,10 @@ class Warehouse:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _transaction(self, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        con = self.connection
+    def _transaction(
+        self, work: Callable[[duckdb.DuckDBPyConnection], T], *, cursor: bool = False
+    ) -> T:
+        con = self.connection.cursor() if cursor else self.connection
         con.begin()
         try:
             result = work(con)
@@ -148,6 +162,8 @@ class Warehouse:
                 con.rollback()
             raise
         finally:
+            if cursor:
+                con.close()
             self._secure_files()
         return result
 
@@ -230,8 +246,30 @@ class Warehouse:
         return data.cast(declared.arrow_schema())
 
     def record_run(self, run_id: str, **fields: object) -> None:
-        """Insert or replace the run log row of ``run_id`` (see ``runlog.record_run_row``)."""
-        self._transaction(lambda con: record_run_row(con, run_id, **fields))
+        """Insert or replace the run log row of ``run_id`` (see ``runlog.record_run_row``).
+
+        Written on a cursor of its own, so it may run beside threads that use
+        :attr:`connection` under their lock.
+        """
+        self._transaction(lambda con: record_run_row(con, run_id, **fields), cursor=True)
+
+    def record_run_log(
+        self,
+        run_id: str,
+        resources: Iterable[tuple[int, str, Mapping[str, object]]],
+        **fields: object,
+    ) -> None:
+        """Insert or replace every resource's result row and the run's row in one transaction.
+
+        ``resources`` holds (account id, resource, fields of ``runlog.record_resource_row``);
+        ``fields`` are those of ``runlog.record_run_row``.
+        """
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            record_resource_rows(con, run_id, resources)
+            record_run_row(con, run_id, **fields)
+
+        self._transaction(work)
 
     def record_resource_result(
         self, run_id: str, account_id: int, resource: str, **fields: object
@@ -264,8 +302,12 @@ class Warehouse:
         self.publish_parquet()
         return [p.message for p in problems]
 
-    def publish_database(self) -> None:
-        """Checkpoint the working database and atomically replace the published copy with it."""
+    def publish_database(self, *, reopen: bool = True) -> None:
+        """Checkpoint the working database and atomically replace the published copy with it.
+
+        With ``reopen`` False the database stays closed afterwards (the end of a run, which
+        only closes the warehouse next); the run lock is kept until :meth:`close`.
+        """
         self.connection.execute("CHECKPOINT")
         self._con.close()
         self._con = None
@@ -274,12 +316,15 @@ class Warehouse:
             (self.published_db.with_name(DATABASE_FILE + ".wal")).unlink(missing_ok=True)
             copy_atomic(self.work_db, self.published_db)
         finally:
-            self._connect()
+            if reopen:
+                self._connect()
+            else:
+                self._secure_files()
 
-    def publish(self) -> None:
-        """Publish pending Parquet partitions, then the database."""
+    def publish(self, *, reopen: bool = True) -> None:
+        """Publish pending Parquet partitions, then the database (see :meth:`publish_database`)."""
         self.publish_parquet()
-        self.publish_database()
+        self.publish_database(reopen=reopen)
 
     def reset(self, *, keep_run_log: bool = False) -> None:
         """Drop and recreate every data table and all state, for a rebuild from the raw zone.
@@ -294,7 +339,7 @@ class Warehouse:
             for table in doomed:
                 con.execute(f"DROP TABLE IF EXISTS {q(table.name)}")
                 con.execute(table.duckdb_ddl())
-            create_views(con)
+            replace_views(con)
             whole = {(name, parquet.WHOLE_TABLE) for name in parquet.PUBLISHED}
             parquet.add_pending(con, whole)
 

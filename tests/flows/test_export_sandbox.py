@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from extractors.client import T212Client
 from flows.rebuild import rebuild
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import (
@@ -18,7 +20,7 @@ from tests.flows.harness import (
     settings_for,
 )
 from transforms.catalogue import TABLES
-from warehouse import connect_readonly
+from warehouse import Warehouse, connect_readonly
 
 HISTORY = ("dividends", "orders", "transactions")
 API = "/api/v0/equity"
@@ -217,3 +219,30 @@ def test_failure_mid_resource_leaves_table_and_cursor_then_next_run_completes(tm
         assert scalar(tmp_path, "SELECT count(DISTINCT reference) FROM dividends") == truth["count"]
         assert scalar(tmp_path, "SELECT sum(amount) FROM dividends") == truth["amount"]
         assert isinstance(truth["amount"], Decimal)
+
+
+def test_history_requests_go_out_while_the_warehouse_is_being_prepared(tmp_path, monkeypatch):
+    """The views, the run log row and the Parquet repair are not waited for by the history."""
+    history_sent = threading.Event()
+    real_get, real_views = T212Client.get, Warehouse.create_views
+    views_waited = []
+
+    def get(client, path, params=None):
+        if "/history/" in path:
+            history_sent.set()
+        return real_get(client, path, params)
+
+    def create_views(wh):
+        views_waited.append(history_sent.wait(timeout=10))
+        real_views(wh)
+
+    monkeypatch.setattr(T212Client, "get", get)
+    monkeypatch.setattr(Warehouse, "create_views", create_views)
+    with Sandbox(sandbox_config()) as sb:
+        summary = export(settings_for(sb, tmp_path))
+        assert summary.exit_code == 0, summary.errors()
+        assert views_waited == [True]
+        assert_matches_truth(tmp_path, sb.truth(DEMO_ACCOUNT_ID), DEMO_ACCOUNT_ID)
+    (run,) = db_contents(tmp_path, "runs")
+    assert run[0] == summary.run_id and "success" in run
+    assert_parquet_equals_duckdb(tmp_path)

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
-from warehouse import Warehouse
+from warehouse import Warehouse, parquet
 from warehouse.parquet import PUBLISHED
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,6 +106,29 @@ def test_parquet_equals_duckdb_after_publish(wh):
     assert "exchanges/data.parquet" in layout and "runs/data.parquet" in layout
     # partition columns live in the directory names only, as Hive does
     assert "account_id" not in pq.read_schema(wh.parquet_dir / layout[0]).names
+
+
+def test_pending_work_spanning_several_statements_is_recorded_published_and_cleared(
+    wh, monkeypatch
+):
+    monkeypatch.setattr(parquet, "STATEMENT_ROWS", 2)
+    _load_sample(wh)
+    whole = {(name, parquet.WHOLE_TABLE) for name in ("dividends", "positions", "exchanges")}
+    wh.connection.begin()
+    parquet.add_pending(wh.connection, whole)
+    wh.connection.commit()
+    assert _pending(wh) >= 2 * parquet.STATEMENT_ROWS + 1
+    assert wh.publish_parquet() == _PENDING_SAMPLE + len(whole)
+    assert _pending(wh) == 0
+    assert _assert_parquet_equals_duckdb(wh) == 5
+    assert wh.check_parquet() == []
+
+
+_PENDING_SAMPLE = 8  # partitions _load_sample leaves to publish
+
+
+def _pending(wh) -> int:
+    return wh.connection.sql("SELECT count(*) FROM pending_publish").fetchall()[0][0]
 
 
 def test_parquet_is_exact_for_pyarrow_and_pandas(wh):

@@ -131,3 +131,22 @@ def test_working_database_is_seeded_from_the_published_one(tmp_path):
     (data / ".work" / "warehouse.duckdb").unlink()
     with Warehouse.open(data) as wh:
         assert wh.count_rows("dividends") == 1
+
+
+def test_publish_without_reopening_leaves_the_database_closed_and_the_lock_held(tmp_path):
+    data = tmp_path / "data"
+    with Warehouse.open(data) as wh:
+        _add(wh, "a", "1.5", "r0", T0)
+        wh.publish(reopen=False)
+        with pytest.raises(RuntimeError, match="closed"):
+            _ = wh.connection
+        with pytest.raises(WarehouseLocked):
+            Warehouse.open(data)
+    assert oct((data / "warehouse.duckdb").stat().st_mode & 0o777) == oct(0o600)
+    con = connect_readonly(data)
+    try:
+        assert con.sql("SELECT count(*), sum(amount) FROM dividends").fetchall()[0][0] == 1
+    finally:
+        con.close()
+    with Warehouse.open(data) as again:  # the lock was released by the close
+        assert again.count_rows("dividends") == 1

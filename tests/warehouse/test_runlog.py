@@ -72,3 +72,30 @@ def test_run_and_resource_rows_are_upserted_and_published(wh):
     )
     assert json.loads(failed["rows_read"]) == {}
     assert wh.check_parquet() == []
+
+
+def test_a_run_log_is_written_at_once_and_a_repeated_key_keeps_its_last_row(wh):
+    wh.record_run("r2", started_at=T0, outcome="running")
+    rows = [
+        (1, "dividends", {"outcome": "failed", "error": "first try"}),
+        (1, "orders", {"outcome": "success", "requests": 4, "finished_at": T1}),
+        (GLOBAL_ACCOUNT, "instruments", {"outcome": "skipped"}),
+        (1, "dividends", {"outcome": "success", "requests": 2, "duration_seconds": 1.5}),
+    ]
+    wh.record_run_log("r2", rows, started_at=T0, finished_at=T1, outcome="success", requests=6)
+    wh.publish_parquet()
+    (run,) = pq.read_table(wh.parquet_dir / "runs" / "data.parquet").to_pylist()
+    assert (run["run_id"], run["outcome"], run["finished_at"], run["requests"]) == (
+        "r2",
+        "success",
+        T1,
+        6,
+    )
+    results = pq.read_table(wh.parquet_dir / "run_resources" / "data.parquet").to_pylist()
+    by_key = {(r["account_id"], r["resource"]): r for r in results}
+    assert len(results) == 3 == len(by_key)
+    assert (by_key[1, "dividends"]["outcome"], by_key[1, "dividends"]["error"]) == ("success", None)
+    assert by_key[1, "dividends"]["duration_seconds"] == 1.5
+    assert (by_key[1, "orders"]["requests"], by_key[1, "orders"]["finished_at"]) == (4, T1)
+    assert by_key[GLOBAL_ACCOUNT, "instruments"]["outcome"] == "skipped"
+    assert wh.check_parquet() == []

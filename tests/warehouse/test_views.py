@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
+from warehouse import Warehouse
 from warehouse.views import VIEWS
 
 
@@ -129,3 +130,18 @@ def test_views_keep_money_as_decimal(wh):
         assert types, name
         for column, type_, *_ in types:
             assert type_ not in ("DOUBLE", "FLOAT"), (name, column, type_)
+
+
+def test_views_can_be_left_to_a_later_create_views(tmp_path):
+    with Warehouse.open(tmp_path / "data", views=False) as wh:
+        assert _view_names(wh) == set()
+        wh.create_views()
+        assert _view_names(wh) == set(VIEWS)
+        assert wh.connection.sql("SELECT count(*) FROM positions_latest").fetchall() == [(0,)]
+    with Warehouse.open(tmp_path / "data") as wh:
+        assert _view_names(wh) == set(VIEWS)
+
+
+def _view_names(wh) -> set[str]:
+    rows = wh.connection.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    return {name for (name,) in rows}
