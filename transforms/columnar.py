@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from transforms.catalogue import table
-from transforms.frames import Normalised
+from transforms.catalogue import DECIMAL_PRECISION, DECIMAL_SCALE, table
+from transforms.frames import Normalised, frame_columns
 from transforms.mapping import Mapping
 from transforms.values import parse_timestamps
 
@@ -32,7 +32,7 @@ _READ_TYPES: dict[str, pa.DataType] = {
     "text": pa.string(),
     "bigint": pa.int64(),
     "boolean": pa.bool_(),
-    "decimal": table("dividends").column("amount").arrow_type,
+    "decimal": pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
     "timestamp": pa.string(),
 }
 _BLOCK = 1 << 24  # bytes Arrow parses per block; larger than any page
@@ -164,16 +164,10 @@ def build_table(
         arrays[column] = _finish(values, target.column(column).type, f"{mapping.table}.{column}")
     for name, value in constants.items():
         arrays[name] = pa.array(np.full(n, value), target.column(name).arrow_type)
-    data = {}
-    for column in target.columns:
-        if column.name in arrays or column.name in ("_loaded_at", "_run_id"):
-            data[column.name] = arrays.get(column.name, pa.nulls(n, column.arrow_type))
-        else:
-            data[column.name] = pa.nulls(n, column.arrow_type)
+    data = {c.name: arrays.get(c.name, pa.nulls(n, c.arrow_type)) for c in target.columns}
     result = pa.table(data, schema=target.arrow_schema())
     _check_keys(result, target.key, mapping.table)
-    frame_cols = [c for c in target.column_names if c not in ("_loaded_at", "_run_id")]
-    return result.select(frame_cols).to_pandas(types_mapper=pd.ArrowDtype)
+    return result.select(frame_columns(target)).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _finish(values: pa.ChunkedArray, kind: str, where: str) -> pa.ChunkedArray:
