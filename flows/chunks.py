@@ -244,7 +244,7 @@ def replay_history(
     wh: Warehouse, resource: Resource, account_id: int, run: raw.RawRun
 ) -> ResourceResult:
     """Merge one landed run of a history resource in chunks, as its export merged it."""
-    bodies = (page.body for page in raw.iter_pages(run))
+    bodies = raw.iter_bodies(run)
     return load_chunks(
         wh,
         resource,

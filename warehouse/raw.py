@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ _RUN_FILE = "run.json"
 _COMPLETE_FILE = "complete.json"
 _BODY_SUFFIX = ".json.gz"
 _META_SUFFIX = ".meta.json"
+_READ_AHEAD = 32  # pages read and decompressed ahead of the consumer
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,31 @@ def iter_pages(run: RawRun) -> Iterator[RawPage]:
         body_path = run.path / f"{_page_name(meta['page'])}{_BODY_SUFFIX}"
         yield RawPage(
             number=meta["page"],
-            body=gzip.decompress(body_path.read_bytes()),
+            body=_read_body(body_path),
             request_path=meta["request_path"],
             received_at=datetime.fromisoformat(meta["received_at"]),
         )
+
+
+def iter_bodies(run: RawRun) -> Iterator[bytes]:
+    """The page bodies of ``run`` in page order, decompressed, read ahead on two threads.
+
+    Replaying needs the bodies only, so the metadata files are listed, not read; reading
+    and decompressing release the interpreter, so they overlap the consumer's work.
+    """
+    metas = run.path.glob(f"page-*{_META_SUFFIX}")
+    names = (p.name.removeprefix("page-").removesuffix(_META_SUFFIX) for p in metas)
+    numbers = sorted(int(n) for n in names if n.isdigit())
+    paths = [run.path / f"{_page_name(n)}{_BODY_SUFFIX}" for n in numbers]
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="raw-read") as pool:
+        ahead: deque = deque()
+        for path in paths:
+            ahead.append(pool.submit(_read_body, path))
+            if len(ahead) >= _READ_AHEAD:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+
+
+def _read_body(path: Path) -> bytes:
+    return gzip.decompress(path.read_bytes())

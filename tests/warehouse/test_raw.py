@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import threading
 from datetime import UTC, datetime, timedelta
 
-from warehouse.raw import iter_pages, iter_runs, write_page, write_run_complete
+from warehouse.raw import iter_bodies, iter_pages, iter_runs, write_page, write_run_complete
 
 START = datetime(2024, 5, 1, 2, 30, tzinfo=UTC)
 
@@ -80,3 +81,14 @@ def test_rewriting_a_page_replaces_it(tmp_path):
     _land(tmp_path, "r1", START, [b"second", b"x"])
     run = next(iter_runs(tmp_path))
     assert [p.body for p in iter_pages(run)] == [b"second", b"x"]
+
+
+def test_bodies_read_ahead_come_in_page_order_past_the_read_ahead(tmp_path):
+    bodies = [b'{"items":[%d]}' % i for i in range(1, 80)]
+    _land(tmp_path, "run", START, bodies)
+    [run] = iter_runs(tmp_path)
+    assert list(iter_bodies(run)) == bodies == [p.body for p in iter_pages(run)]
+    reader = iter_bodies(run)
+    assert next(reader) == bodies[0]
+    reader.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("raw-read")]
