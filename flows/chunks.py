@@ -3,6 +3,7 @@
 Memory stays bounded by one chunk whatever the history's length, and while a backfill
 waits for the rate limit the pages already fetched are merged. Every chunk goes into one
 open transaction that commits with the cursor, so a failure still leaves nothing.
+Replaying landed pages (``rebuild``) reads large chunks a column at a time with Arrow.
 """
 
 from __future__ import annotations
