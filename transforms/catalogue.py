@@ -88,12 +88,27 @@ class Table:
                 return c
         raise KeyError(name)
 
+    @property
+    def indexed(self) -> bool:
+        """Whether DuckDB keeps a primary key index on the natural key.
+
+        Only the small bookkeeping tables do (``INSERT OR REPLACE`` needs it). A DuckDB
+        index is held in memory whole and a transaction's new keys in another one beside
+        it, so on a data table it grows with the history until a large first export runs
+        out of memory; the merge keeps those keys unique instead.
+        """
+        return self.kind == "log"
+
     def duckdb_ddl(self, if_not_exists: bool = True) -> str:
-        """CREATE TABLE statement with a primary key on the natural key."""
-        cols = ",\n  ".join(f'"{c.name}" {c.duckdb_type}' for c in self.columns)
+        """CREATE TABLE statement: key columns NOT NULL, and a primary key where :attr:`indexed`."""
+        cols = ",\n  ".join(
+            f'"{c.name}" {c.duckdb_type}' + (" NOT NULL" if c.name in self.key else "")
+            for c in self.columns
+        )
         key = ", ".join(f'"{k}"' for k in self.key)
         guard = "IF NOT EXISTS " if if_not_exists else ""
-        return f'CREATE TABLE {guard}"{self.name}" (\n  {cols},\n  PRIMARY KEY ({key})\n)'
+        primary = f",\n  PRIMARY KEY ({key})" if self.indexed else ""
+        return f'CREATE TABLE {guard}"{self.name}" (\n  {cols}{primary}\n)'
 
     def arrow_schema(self) -> pa.Schema:
         """The Arrow (and so Parquet) schema of this table."""

@@ -1,4 +1,4 @@
-"""A resource merged chunk by chunk: one transaction for all chunks, its cursor and Parquet work."""
+"""A resource merged in chunks: staged one by one, merged at once with its cursor and Parquet."""
 
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ from warehouse import merge as merging
 from warehouse import parquet
 from warehouse.bookkeeping import LOAD_STATE
 from warehouse.crashpoints import crash_if_asked
-from warehouse.merge import MergeCounts, Seen, q
+from warehouse.merge import MergeCounts, q
 
 
 class MergeBatch:
-    """Chunks of one resource merged into one open transaction on a connection of its own.
+    """Chunks of one resource staged on a connection of its own and merged in one transaction.
 
-    Rows of a later chunk never override a key an earlier chunk merged, so the counts
-    and the rows equal those of one merge of everything; nothing is visible to other
-    connections before :meth:`commit`. Use through ``Warehouse.merge_batch``.
+    :meth:`add` only appends a chunk to temporary tables (DuckDB spills them past its
+    memory limit), so its cost never grows with the history; :meth:`commit` merges every
+    table once, stores the cursor and commits. Rows of a later chunk never override a
+    key an earlier chunk holds, so the rows and counts equal those of merging each chunk
+    in turn; nothing is visible to other connections before the commit. Use through
+    ``Warehouse.merge_batch``.
     """
 
     def __init__(
@@ -43,8 +46,9 @@ class MergeBatch:
         self.run_id = run_id
         self.loaded_at = loaded_at
         self.counts: dict[str, MergeCounts] = {}
-        self._pending: set[tuple[str, str]] = set()
-        self._seen = Seen(owners)
+        self._owners = owners or {}
+        self._chunks = 0
+        self._tables: list[str] = []
         self._on_close = on_close
         self._open = True
         con.execute("SET TimeZone = 'UTC'")
@@ -56,36 +60,57 @@ class MergeBatch:
     def __exit__(self, *exc: object) -> None:
         self.rollback()
 
-    def add(self, tables: Mapping[str, pa.Table]) -> dict[str, MergeCounts]:
-        """Merge one chunk's tables (in the given order); returns this chunk's counts."""
+    def add(self, tables: Mapping[str, pa.Table]) -> None:
+        """Stage one chunk's tables; they are merged, in the order first added, at commit."""
         if not self._open:
             raise RuntimeError("the merge batch is closed")
-        chunk = {}
         for name, data in tables.items():
-            result, partitions = merging.merge_table(
+            first = name not in self._tables
+            if first:
+                self._tables.append(name)
+            merging.stage_chunk(
                 self._con,
                 TABLES[name],
                 data,
+                self._chunks,
+                create=first,
                 loaded_at=self.loaded_at,
                 run_id=self.run_id,
-                seen=self._seen,
             )
-            chunk[name] = result
-            old = self.counts.get(name, MergeCounts(0, 0, 0))
-            self.counts[name] = MergeCounts(*(a + b for a, b in zip(old, result, strict=True)))
-            self._pending |= {(name, p) for p in partitions}
-        self._seen.chunk += 1
-        return chunk
+        self._chunks += 1
 
     def commit(self, cursor: dict | None) -> dict[str, MergeCounts]:
-        """Store the cursor and the pending Parquet work, commit everything; returns counts."""
+        """Merge every staged table, store the cursor and the pending Parquet work, commit.
+
+        Returns the counts per table.
+        """
         cursor_json = None if cursor is None else json.dumps(cursor, sort_keys=True)
         try:
+            # children first: a fill's taxes look up the fills' chunks before those are cut
+            reads = {}
+            for name in reversed(self._tables):
+                owner = self._owners.get(name)
+                reads[name] = merging.dedupe_staged(
+                    self._con,
+                    TABLES[name],
+                    chunks=self._chunks,
+                    owner=TABLES[owner] if owner in self._tables else None,
+                )
+            pending = set()
+            for name in self._tables:
+                self.counts[name], partitions = merging.merge_staged(
+                    self._con,
+                    TABLES[name],
+                    reads[name],
+                    loaded_at=self.loaded_at,
+                    run_id=self.run_id,
+                )
+                pending |= {(name, p) for p in partitions}
             self._con.execute(
                 f"INSERT OR REPLACE INTO {q(LOAD_STATE.name)} VALUES (?, ?, ?, ?, ?)",
                 [self.account_id, self.resource, cursor_json, self.loaded_at, self.run_id],
             )
-            parquet.add_pending(self._con, self._pending)
+            parquet.add_pending(self._con, pending)
             crash_if_asked("commit")
             self._con.commit()
         except BaseException:

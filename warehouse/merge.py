@@ -12,11 +12,13 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 
-from transforms.catalogue import LOAD_METADATA, TABLES, Table
+from transforms.catalogue import LOAD_METADATA, Table
 
 STAGE = "__t212_stage"
 _ARROW_VIEW = "__t212_incoming"
 _ORDINAL = "__t212_ordinal"
+_CHUNK = "__t212_chunk"
+_REPEATS = "__t212_repeats"
 _SNAPSHOT_GROUP = ("account_id", "snapshot_at")
 _LISTING = ("first_seen_at", "last_seen_at", "is_listed")
 
@@ -46,19 +48,26 @@ def _count(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None)
     return int(con.execute(sql, params or []).fetchall()[0][0])
 
 
-def _stage(
+def accumulator(table: Table) -> str:
+    """The temporary table collecting one table's incoming chunks until the merge."""
+    return f"__t212_chunks_{table.name}"
+
+
+def stage_chunk(
     con: duckdb.DuckDBPyConnection,
     table: Table,
     incoming: pa.Table,
+    chunk: int,
+    *,
+    create: bool,
     loaded_at: datetime,
     run_id: str,
-    seen: Seen | None = None,
-) -> int:
-    """Load ``incoming`` into a temporary stage, typed as declared and one row per key.
+) -> None:
+    """Append one chunk of ``incoming`` rows, typed as declared, to the table's accumulator.
 
-    When a key occurs twice (overlapping pages) the first occurrence wins, also across
-    the chunks of one batch (``seen``). The load metadata is this merge's, whatever the
-    input carried. Returns the rows read (those not already taken by an earlier chunk).
+    Appending costs the chunk's size only, whatever the table holds; the accumulator is a
+    temporary table, which DuckDB spills to disk past its memory limit; ``create`` makes
+    it. The load metadata is this merge's, whatever the input carried.
     """
     missing = [c for c in table.column_names if c not in incoming.column_names]
     if missing:
@@ -76,62 +85,58 @@ def _stage(
             pa.repeat(pa.scalar(value, column.arrow_type), n),
         )
     typed = typed.append_column(_ORDINAL, pa.array(range(n), pa.int64()))
+    target = q(accumulator(table))
+    if create:
+        cols = ", ".join(f"{q(c.name)} {c.duckdb_type}" for c in table.columns)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} ({cols}, {_CHUNK} INTEGER, {_ORDINAL} BIGINT)"
+        )
     cols = ", ".join(q(c) for c in table.column_names)
-    keys = ", ".join(q(k) for k in table.key)
-    con.execute(f"DROP TABLE IF EXISTS {q(STAGE)}")
     # A relation query, not register(): a registered table stays alive until the commit.
     con.from_arrow(typed).query(
         _ARROW_VIEW,
-        f"CREATE TEMP TABLE {q(STAGE)} AS SELECT {cols} FROM {q(_ARROW_VIEW)} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {q(_ORDINAL)}) = 1",
+        f"INSERT INTO {target} SELECT {cols}, {int(chunk)}, {_ORDINAL} FROM {_ARROW_VIEW}",
     )
-    dropped = seen.take(con, table) if seen is not None else 0
-    return n - dropped
 
 
-class Seen:
-    """Keys merged by earlier chunks of one batch, so later chunks cannot override them.
+def _drop_repeats(
+    con: duckdb.DuckDBPyConnection, table: Table, keys: tuple[str, ...], source: Table, by: str
+) -> None:
+    """Delete ``table``'s staged rows whose ``keys`` occur at a smaller ``by`` in ``source``.
 
-    ``owners`` maps a child table to the table whose keys it belongs to (a fill's taxes
-    come only from the kept occurrence of the fill). One temporary table per table holds
-    the keys with the chunk that took them.
+    Only keys that occur more than once are collected (a hash aggregate, which spills),
+    so when nothing repeats no join is made at all.
     """
+    cols = ", ".join(q(k) for k in keys)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {_REPEATS} AS SELECT {cols}, min({by}) AS __first "
+        f"FROM {q(accumulator(source))} GROUP BY ALL HAVING min({by}) < max({by})"
+    )
+    con.execute(
+        f"DELETE FROM {q(accumulator(table))} AS a USING {_REPEATS} r "
+        f"WHERE {_match('r', 'a', keys)} AND a.{by} > r.__first"
+    )
+    con.execute(f"DROP TABLE {_REPEATS}")
 
-    def __init__(self, owners: dict[str, str] | None = None) -> None:
-        self.owners = owners or {}
-        self.chunk = 0
-        self._created: set[str] = set()
 
-    def _ensure(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
-        name = f"__t212_seen_{table.name}"
-        if name not in self._created:
-            cols = ", ".join(q(k) for k in table.key)
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {q(name)} AS SELECT {cols}, 0 AS __chunk "
-                f"FROM {q(table.name)} LIMIT 0"
-            )
-            self._created.add(name)
-        return name
+def dedupe_staged(
+    con: duckdb.DuckDBPyConnection, table: Table, *, chunks: int = 1, owner: Table | None = None
+) -> int:
+    """Leave one staged row per key and return the rows read.
 
-    def take(self, con: duckdb.DuckDBPyConnection, table: Table) -> int:
-        """Drop staged rows whose key an earlier chunk took, record the rest; returns dropped."""
-        dropped = 0
-        owner = TABLES[self.owners[table.name]] if table.name in self.owners else None
-        for source in (table, owner):
-            if source is None or self.chunk == 0:
-                continue
-            name = self._ensure(con, source)
-            # DuckDB answers a DELETE with the number of rows it removed.
-            dropped += _count(
-                con,
-                f"DELETE FROM {q(STAGE)} s WHERE EXISTS (SELECT 1 FROM {q(name)} x "
-                f"WHERE x.__chunk < ? AND {_match('x', 's', source.key)})",
-                [self.chunk],
-            )
-        name = self._ensure(con, table)
-        cols = ", ".join(q(k) for k in table.key)
-        con.execute(f"INSERT INTO {q(name)} SELECT {cols}, ? FROM {q(STAGE)}", [self.chunk])
-        return dropped
+    A key's first chunk wins over later chunks, and within a chunk its first row; with an
+    ``owner`` (a fill's taxes) rows come only from the chunk that first held the owner's
+    key, so the owner's accumulator must not be deduplicated yet. The rows read are those
+    of the winning chunks, repeats within one included, as merging each chunk in turn
+    counted them.
+    """
+    if chunks > 1:
+        if owner is not None:
+            _drop_repeats(con, table, owner.key, owner, _CHUNK)
+        _drop_repeats(con, table, table.key, table, _CHUNK)
+    read = _count(con, f"SELECT count(*) FROM {q(accumulator(table))}")
+    _drop_repeats(con, table, table.key, table, _ORDINAL)
+    return read
 
 
 def _partitions(con: duckdb.DuckDBPyConnection, table: Table, match_cols: tuple[str, ...]) -> set:
@@ -227,22 +232,18 @@ def _merge_listing(
     return inserted, updated + unlisted, touched
 
 
-def merge_table(
-    con: duckdb.DuckDBPyConnection,
-    table: Table,
-    incoming: pa.Table,
-    *,
-    loaded_at: datetime,
-    run_id: str,
-    seen: Seen | None = None,
+def merge_staged(
+    con: duckdb.DuckDBPyConnection, table: Table, read: int, *, loaded_at: datetime, run_id: str
 ) -> tuple[MergeCounts, set[str]]:
-    """Merge ``incoming`` into ``table`` by its kind; returns counts and partitions to publish.
+    """Merge the deduplicated rows staged for ``table`` by its kind; returns counts and
+    the partitions to publish, with ``read`` (from :func:`dedupe_staged`) as rows read.
 
     history: upsert on the key. snapshot: upsert, replacing each staged
     (account, snapshot) group entirely. current: the input is the whole list;
     tables with listing columns keep history of what was seen, others are replaced.
     """
-    read = _stage(con, table, incoming, loaded_at, run_id, seen)
+    con.execute(f"DROP TABLE IF EXISTS {q(STAGE)}")
+    con.execute(f"ALTER TABLE {q(accumulator(table))} RENAME TO {q(STAGE)}")
     deleted = touched = 0
     group = tuple(c for c in table.key if c in _SNAPSHOT_GROUP)
     if table.kind == "snapshot" and group != table.key:
@@ -266,3 +267,17 @@ def merge_table(
     con.execute(f"DROP TABLE {q(STAGE)}")
     written = inserted + updated + deleted + touched
     return MergeCounts(read, inserted, updated + deleted), (partitions if written else set())
+
+
+def merge_table(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    incoming: pa.Table,
+    *,
+    loaded_at: datetime,
+    run_id: str,
+) -> tuple[MergeCounts, set[str]]:
+    """Merge ``incoming`` into ``table`` at once (see :func:`merge_staged`)."""
+    stage_chunk(con, table, incoming, 0, create=True, loaded_at=loaded_at, run_id=run_id)
+    read = dedupe_staged(con, table)
+    return merge_staged(con, table, read, loaded_at=loaded_at, run_id=run_id)

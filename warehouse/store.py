@@ -37,6 +37,7 @@ from warehouse.files import (
     take_lock,
 )
 from warehouse.merge import MergeCounts, q
+from warehouse.migrate import drop_primary_keys
 from warehouse.runlog import record_resource_row, record_resource_rows, record_run_row
 from warehouse.views import create_views as replace_views
 
@@ -126,6 +127,7 @@ class Warehouse:
         con.begin()  # one commit for every table; a failure closes the warehouse unchanged
         for table in (*TABLES.values(), *BOOKKEEPING.values()):
             con.execute(table.duckdb_ddl())
+        drop_primary_keys(con, list(TABLES.values()))
         con.commit()
 
     def create_views(self) -> None:

@@ -47,7 +47,7 @@ def test_duckdb_writer_on_a_full_disk(tmp_path, monkeypatch):
         sb.advance(days=300)
         before = db_contents(data_dir, "dividends")
         state = db_contents(data_dir, "load_state", "WHERE resource = 'dividends'")
-        real_merge = warehouse.merge.merge_table
+        real_merge = warehouse.merge.merge_staged
 
         def full_for_dividends(con, table, *args, **kwargs):
             if table.name == "dividends":
@@ -55,7 +55,7 @@ def test_duckdb_writer_on_a_full_disk(tmp_path, monkeypatch):
             return real_merge(con, table, *args, **kwargs)
 
         with monkeypatch.context() as patch:
-            patch.setattr(warehouse.merge, "merge_table", full_for_dividends)
+            patch.setattr(warehouse.merge, "merge_staged", full_for_dividends)
             failed = export(settings)
         assert failed.exit_code == 1
         (error,) = failed.errors()
