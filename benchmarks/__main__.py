@@ -6,11 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks import endtoend, local, network
+from benchmarks import bigaccount, endtoend, local, network
 from benchmarks.report import render
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-PARTS = ("network", "local", "endtoend")
+PARTS = ("network", "local", "endtoend", "bigaccount")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "endtoend" in parts:
         sections.append(endtoend.run(smoke=args.smoke, runs=runs))
+    if "bigaccount" in parts:
+        sections.append(bigaccount.run(smoke=args.smoke, runs=runs))
     text = render(sections, runs=runs, smoke=args.smoke, seconds=time.monotonic() - started)
     args.out.write_text(text)
     print(text)

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from extractors.client import ApiResponse, EndpointStats, T212Client, decode_json
 from extractors.resources import Resource, dig, fetch_pages, newest_time, parse_time
+from flows.feed import PageFeed
 from flows.pipeline import (
     ResourceResult,
     RunContext,
@@ -136,14 +137,22 @@ def normalise_bodies(
 def replay_chunks(
     resource: Resource, bodies: Iterable[bytes], account_id: int, at: datetime
 ) -> Iterator[Chunk]:
-    """Landed bodies in large columnar chunks; a chunk the columnar path refuses is taken
-    again in small ones, so only the pages around an odd record go record by record."""
-    for chunk in _chunked(bodies, REBUILD_CHUNK_PAGES):
-        whole = columnar_chunk(resource, chunk, account_id)
+    """Landed bodies in large columnar chunks (see :func:`normalise_batches`)."""
+    return normalise_batches(resource, _chunked(bodies, REBUILD_CHUNK_PAGES), account_id, at)
+
+
+def normalise_batches(
+    resource: Resource, batches: Iterable[list[bytes]], account_id: int, at: datetime
+) -> Iterator[Chunk]:
+    """Batches of page bodies normalised a column at a time; a batch the columnar path
+    refuses is taken again in small ones, so only the pages around an odd record go
+    record by record."""
+    for batch in batches:
+        whole = columnar_chunk(resource, batch, account_id)
         if whole is not None:
             yield whole
             continue
-        for small in _chunked(chunk, RECORD_CHUNK_PAGES):
+        for small in _chunked(batch, RECORD_CHUNK_PAGES):
             yield normalise_bodies(resource, small, account_id, at)
 
 
@@ -181,7 +190,11 @@ def export_history(
     state: dict | None,
     before: EndpointStats | None = None,
 ) -> ResourceResult:
-    """Extract a history resource newest first, land every page and merge it in chunks."""
+    """Extract a history resource newest first, land every page and merge it in chunks.
+
+    Pages are fetched and landed on a thread of their own, so the network never waits for
+    the merge; each batch of pages that arrived meanwhile is normalised and staged.
+    """
     started = time.monotonic()
     result = ResourceResult(resource.name, account_id)
     before = before or copy_stats(client.stats.get(resource.path))
@@ -190,21 +203,18 @@ def export_history(
         watermark = parse_time(state["cursor"].get("watermark"))
     pages = fetch_pages(client, resource, watermark=watermark, overlap=ctx.overlap)
     landed = _land(pages, wh, resource, account_id, ctx, result, watermark)
-    chunks = (
-        normalise_decoded(resource, datas, account_id, ctx.started_at)
-        for datas in _chunked(landed, ctx.chunk_pages)
-    )
-    load_chunks(
-        wh,
-        resource,
-        account_id,
-        chunks,
-        result,
-        state=state,
-        run_id=ctx.run_id,
-        loaded_at=ctx.started_at,
-        lock=ctx.warehouse_lock,
-    )
+    with PageFeed(landed, ctx.chunk_pages) as feed:
+        load_chunks(
+            wh,
+            resource,
+            account_id,
+            normalise_batches(resource, feed.batches(), account_id, ctx.started_at),
+            result,
+            state=state,
+            run_id=ctx.run_id,
+            loaded_at=ctx.started_at,
+            lock=ctx.warehouse_lock,
+        )
     result.stats = stats_delta(before, client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
     return result
@@ -219,7 +229,7 @@ def _land(
     result: ResourceResult,
     watermark: datetime | None,
 ) -> Iterator[Any]:
-    """Land each page in the raw zone and yield its decoded data."""
+    """Land each page in the raw zone and yield its body as received."""
     newest = None
     for number, page in enumerate(pages, start=1):
         land_page(wh, str(account_id), resource, ctx, number, page)
@@ -236,7 +246,7 @@ def _land(
                 reached=min(times, default=None),
                 stop=watermark - ctx.overlap if watermark else None,
             )
-        yield page.data
+        yield page.body
     # every page has landed: mark the run complete before the merge commits
     land_complete(wh, str(account_id), resource, ctx, result.pages)
 

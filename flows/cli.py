@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging(debug)
     import duckdb
 
-    from warehouse import WarehouseLocked, WarehouseMissing
+    from warehouse import MemoryLimitInvalid, WarehouseLocked, WarehouseMissing
 
     try:
         return COMMANDS[args.command](args)
@@ -244,7 +244,14 @@ def main(argv: list[str] | None = None) -> int:
             "t212-etl: interrupted; committed resources stay, the next run resumes", file=sys.stderr
         )
         return EXIT_FAILED
-    except (UserError, SettingsError, ConfigurationError, WarehouseLocked, WarehouseMissing) as exc:
+    except (
+        UserError,
+        SettingsError,
+        ConfigurationError,
+        WarehouseLocked,
+        WarehouseMissing,
+        MemoryLimitInvalid,
+    ) as exc:
         if debug:
             raise
         print(f"t212-etl: {exc}", file=sys.stderr)

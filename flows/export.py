@@ -82,6 +82,8 @@ def build_client(account: AccountConfig, settings: Settings, **kw) -> T212Client
 def failed_result(name: str, account_id: int, exc: Exception) -> ResourceResult:
     """A failed resource result with a one-line message."""
     message = str(exc) if isinstance(exc, T212Error) else f"{type(exc).__name__}: {exc}"
+    # one line: DuckDB appends paragraphs of advice to its errors
+    message = (message.splitlines() or [""])[0]
     return ResourceResult(name, account_id, outcome="failed", error=message)
 
 

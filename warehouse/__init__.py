@@ -2,10 +2,17 @@
 
 from warehouse.bookkeeping import GLOBAL_ACCOUNT
 from warehouse.merge import MergeCounts
-from warehouse.store import Warehouse, WarehouseLocked, WarehouseMissing, connect_readonly
+from warehouse.store import (
+    MemoryLimitInvalid,
+    Warehouse,
+    WarehouseLocked,
+    WarehouseMissing,
+    connect_readonly,
+)
 
 __all__ = [
     "GLOBAL_ACCOUNT",
+    "MemoryLimitInvalid",
     "MergeCounts",
     "Warehouse",
     "WarehouseLocked",

@@ -7,6 +7,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,14 +78,41 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_quick(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` by rename as a private file, without syncing it.
+
+    The rename makes the file appear whole to any process; the caller syncs many such
+    files at once (:func:`sync_files`). The directory must exist. The temporary name is
+    the writer's own (process and thread), so no name has to be drawn.
+    """
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}{TEMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)  # the umask may have narrowed the mode, never widened it
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    try:
+        crash_if_asked("rename" + target.suffix)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
 @contextlib.contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
+def atomic_path(target: Path, *, durable: bool = True) -> Iterator[Path]:
     """Yield a private temporary path next to ``target``; on success it replaces ``target``.
 
     The caller writes the temporary file; it is then fsynced, renamed over the
     target and the directory fsynced. On error the temporary file is removed and
     the target is untouched. Temporary names start with a dot and end in
-    ``.tmp`` so dataset readers globbing ``*.parquet`` never see them.
+    ``.tmp`` so dataset readers globbing ``*.parquet`` never see them. With
+    ``durable`` False nothing is fsynced: the rename still makes the file appear
+    whole to any process, and the caller syncs many such files at once later
+    (:func:`sync_files`).
     """
     target = Path(target)
     ensure_dir(target.parent)
@@ -96,21 +124,35 @@ def atomic_path(target: Path) -> Iterator[Path]:
     try:
         yield tmp
         secure_file(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
         crash_if_asked("rename" + target.suffix)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    fsync_dir(target.parent)
+    if durable:
+        fsync_dir(target.parent)
 
 
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` atomically as a private file."""
-    with atomic_path(target) as tmp:
+def write_atomic(target: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``target`` atomically as a private file (see :func:`atomic_path`)."""
+    with atomic_path(target, durable=durable) as tmp:
         tmp.write_bytes(data)
+
+
+def sync_files(directory: Path) -> None:
+    """Flush every file of ``directory`` and the directory itself to disk."""
+    for path in Path(directory).iterdir():
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_dir(directory)
 
 
 def copy_atomic(source: Path, target: Path) -> None:
