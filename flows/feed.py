@@ -1,9 +1,10 @@
 """Pages fetched on a thread of their own and handed over in batches of what has arrived.
 
-The fetching thread never waits for the merge, and the merge takes every page that came
-in meanwhile: while the rate limit holds the network back, batches are a burst of pages;
-when the network is faster than the merge, they grow up to ``max_pages``. The queue
-holds at most ``max_pages`` pages, so memory stays bounded by two batches.
+The fetching thread never waits for the merge, and a batch takes every page that comes in
+until none has come for ``linger`` seconds: while the rate limit holds the network back, a
+batch is a burst of pages; when pages come faster, batches grow up to ``max_pages``, so
+the fixed cost of normalising and staging a batch is paid rarely. The queue holds at most
+``max_pages`` pages, so memory stays bounded by two batches.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ class PageFeed:
     :meth:`batches`. Leaving the block early stops the thread before its next page.
     """
 
-    def __init__(self, pages: Iterable[Any], max_pages: int) -> None:
+    def __init__(self, pages: Iterable[Any], max_pages: int, linger: float = 0.2) -> None:
         if max_pages < 1:
             raise ValueError("max_pages must be at least 1")
         self.max_pages = max_pages
+        self.linger = linger
         self._pages = pages
         self._queue: queue.Queue = queue.Queue(maxsize=max_pages)
         self._stop = threading.Event()
@@ -87,7 +89,7 @@ class PageFeed:
             batch = [self._queue.get()]
             while len(batch) < self.max_pages and not _is_end(batch[-1]):
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=self.linger))
                 except queue.Empty:
                     break
             last = batch[-1]
