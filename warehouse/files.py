@@ -78,6 +78,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _discard(tmp: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+
+
+def _rename_into_place(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` over ``target`` (a crash point); on error ``tmp`` is removed."""
+    try:
+        crash_if_asked("rename" + target.suffix)
+        os.replace(tmp, target)
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
 def write_quick(target: Path, data: bytes) -> None:
     """Write ``data`` to ``target`` by rename as a private file, without syncing it.
 
@@ -87,32 +102,24 @@ def write_quick(target: Path, data: bytes) -> None:
     """
     target = Path(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}{TEMP_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)  # the umask may have narrowed the mode, never widened it
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    try:
-        crash_if_asked("rename" + target.suffix)
-        os.replace(tmp, target)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "wb") as f:
+            os.fchmod(f.fileno(), FILE_MODE)  # the umask may narrow the mode, never widen it
+            f.write(data)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        _discard(tmp)
         raise
+    _rename_into_place(tmp, target)
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path, *, durable: bool = True) -> Iterator[Path]:
+def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a private temporary path next to ``target``; on success it replaces ``target``.
 
     The caller writes the temporary file; it is then fsynced, renamed over the
     target and the directory fsynced. On error the temporary file is removed and
     the target is untouched. Temporary names start with a dot and end in
-    ``.tmp`` so dataset readers globbing ``*.parquet`` never see them. With
-    ``durable`` False nothing is fsynced: the rename still makes the file appear
-    whole to any process, and the caller syncs many such files at once later
-    (:func:`sync_files`).
+    ``.tmp`` so dataset readers globbing ``*.parquet`` never see them.
     """
     target = Path(target)
     ensure_dir(target.parent)
@@ -124,22 +131,18 @@ def atomic_path(target: Path, *, durable: bool = True) -> Iterator[Path]:
     try:
         yield tmp
         secure_file(tmp)
-        if durable:
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-        crash_if_asked("rename" + target.suffix)
-        os.replace(tmp, target)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        _discard(tmp)
         raise
-    if durable:
-        fsync_dir(target.parent)
+    _rename_into_place(tmp, target)
+    fsync_dir(target.parent)
 
 
-def write_atomic(target: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``target`` atomically as a private file (see :func:`atomic_path`)."""
-    with atomic_path(target, durable=durable) as tmp:
+def write_atomic(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically as a private file."""
+    with atomic_path(target) as tmp:
         tmp.write_bytes(data)
 
 
