@@ -133,18 +133,34 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def newest_time(resource: Resource, items: list[Any]) -> datetime | None:
-    """The newest cursor time among ``items``."""
+def newest_time(
+    resource: Resource, items: list[Any], *, not_after: datetime | None = None
+) -> datetime | None:
+    """The newest cursor time among ``items``, leaving out times after ``not_after``.
+
+    A time after the run started is a clock that lies (a bad timestamp, a skewed server):
+    as a watermark it would make every later run stop before the items it has not seen.
+    """
     times = [t for t in (parse_time(dig(i, resource.cursor or "")) for i in items) if t]
+    if not_after is not None:
+        times = [t for t in times if t <= not_after]
     return max(times) if times else None
 
 
-def reaches_known(resource: Resource, items: list[Any], stop_before: datetime) -> bool:
-    """True when a page holds an item older than ``stop_before``: older ones are all known."""
-    return any(
-        (t := parse_time(dig(i, resource.cursor or ""))) is not None and t < stop_before
-        for i in items
-    )
+def ends_walk(
+    resource: Resource, items: list[Any], watermark: datetime, stop_before: datetime
+) -> bool:
+    """True when a page holds nothing newer than ``watermark`` and reaches ``stop_before``.
+
+    A page with anything new (or anything without a time) is always followed by the next
+    one, so one old item among new ones (a limit order placed long ago and filled today is
+    listed by its creation time) never stops the walk; a night without activity still
+    costs one page.
+    """
+    times = [parse_time(dig(i, resource.cursor or "")) for i in items]
+    if any(t is None or t > watermark for t in times):
+        return False
+    return any(t < stop_before for t in times)
 
 
 def fetch_pages(
@@ -158,8 +174,9 @@ def fetch_pages(
     """Yield the raw pages of ``resource`` newest first.
 
     For history with a ``watermark`` (the newest time already stored), stop after the
-    first page that reaches ``watermark - overlap``; the overlap re-reads items that share
-    a timestamp or arrived late, and merging on the natural key de-duplicates them.
+    first page that holds nothing newer and reaches ``watermark - overlap`` (see
+    :func:`ends_walk`); the overlap re-reads items that share a timestamp or arrived late,
+    and merging on the natural key de-duplicates them.
     """
     if resource.kind != "history":
         page = client.get(resource.path)
@@ -174,7 +191,8 @@ def fetch_pages(
             if on_page:
                 on_page(page)
             yield page
-            if stop_before is not None and reaches_known(resource, page.data["items"], stop_before):
+            items = page.data["items"]
+            if watermark and stop_before and ends_walk(resource, items, watermark, stop_before):
                 return
     finally:
         pages.close()

@@ -32,6 +32,7 @@ from flows.pipeline import (
     normalise_pages,
     publish_parquet_safely,
     stats_delta,
+    stored_watermark,
 )
 from transforms.columnar import NotColumnar, column_at, normalise_table_pages
 from transforms.dividends import DIVIDENDS
@@ -98,7 +99,7 @@ def load_chunks(
             # hand the chunk's Arrow memory back now, not at the allocator's leisure
             pa.default_memory_pool().release_unused()
         with lock:
-            result.counts = batch.commit(advance_cursor(newest, state))
+            result.counts = batch.commit(advance_cursor(newest, state, not_after=loaded_at))
             publish_parquet_safely(wh)
     return result
 
@@ -115,8 +116,9 @@ def _chunked(datas: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def normalise_decoded(resource: Resource, datas: list[Any], account_id: int, at: datetime) -> Chunk:
-    """Decoded pages normalised record by record, with their newest item time."""
-    times = [t for t in (newest_time(resource, d["items"]) for d in datas) if t]
+    """Decoded pages normalised record by record, with their newest item time up to ``at``
+    (the run's start: see ``newest_time``)."""
+    times = [t for t in (newest_time(resource, d["items"], not_after=at) for d in datas) if t]
     return Chunk(normalise_pages(resource, datas, account_id, at), max(times, default=None))
 
 
@@ -128,7 +130,7 @@ def normalise_bodies(
     Both give the same rows; only the record path can say what is wrong with a record,
     so any chunk the columnar path refuses goes through it.
     """
-    chunk = columnar_chunk(resource, bodies, account_id)
+    chunk = columnar_chunk(resource, bodies, account_id, at)
     if chunk is not None:
         return chunk
     return normalise_decoded(resource, [decode_json(b) for b in bodies], account_id, at)
@@ -148,7 +150,7 @@ def normalise_batches(
     refuses is taken again in small ones, so only the pages around an odd record go
     record by record."""
     for batch in batches:
-        whole = columnar_chunk(resource, batch, account_id)
+        whole = columnar_chunk(resource, batch, account_id, at)
         if whole is not None:
             yield whole
             continue
@@ -156,8 +158,11 @@ def normalise_batches(
             yield normalise_bodies(resource, small, account_id, at)
 
 
-def columnar_chunk(resource: Resource, bodies: list[bytes], account_id: int) -> Chunk | None:
-    """Page bodies normalised a column at a time, or None when they need the record path."""
+def columnar_chunk(
+    resource: Resource, bodies: list[bytes], account_id: int, at: datetime
+) -> Chunk | None:
+    """Page bodies normalised a column at a time, with their newest item time up to ``at``,
+    or None when they need the record path."""
     columnar = _COLUMNAR.get(resource.name)
     if columnar is None:
         return None
@@ -166,18 +171,19 @@ def columnar_chunk(resource: Resource, bodies: list[bytes], account_id: int) -> 
     except NotColumnar as exc:
         log.debug("%s: pages read record by record (%s)", resource.name, exc)
         return None
-    return Chunk(normalised, _newest(resource, items))
+    return Chunk(normalised, _newest(resource, items, at))
 
 
-def _newest(resource: Resource, items: pa.ChunkedArray) -> datetime | None:
-    """The newest cursor time of the items, as ``newest_time`` finds it."""
+def _newest(resource: Resource, items: pa.ChunkedArray, at: datetime) -> datetime | None:
+    """The newest cursor time of the items up to ``at``, as ``newest_time`` finds it."""
     texts = column_at(items, resource.cursor or "").to_numpy(zero_copy_only=False)
     parsed = pd.to_datetime(texts, utc=True, format="ISO8601", errors="coerce")
+    parsed = parsed.where(parsed <= pd.Timestamp(at))
     if parsed.notna().any():
         newest = parse_time(texts[parsed.argmax()])
         if newest is not None:
             return newest
-    return max((t for t in map(parse_time, texts) if t), default=None)
+    return max((t for t in map(parse_time, texts) if t and t <= at), default=None)
 
 
 def export_history(
@@ -198,9 +204,7 @@ def export_history(
     started = time.monotonic()
     result = ResourceResult(resource.name, account_id)
     before = before or copy_stats(client.stats.get(resource.path))
-    watermark = None
-    if not ctx.full_refresh and state and state.get("cursor"):
-        watermark = parse_time(state["cursor"].get("watermark"))
+    watermark = stored_watermark(state, ctx)
     pages = fetch_pages(client, resource, watermark=watermark, overlap=ctx.overlap)
     landed = _land(pages, wh, resource, account_id, ctx, result, watermark)
     with PageFeed(landed, ctx.chunk_pages) as feed:

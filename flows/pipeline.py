@@ -91,7 +91,9 @@ def normalise_pages(
     return _NORMALISERS[resource.name](page_records(resource, datas), account_id, at)
 
 
-def new_cursor(resource: Resource, datas: list[Any], state: dict | None) -> dict | None:
+def new_cursor(
+    resource: Resource, datas: list[Any], state: dict | None, at: datetime
+) -> dict | None:
     """The cursor to store with the merge: the newest item time ever seen, for history.
 
     Reports store the years loaded whole instead.
@@ -100,15 +102,29 @@ def new_cursor(resource: Resource, datas: list[Any], state: dict | None) -> dict
         return report_cursor(datas, state)
     if resource.kind != "history":
         return None
-    times = [t for t in (newest_time(resource, d["items"]) for d in datas) if t]
-    return advance_cursor(max(times, default=None), state)
+    times = [t for t in (newest_time(resource, d["items"], not_after=at) for d in datas) if t]
+    return advance_cursor(max(times, default=None), state, not_after=at)
 
 
-def advance_cursor(newest: datetime | None, state: dict | None) -> dict | None:
-    """The history cursor after items as new as ``newest``: it never moves back."""
+def advance_cursor(
+    newest: datetime | None, state: dict | None, *, not_after: datetime | None = None
+) -> dict | None:
+    """The history cursor after items as new as ``newest``: it never moves back, and
+    never past ``not_after`` (the run's start), whatever an earlier run stored."""
     old = parse_time(((state or {}).get("cursor") or {}).get("watermark"))
     newest = max([t for t in (newest, old) if t], default=None)
+    if newest is not None and not_after is not None:
+        newest = min(newest, not_after)
     return {"watermark": newest.isoformat()} if newest else None
+
+
+def stored_watermark(state: dict | None, ctx: RunContext) -> datetime | None:
+    """Where an incremental walk may stop: the stored watermark, never past this run's
+    start (a watermark poisoned by an earlier version is capped); None to read it all."""
+    if ctx.full_refresh or not state or not state.get("cursor"):
+        return None
+    watermark = parse_time(state["cursor"].get("watermark"))
+    return min(watermark, ctx.started_at) if watermark else None
 
 
 def merge_normalised(
@@ -199,9 +215,7 @@ def export_resource(
         from flows.chunks import export_history  # flows.chunks builds on this module
 
         return export_history(client, wh, resource, account_id, ctx, state=state, before=before)
-    watermark = None
-    if not ctx.full_refresh and state and state.get("cursor"):
-        watermark = parse_time(state["cursor"].get("watermark"))
+    watermark = stored_watermark(state, ctx)
     raw_account = str(account_id) if resource.account_scoped else SHARED_RAW_ACCOUNT
     if first_page:
         pages = [first_page]
@@ -232,7 +246,7 @@ def export_resource(
             normalised,
             run_id=ctx.run_id,
             loaded_at=ctx.started_at,
-            cursor=new_cursor(resource, datas, state),
+            cursor=new_cursor(resource, datas, state, ctx.started_at),
         )
     result.stats = stats_delta(before, client.stats.get(resource.path))
     result.seconds = time.monotonic() - started

@@ -38,7 +38,7 @@ def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
                 normalise_pages(resource, datas, account_id, run.started_at),
                 run_id=run.run_id,
                 loaded_at=run.started_at,
-                cursor=new_cursor(resource, datas, state),
+                cursor=new_cursor(resource, datas, state, run.started_at),
             )
             replayed[resource.name] = replayed.get(resource.name, 0) + 1
         wh.publish_all_parquet()

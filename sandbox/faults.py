@@ -20,10 +20,13 @@ FAULTS = frozenset(
         "html502",
         "stuck_cursor",
         "foreign_cursor",
+        "future_time",
+        "stale_time",
     }
 )
-# Faults that only make sense on a paginated answer.
-PAGE_FAULTS = frozenset({"stuck_cursor", "foreign_cursor"})
+# Faults that only make sense on a paginated answer: a misdirected cursor, or the first
+# item's time rewritten (a clock that lies: 2099, or an order created in 2001).
+PAGE_FAULTS = frozenset({"stuck_cursor", "foreign_cursor", "future_time", "stale_time"})
 # Keyword-friendly spellings for set_fault_rates(e500=0.1, ...).
 ALIASES = {"e500": "500", "e502": "502", "e503": "503", "e429": "429"}
 

@@ -5,9 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from extractors.auth import Credentials
 from extractors.client import T212Client
-from extractors.resources import RESOURCES, RUN_ORDER, dig, fetch_pages, parse_time
+from extractors.resources import (
+    RESOURCES,
+    RUN_ORDER,
+    dig,
+    ends_walk,
+    fetch_pages,
+    newest_time,
+    parse_time,
+)
 from tests.extractors.fakes import FakeClock, Script, json_response
 from transforms.catalogue import TABLES
 
@@ -87,3 +98,40 @@ def test_snapshot_resource_is_one_get():
         (page,) = fetch_pages(client, RESOURCES["account_summary"])
     assert page.data["id"] == 1
     assert script.requests[0].url.path == "/api/v0/equity/account/summary"
+
+
+W = datetime(2025, 6, 1, tzinfo=UTC)  # the stored watermark
+STOP = W - timedelta(days=2)
+
+
+def _page(*times):
+    return [{"reference": str(n), "paidOn": t and t.isoformat()} for n, t in enumerate(times)]
+
+
+def test_a_page_of_known_items_reaching_the_overlap_ends_the_walk():
+    assert ends_walk(DIVS, _page(W, W - timedelta(days=1), W - timedelta(days=3)), W, STOP)
+    # still inside the overlap: the next page may hold items that arrived late
+    assert not ends_walk(DIVS, _page(W, W - timedelta(days=1)), W, STOP)
+
+
+def test_one_old_item_among_new_ones_or_an_item_without_a_time_goes_on():
+    old = datetime(2001, 1, 2, tzinfo=UTC)
+    assert not ends_walk(DIVS, _page(old, W + timedelta(hours=1)), W, STOP)
+    assert not ends_walk(DIVS, _page(W + timedelta(hours=1), old), W, STOP)
+    assert not ends_walk(DIVS, _page(None, old), W, STOP)
+
+
+@given(st.lists(st.datetimes(timezones=st.just(UTC)), min_size=1, max_size=8))
+def test_a_page_with_anything_newer_than_the_watermark_never_ends_the_walk(times):
+    page = _page(*times)
+    if any(t > W for t in times):
+        assert not ends_walk(DIVS, page, W, STOP)
+    else:
+        assert ends_walk(DIVS, page, W, STOP) == any(t < STOP for t in times)
+
+
+def test_times_after_the_run_started_never_become_the_newest():
+    started = datetime(2025, 6, 2, tzinfo=UTC)
+    page = _page(datetime(2099, 1, 1, tzinfo=UTC), W, W - timedelta(days=1))
+    assert newest_time(DIVS, page, not_after=started) == W
+    assert newest_time(DIVS, page) == datetime(2099, 1, 1, tzinfo=UTC)

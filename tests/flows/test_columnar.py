@@ -55,7 +55,7 @@ def check(name: str, items: list) -> bool:
         slow = record_path(name, bodies)
     except ValueError:  # a non-finite number is not JSON: the API cannot send it
         return False
-    fast = columnar_chunk(RESOURCES[name], bodies, ACCOUNT)
+    fast = columnar_chunk(RESOURCES[name], bodies, ACCOUNT, AT)
     if fast is None:
         chosen = normalise_bodies(RESOURCES[name], bodies, ACCOUNT, AT)
         assert chosen.normalised.problems == slow.normalised.problems
@@ -89,7 +89,7 @@ def test_sandbox_pages_take_the_columnar_path_and_match(name, extra_fields):
     series = getattr(_book(extra_fields), name)
     items = [series.item(i) for i in range(240)]
     bodies = pages_of(items, per_page=50)
-    fast = columnar_chunk(RESOURCES[name], bodies, ACCOUNT)
+    fast = columnar_chunk(RESOURCES[name], bodies, ACCOUNT, AT)
     assert fast is not None
     slow = record_path(name, bodies)
     assert_same(fast, slow)
@@ -126,7 +126,7 @@ def _dividend(n: int, **changes) -> dict:
 def test_anything_odd_goes_record_by_record_with_the_same_outcome(odd):
     items = [_dividend(0), _dividend(1, **odd), _dividend(2)]
     bodies = pages_of(items)
-    assert columnar_chunk(RESOURCES["dividends"], bodies, ACCOUNT) is None
+    assert columnar_chunk(RESOURCES["dividends"], bodies, ACCOUNT, AT) is None
     chosen = normalise_bodies(RESOURCES["dividends"], bodies, ACCOUNT, AT)
     slow = record_path("dividends", bodies)
     assert chosen.normalised.problems == slow.normalised.problems
@@ -136,7 +136,7 @@ def test_anything_odd_goes_record_by_record_with_the_same_outcome(odd):
 
 def test_pretty_printed_pages_go_record_by_record():
     bodies = [json.dumps({"items": [json.loads(encode(_dividend(0)))]}, indent=2).encode()]
-    assert columnar_chunk(RESOURCES["dividends"], bodies, ACCOUNT) is None
+    assert columnar_chunk(RESOURCES["dividends"], bodies, ACCOUNT, AT) is None
     chosen = normalise_bodies(RESOURCES["dividends"], bodies, ACCOUNT, AT)
     assert chosen.normalised.frames["dividends"]["reference"].tolist() == ["r0"]
 
@@ -147,7 +147,7 @@ def test_unknown_fields_nested_and_in_taxes_are_found_as_the_record_path_finds_t
     tax = {"name": "STAMP", "chargedAt": "2024-01-01T00:00:00Z", "quantity": 1, "rate": "x"}
     fill = {"id": 9, "price": Decimal("2.50"), "walletImpact": {"taxes": [tax], "fee": 0}}
     bodies = pages_of([{"order": order, "fill": fill}, {"order": dict(order, id=2)}])
-    fast = columnar_chunk(RESOURCES["orders"], bodies, ACCOUNT)
+    fast = columnar_chunk(RESOURCES["orders"], bodies, ACCOUNT, AT)
     assert fast is not None
     assert fast.normalised.unknown_fields == {
         "order.brandNew",
