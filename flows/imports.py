@@ -12,6 +12,7 @@ from extractors.reports import ReportFile
 from extractors.resources import RESOURCES
 from flows.activity import report_cursor
 from flows.pipeline import merge_normalised, new_run_id
+from flows.rebuild import replay_stale
 from transforms.activity import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 
@@ -85,6 +86,7 @@ def import_reports(
     started, clock = datetime.now(UTC), time.monotonic()
     resource = RESOURCES["reports"]
     with Warehouse.open(data_dir, lock_timeout=lock_timeout) as wh:
+        replay_stale(wh)  # only after an upgrade that re-keyed a table
         account = _account(wh, account_id)
         try:
             normalised = normalise_reports([(f.source, f.body) for f in files], account_id=account)

@@ -14,32 +14,50 @@ from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
 log = logging.getLogger("t212_etl")
 
 
+def replay_stale(wh: Warehouse) -> None:
+    """Read again from the raw zone the tables an upgrade re-keyed (``replay_needed``)."""
+    for name in sorted(wh.replay_needed):
+        resources = [r for r in RESOURCES.values() if name in r.tables]
+        log.warning("%s: keys changed in this version; reading it again from the raw zone", name)
+        wh.clear_table(name)
+        for run in raw.iter_runs(wh.data_dir):
+            resource = RESOURCES.get(run.resource)
+            if resource in resources:
+                _replay_run(wh, resource, run)
+    wh.replay_needed.clear()
+
+
+def _replay_run(wh: Warehouse, resource, run: raw.RawRun) -> None:
+    """Merge one landed run again, as its export merged it."""
+    account_id = GLOBAL_ACCOUNT if run.account == SHARED_RAW_ACCOUNT else int(run.account)
+    if resource.kind == "history":
+        replay_history(wh, resource, account_id, run)
+        return
+    datas = [page_data(resource, p.request_path, p.body) for p in raw.iter_pages(run)]
+    state = wh.get_state(account_id, resource.name)
+    merge_normalised(
+        wh,
+        resource,
+        account_id,
+        normalise_pages(resource, datas, account_id, run.started_at),
+        run_id=run.run_id,
+        loaded_at=run.started_at,
+        cursor=new_cursor(resource, datas, state, run.started_at),
+    )
+
+
 def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
     """Replay every complete landed run in order; returns how many runs per resource."""
     replayed: dict[str, int] = {}
     with Warehouse.open(data_dir, lock_timeout=lock_timeout) as wh:
         wh.reset(keep_run_log=True)
+        wh.replay_needed.clear()  # everything is read again
         for run in raw.iter_runs(data_dir):
             resource = RESOURCES.get(run.resource)
             if resource is None:
                 log.warning("raw zone: unknown resource %s skipped", run.resource)
                 continue
-            account_id = GLOBAL_ACCOUNT if run.account == SHARED_RAW_ACCOUNT else int(run.account)
-            if resource.kind == "history":
-                replay_history(wh, resource, account_id, run)
-                replayed[resource.name] = replayed.get(resource.name, 0) + 1
-                continue
-            datas = [page_data(resource, p.request_path, p.body) for p in raw.iter_pages(run)]
-            state = wh.get_state(account_id, resource.name)
-            merge_normalised(
-                wh,
-                resource,
-                account_id,
-                normalise_pages(resource, datas, account_id, run.started_at),
-                run_id=run.run_id,
-                loaded_at=run.started_at,
-                cursor=new_cursor(resource, datas, state, run.started_at),
-            )
+            _replay_run(wh, resource, run)
             replayed[resource.name] = replayed.get(resource.name, 0) + 1
         wh.publish_all_parquet()
         wh.publish_database()

@@ -24,6 +24,7 @@ from flows.export import (
 )
 from flows.pipeline import RunContext, export_resource, new_run_id
 from flows.progress import active as active_progress
+from flows.rebuild import replay_stale
 from flows.settings import Settings, SettingsError
 from warehouse import Warehouse, WarehouseLocked
 
@@ -147,6 +148,7 @@ def run_export(
             Warehouse.open(settings.data_dir, lock_timeout=lock_timeout, views=False) as wh,
             ThreadPoolExecutor(max_workers=1) as aside,
         ):
+            replay_stale(wh)  # only after an upgrade that re-keyed a table
             # the run log row, the views and the Parquet repair need no request: they are
             # done beside the accounts, so the rate-limited history starts without them
             prepared = aside.submit(prepare_warehouse, wh, ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from transforms.values import parse_decimal, parse_timestamps
 
 TABLE = table("activity")
 # Columns the file does not carry: they are derived from it.
-_DERIVED = frozenset({"account_id", "id_derived", "order_id"})
+_DERIVED = frozenset({"account_id", "id", "id_derived", "order_id", "extra"})
 _FROM_FILE = [c for c in frame_columns(TABLE) if c not in _DERIVED]
 _MONEY = frozenset(
     c.name
@@ -28,15 +29,22 @@ _MONEY = frozenset(
     if c.type == "decimal" and f"{c.name}_currency" in TABLE.column_names
 )
 # Header spellings whose snake_case is not the column name.
-_ALIASES = {"time_utc": "time", "no_of_shares": "shares"}
+_ALIASES = {"time_utc": "time", "no_of_shares": "shares", "id": "report_id"}
 _CURRENCY_OF = re.compile(r"Currency \((.+)\)")
 _IN_CURRENCY = re.compile(r"(.+?) \(([A-Z]{3})\)")
 _CODE = re.compile(r"[A-Z]{3}")
 _ORDER_ID = re.compile(r"EOF(\d{1,18})")
 _NOT_AVAILABLE = "not available"
-# Values of the row that name it when it has no ID: stable whatever columns the file had.
-_CONTENT = ("action", "time", "isin", "ticker", "shares", "price_per_share", "total",
-            "total_currency", "withholding_tax", "notes")  # fmt: skip
+# Amounts Trading 212 books in the account currency (the currency of ``Total``).
+_IN_ACCOUNT_CURRENCY = frozenset({"result", "stamp_duty", "stamp_duty_reserve_tax",
+    "currency_conversion_fee", "french_transaction_tax", "finra_fee", "transaction_fee",
+    "deposit_fee", "charge_amount"})  # fmt: skip
+# a number written with a decimal comma, as a spreadsheet re-saving with ``;`` does
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+# What a row records of its event in every layout since 2019: the identity of a row.
+# Currencies, names, notes, results, taxes and fees are left out: layouts disagree on
+# whether they carry them, and an event must be the same event in every file listing it.
+_IDENTITY = ("report_id", "action", "time", "isin", "shares", "price_per_share", "total")
 KNOWN_ACTIONS = frozenset(
     {
         *(f"{kind} {side}" for kind in ("Market", "Limit", "Stop", "Stop limit")
@@ -106,8 +114,14 @@ def _decode(body: bytes) -> str:
         ) from None
 
 
-def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _delimiter(text: str) -> str:
+    """``,`` as Trading 212 writes reports, or ``;`` where a spreadsheet re-saved one."""
+    header = text.split("\n", 1)[0]
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def _rows(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader, [])
         rows = [(reader.line_num, row) for row in reader if row]
@@ -124,21 +138,23 @@ def _rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
-def _number(text: str, where: str) -> Decimal | None:
+def _number(text: str, where: str, comma: bool) -> Decimal | None:
     if text.lower() == _NOT_AVAILABLE:
         return None
+    if comma and _DECIMAL_COMMA.fullmatch(text):
+        text = text.replace(",", ".")
     try:
         return parse_decimal(text)
     except ValueError as exc:
         raise ReportFileError(f"{where}: {exc}") from None
 
 
-def _cell(column: str, text: str, where: str) -> Any:
+def _cell(column: str, text: str, where: str, comma: bool) -> Any:
     if not text:
         return None
     kind = TABLE.column(column).type
     if kind == "decimal":
-        return _number(text, where)
+        return _number(text, where, comma)
     if column.endswith("_currency") and not _CODE.fullmatch(text):
         raise ReportFileError(f"{where}: {text[:20]!r} is not a currency code")
     return text
@@ -146,7 +162,9 @@ def _cell(column: str, text: str, where: str) -> Any:
 
 def read_report(body: bytes, *, account_id: int) -> ParsedReport:
     """Parse one report file; raises ReportFileError (one line) when it cannot be read whole."""
-    header, rows = _rows(_decode(body))
+    text = _decode(body)
+    delimiter = _delimiter(text)
+    header, rows = _rows(text, delimiter)
     targets, unknown = header_targets(header)
     names = [t for t, _ in targets if t]
     repeated = sorted({n for n in names if names.count(n) > 1})
@@ -157,52 +175,96 @@ def read_report(body: bytes, *, account_id: int) -> ParsedReport:
             "not a Trading 212 report: the header has no Action and Time columns "
             f"({', '.join(c[:30] for c in header[:6]) or 'nothing'})"
         )
-    columns: dict[str, list[Any]] = {c: [None] * len(rows) for c in _FROM_FILE}
+    columns: dict[str, list[Any]] = {c: [None] * len(rows) for c in (*_FROM_FILE, "extra")}
     for i, (line, row) in enumerate(rows):
-        for (column, currency), text, label in zip(targets, row, header, strict=True):
-            if column:
-                value = _cell(column, text.strip(), f"line {line}, column {label!r}")
-                columns[column][i] = value
-                if currency and value is not None:
-                    columns[f"{column}_currency"][i] = currency
+        extra = {}
+        for (column, currency), cell, label in zip(targets, row, header, strict=True):
+            if not column:
+                if cell.strip():
+                    extra[label.strip()] = cell.strip()
+                continue
+            where = f"line {line}, column {label!r}"
+            value = _cell(column, cell.strip(), where, delimiter == ";")
+            columns[column][i] = value
+            if currency and value is not None:
+                columns[f"{column}_currency"][i] = currency
+        columns["extra"][i] = json.dumps(extra, sort_keys=True) if extra else None
         if not columns["action"][i]:
             raise ReportFileError(f"line {line}: the row has no Action")
+    notices = _account_currency(columns, header, targets)
     times, errors = parse_timestamps(columns["time"])
     missing = [i for i, v in enumerate(columns["time"]) if v is None]
     if errors or missing:
         i = min([*errors, *missing])
         raise ReportFileError(f"line {rows[i][0]}: not a time: {columns['time'][i]!r:.40}")
     columns["time"] = times
-    return _assemble(columns, [line for line, _ in rows], account_id, unknown)
+    parsed = _assemble(columns, [line for line, _ in rows], account_id, unknown)
+    parsed.notices[:0] = notices
+    return parsed
 
 
-def _content_key(columns: dict[str, list[Any]], i: int) -> str:
+def _account_currency(
+    columns: dict[str, list[Any]], header: Sequence[str], targets: list[tuple[str, str | None]]
+) -> list[str]:
+    """Give amounts whose file names no currency for them the row's ``Total`` currency.
+
+    Some layouts carry fees (``Transaction fee``, ``Finra fee``, ``French transaction
+    tax``) with no currency column and none in the name. Trading 212 charges them in the
+    account currency, which is the currency of ``Total``; without one they stay NULL.
+    Returns one notice per such column.
+    """
+    named = {t[:-9] for t, _ in targets if t.endswith("_currency")}
+    named |= {t for t, currency in targets if currency}
+    notices = []
+    for (column, _), label in zip(targets, header, strict=True):
+        if column not in _IN_ACCOUNT_CURRENCY or column in named:
+            continue
+        given = columns[f"{column}_currency"]
+        for i, value in enumerate(columns[column]):
+            if value is not None and given[i] is None:
+                given[i] = columns["total_currency"][i]
+        notices.append(
+            f"column {label.strip()!r} names no currency: taken as each row's Total currency"
+        )
+    return notices
+
+
+def _identity(columns: dict[str, list[Any]], i: int) -> str:
+    """A digest of what row ``i`` records (see ``_IDENTITY``), the same in every layout:
+    numbers normalised, the time as a UTC instant to the second, the ISIN or else the
+    ticker."""
     parts = []
-    for name in _CONTENT:
+    for name in _IDENTITY:
         value = columns[name][i]
+        if name == "isin" and not value:
+            value = columns["ticker"][i]
         if isinstance(value, Decimal):
             value = format(value.normalize(), "f")
         elif isinstance(value, pd.Timestamp):
-            value = value.isoformat()
+            value = value.floor("s").isoformat()
         parts.append(f"{name}={'' if value is None else value}")
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 def _assemble(
     columns: dict[str, list[Any]], lines: list[int], account_id: int, unknown: list[str]
 ) -> ParsedReport:
+    """The frame of one file's rows, each row an event keyed by what it records.
+
+    Within one file every row is an event of its own: an order filled in parts is one row
+    per fill, all with the order's ID, and two fills alike in everything are two rows. The
+    key is the row's identity digest and its occurrence number among the file's rows of
+    that identity, so the same event gets the same key in every file that lists it, and
+    merging overlapping files keeps each event in the largest number one file reports.
+    """
     n = len(lines)
     ids, derived, order_ids, seen = [], [], [], Counter()
     for i in range(n):
-        given = columns["id"][i]
-        if given:
-            ids.append(given)
-            derived.append(False)
-        else:
-            content = _content_key(columns, i)
-            seen[content] += 1
-            ids.append(f"row:{content}:{seen[content]}")
-            derived.append(True)
+        given = columns["report_id"][i]
+        identity = _identity(columns, i)
+        seen[identity] += 1
+        ids.append(f"{given or 'row'}:{identity}:{seen[identity]}")
+        derived.append(not given)
         match = _ORDER_ID.fullmatch(given or "")
         order_ids.append(int(match[1]) if match else None)
     data = {
@@ -216,12 +278,7 @@ def _assemble(
         {c: pd.Series(data[c], dtype=object) if isinstance(data[c], list) else data[c]
          for c in frame_columns(TABLE)}
     ) if n else empty_frame(TABLE.name)  # fmt: skip
-    notices = _unknown_actions(columns["action"])
-    repeated = frame["id"].duplicated(keep="first") if n else []
-    for i in [int(i) for i in range(n) if repeated[i]]:
-        notices.append(f"line {lines[i]}: ID {ids[i][:40]} repeats; the first row is kept")
-    frame = frame[~repeated].reset_index(drop=True) if n else frame
-    return ParsedReport(frame, unknown, notices)
+    return ParsedReport(frame, unknown, _unknown_actions(columns["action"]))
 
 
 def _unknown_actions(actions: list[str]) -> list[str]:
@@ -237,8 +294,9 @@ def _unknown_actions(actions: list[str]) -> list[str]:
 def normalise_reports(files: Sequence[tuple[str, bytes]], *, account_id: int) -> Normalised:
     """Report files (source name, bytes) -> ``activity``; a bad file raises, naming it.
 
-    Overlapping files may repeat rows: the first occurrence of a key wins here and the
-    merge de-duplicates against what is stored.
+    Overlapping files repeat events under the same keys: each key is kept once (its first
+    file's row), so an event counts as often as the file listing it most often says, and
+    the merge does the same against what is stored.
     """
     frames, unknown, notices = [], set(), []
     for source, body in files:

@@ -255,11 +255,14 @@ TABLES: dict[str, Table] = {
         Table(
             "activity",
             _cols(
-                "account_id:bigint id:text id_derived:boolean order_id:bigint action:text "
+                "account_id:bigint id:text report_id:text id_derived:boolean order_id:bigint "
+                "action:text "
                 "time:timestamp isin:text ticker:text name:text notes:text shares:decimal "
                 "price_per_share:decimal price_per_share_currency:text exchange_rate:decimal "
                 + " ".join(f"{m}:decimal {m}_currency:text" for m in _REPORT_MONEY)
                 + " merchant_name:text merchant_category:text"
+                # columns the parser does not know, as a JSON object {header: text}
+                + " extra:text"
             ),
             key=("account_id", "id"),
             kind="history",

@@ -35,3 +35,31 @@ def drop_primary_keys(con: duckdb.DuckDBPyConnection, tables: list[Table]) -> li
         con.execute(f"DROP TABLE {q(old)}")
         rebuilt.append(table.name)
     return rebuilt
+
+
+# Columns that came with a new key for their table: rows stored before must be read again
+# from the raw zone. ``report_id`` came with the event identity of CSV rows.
+REKEYED_BY = {("activity", "report_id")}
+
+
+def add_missing_columns(con: duckdb.DuckDBPyConnection, tables: list[Table]) -> set[str]:
+    """Add the declared columns each table lacks (NULL in stored rows); returns the tables
+    whose stored rows must be replayed from the raw zone (see ``REKEYED_BY``)."""
+    stored = {
+        (row[0], row[1])
+        for row in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main'"
+        ).fetchall()
+    }
+    replay = set()
+    for table in tables:
+        for column in table.columns:
+            if (table.name, column.name) in stored:
+                continue
+            con.execute(
+                f"ALTER TABLE {q(table.name)} ADD COLUMN {q(column.name)} {column.duckdb_type}"
+            )
+            if (table.name, column.name) in REKEYED_BY:
+                replay.add(table.name)
+    return replay

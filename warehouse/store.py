@@ -37,7 +37,7 @@ from warehouse.files import (
     take_lock,
 )
 from warehouse.merge import MergeCounts, q
-from warehouse.migrate import drop_primary_keys
+from warehouse.migrate import add_missing_columns, drop_primary_keys
 from warehouse.runlog import record_resource_row, record_resource_rows, record_run_row
 from warehouse.views import create_views as replace_views
 
@@ -80,6 +80,8 @@ class Warehouse:
         self.parquet_dir = self.data_dir / parquet.PARQUET_DIR
         self._lock_fd: int | None = lock_fd
         self._con: duckdb.DuckDBPyConnection | None = None
+        # tables an upgrade re-keyed: their rows are read again from the raw zone
+        self.replay_needed: set[str] = set()
 
     @classmethod
     def open(cls, data_dir: Path, *, lock_timeout: float = 0.0, views: bool = True) -> Warehouse:
@@ -142,6 +144,7 @@ class Warehouse:
         for table in (*TABLES.values(), *BOOKKEEPING.values()):
             con.execute(table.duckdb_ddl())
         drop_primary_keys(con, list(TABLES.values()))
+        self.replay_needed |= add_missing_columns(con, list(TABLES.values()))
         con.commit()
 
     def create_views(self) -> None:
@@ -341,6 +344,15 @@ class Warehouse:
         """Publish pending Parquet partitions, then the database (see :meth:`publish_database`)."""
         self.publish_parquet()
         self.publish_database(reopen=reopen)
+
+    def clear_table(self, name: str) -> None:
+        """Delete every row of a data table (to be replayed), its Parquet dataset with it."""
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute(f"DELETE FROM {q(name)}")
+            parquet.add_pending(con, {(name, parquet.WHOLE_TABLE)})
+
+        self._transaction(work)
 
     def reset(self, *, keep_run_log: bool = False) -> None:
         """Drop and recreate every data table and all state, for a rebuild from the raw zone.

@@ -25,6 +25,17 @@
   decimals as DOUBLE); NULL without a holding or when currencies differ.
 - ``portfolio_value_daily``: the last account summary of each day per account,
   with ``cash`` = available to trade + in pies + reserved for orders.
+- ``cash_transactions``: every API transaction with its ``kind`` (``interest``,
+  ``deposit``, ``withdrawal``, ``fee``, ...) and where the kind comes from
+  (``kind_source``): ``report`` when a CSV report row matches it (the same ID, or the
+  same second and amount), else ``estimate`` for a deposit under 10 (Trading 212 pays
+  interest on cash as small deposits the API does not tell apart), else ``api``.
+- ``corporate_actions``: each ``Stock split close`` of the reports paired with its
+  ``Stock split open`` (either order, any file, at most a second apart, same account
+  and ISIN or ticker; each half in one pair at most, the nearest): shares before and
+  after and ``ratio`` = after / before, truncated to 10 decimal places and computed
+  exactly in integers. ``corporate_actions_unpaired`` lists the halves with no partner,
+  so a missing file shows.
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ from __future__ import annotations
 import duckdb
 
 _SCALE = 10_000_000_000  # 10 ** DECIMAL_SCALE
+# Deposits under this amount with no report row to tell are taken for interest on cash.
+INTEREST_LIKE_BELOW = 10
 _DAY = "CAST(timezone('UTC', {}) AS DATE)"
 _NULL = "CAST(NULL AS DECIMAL(38,10))"
 # (kind, report column) of the charges ``cash_activity_monthly`` lists
@@ -242,6 +255,67 @@ VIEWS: dict[str, str] = {
         QUALIFY row_number() OVER (
             PARTITION BY "account_id", "snapshot_date" ORDER BY "snapshot_at" DESC
         ) = 1""",
+    "cash_transactions": f"""
+        WITH "matched" AS (
+            SELECT t."account_id", t."reference", r."action"
+            FROM "transactions" t JOIN "activity" r
+              ON r."account_id" = t."account_id"
+             AND (r."report_id" = t."reference"
+                  OR (date_trunc('second', r."time") = date_trunc('second', t."date_time")
+                      AND r."total" = t."amount"))
+            QUALIFY row_number() OVER (
+                PARTITION BY t."account_id", t."reference"
+                ORDER BY r."report_id" = t."reference" DESC, r."id") = 1
+        )
+        SELECT t."account_id", t."reference", t."date_time", t."amount", t."currency", t."type",
+               CASE WHEN m."action" IS NOT NULL
+                        THEN replace(lower(m."action"), ' on cash', '')
+                    WHEN t."type" = 'DEPOSIT' AND t."amount" < {INTEREST_LIKE_BELOW}
+                        THEN 'interest'
+                    ELSE lower(t."type") END AS "kind",
+               CASE WHEN m."action" IS NOT NULL THEN 'report'
+                    WHEN t."type" = 'DEPOSIT' AND t."amount" < {INTEREST_LIKE_BELOW}
+                        THEN 'estimate'
+                    ELSE 'api' END AS "kind_source"
+        FROM "transactions" t
+        LEFT JOIN "matched" m ON m."account_id" = t."account_id" AND m."reference" = t."reference"
+        """,
+    "corporate_actions": f"""
+        WITH "halves" AS (
+            SELECT * FROM "activity"
+            WHERE "action" IN ('Stock split close', 'Stock split open')
+        ), "candidates" AS (
+            SELECT c."account_id", coalesce(c."isin", o."isin") AS "isin",
+                   coalesce(c."ticker", o."ticker") AS "ticker", c."time" AS "close_time",
+                   o."time" AS "open_time", c."id" AS "close_id", o."id" AS "open_id",
+                   abs(c."shares") AS "shares_before", abs(o."shares") AS "shares_after",
+                   abs(epoch_ms(o."time") - epoch_ms(c."time")) AS "gap_ms"
+            FROM "halves" c JOIN "halves" o
+              ON c."action" = 'Stock split close' AND o."action" = 'Stock split open'
+             AND c."account_id" = o."account_id"
+             AND (c."isin" = o."isin" OR c."ticker" = o."ticker")
+             AND abs(epoch_ms(o."time") - epoch_ms(c."time")) <= 1000
+            QUALIFY row_number() OVER (
+                PARTITION BY c."account_id", c."id" ORDER BY "gap_ms", o."id") = 1
+        )
+        SELECT "account_id", "isin", "ticker", "close_time", "open_time",
+               "shares_before", "shares_after",
+               CASE WHEN "shares_before" > 0 THEN
+                   CAST(CAST("shares_after" * {_SCALE} AS HUGEINT) * {_SCALE}
+                        // CAST("shares_before" * {_SCALE} AS HUGEINT) AS DECIMAL(38,0))
+                   * CAST('0.0000000001' AS DECIMAL(38,10))
+               END AS "ratio",
+               "close_id", "open_id"
+        FROM "candidates"
+        QUALIFY row_number() OVER (
+            PARTITION BY "account_id", "open_id" ORDER BY "gap_ms", "close_id") = 1""",
+    "corporate_actions_unpaired": """
+        SELECT a."account_id", a."action", a."time", a."isin", a."ticker", a."shares", a."id"
+        FROM "activity" a
+        WHERE a."action" IN ('Stock split close', 'Stock split open')
+          AND NOT EXISTS (SELECT 1 FROM "corporate_actions" p
+                          WHERE p."account_id" = a."account_id"
+                            AND a."id" IN (p."close_id", p."open_id"))""",
 }
 
 

@@ -14,7 +14,8 @@ TOP_HOLDINGS = 15
 OTHERS = "Others"
 CASH_FLOW_LABELS = {
     "DEPOSIT": "Deposits",
-    "INTEREST_LIKE": "Small deposits (probably interest)",
+    "INTEREST": "Interest on cash (from reports)",
+    "INTEREST_LIKE": "Small deposits (probably interest, estimated)",
     "WITHDRAW": "Withdrawals",
     "FEE": "Fees",
     "TRANSFER": "Transfers",

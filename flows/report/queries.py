@@ -9,10 +9,13 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 
+from warehouse import views
+
 MONTHS = 24
 # Trading 212 credits interest on cash as small DEPOSIT transactions the API does not tell
-# apart from real deposits; below this amount a deposit is shown as "probably interest".
-INTEREST_LIKE_BELOW = Decimal(10)
+# apart from real deposits; without a report row, below this amount a deposit is shown as
+# "probably interest" (the ``cash_transactions`` view decides).
+INTEREST_LIKE_BELOW = Decimal(views.INTEREST_LIKE_BELOW)
 CADENCE_MIN_PAYMENTS = 3
 
 
@@ -189,11 +192,12 @@ def _cash_flows(con, account_id: int, as_of: datetime) -> pd.DataFrame:
         con,
         """SELECT CAST(date_trunc('month', timezone('UTC', "date_time")) AS DATE) AS "month",
                   "currency",
-                  CASE WHEN "type" = 'DEPOSIT' AND "amount" < ? THEN 'INTEREST_LIKE'
+                  CASE WHEN "kind_source" = 'estimate' THEN 'INTEREST_LIKE'
+                       WHEN "kind_source" = 'report' AND "kind" = 'interest' THEN 'INTEREST'
                        ELSE "type" END AS "kind",
                   sum("amount") AS "amount", count(*) AS "count"
-           FROM "transactions"
+           FROM "cash_transactions"
            WHERE "account_id" = ? AND "date_time" >= ? AND "date_time" <= ?
            GROUP BY ALL ORDER BY ALL""",
-        [INTEREST_LIKE_BELOW, account_id, month_start(as_of, MONTHS - 1), as_of],
+        [account_id, month_start(as_of, MONTHS - 1), as_of],
     )

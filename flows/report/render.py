@@ -266,7 +266,8 @@ def _cash_flows(data: AccountData, as_of: datetime, charts: _Charts) -> str:
             f"</th><th class=num>total</th></tr>{rows}</table>"
         )
     out.append(
-        '<p class="note">The API reports interest on cash as ordinary deposits; deposits '
-        f"under {INTEREST_LIKE_BELOW} are shown apart as probably interest.</p>"
+        '<p class="note">The API reports interest on cash as ordinary deposits. Where a CSV '
+        "report row names a deposit, its kind comes from the report; otherwise deposits "
+        f"under {INTEREST_LIKE_BELOW} are shown apart as probably interest, an estimate.</p>"
     )
     return "".join(out)

@@ -104,3 +104,22 @@ def test_the_account_must_be_clear(files, tmp_path, capsys):
     assert "--account-id" in capsys.readouterr().err
     assert cli("--data-dir", str(tmp_path), str(tmp_path / "missing.csv")) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_an_activity_table_keyed_the_old_way_is_read_again_from_the_raw_zone(files, tmp_path):
+    import duckdb
+
+    d = str(tmp_path)
+    assert cli("--data-dir", d, "--account-id", str(DEMO_ACCOUNT_ID), str(files["a.csv"])) == 0
+    expected = db_contents(tmp_path, "activity")
+    # as an earlier version left it: the report's ID (or a content hash) as the key
+    con = duckdb.connect(str(tmp_path / ".work" / "warehouse.duckdb"))
+    con.execute("UPDATE activity SET id = coalesce(report_id, 'row:' || left(id, 8))")
+    con.execute("ALTER TABLE activity DROP COLUMN report_id")
+    con.close()
+    assert cli("--data-dir", d, str(files["b.csv"])) == 0
+    only_b = scalar(
+        tmp_path, "SELECT count(*) FROM activity WHERE time >= TIMESTAMPTZ '2024-01-01 00:00:00Z'"
+    )
+    assert scalar(tmp_path, "SELECT count(*) FROM activity") == len(expected) + only_b
+    assert scalar(tmp_path, "SELECT count(*) FROM activity WHERE id NOT LIKE '%:%:%'") == 0

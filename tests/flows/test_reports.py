@@ -159,6 +159,22 @@ def test_reports_reconcile_exactly_with_the_json_history(reported):
     assert scalar(d, cash, ["currency_conversion_fee"]) == fees > 0
 
 
+def test_reports_classify_every_transaction_exactly(reported):
+    sb, settings, _, _, _, _ = reported
+    book = sb.books[DEMO_ACCOUNT_ID]
+    truth = {
+        item["reference"]: kind
+        for kind, item in map(book.transactions.detailed, range(book.transactions.count))
+    }
+    rows = db_contents(settings.data_dir, "cash_transactions")
+    classified = {r[1]: (r[6], r[7]) for r in rows if r[0] == DEMO_ACCOUNT_ID}
+    assert classified.keys() == truth.keys()
+    for reference, kind in truth.items():
+        assert classified[reference] == (kind, "report"), reference
+    # interest the size of a real deposit, or a small real deposit, is told apart exactly
+    assert {k for k, _ in classified.values()} >= {"interest", "deposit", "withdrawal", "fee"}
+
+
 def test_a_changed_row_shows_as_a_difference(reported, tmp_path):
     _, settings, _, _, _, _ = reported
     import duckdb

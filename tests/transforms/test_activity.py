@@ -93,7 +93,7 @@ def test_every_header_variant_reads_the_same_rows(time, old, bom, crlf, seed):
 
 
 def test_values_are_exact_and_times_utc():
-    frame = read_report(write(ROWS), account_id=7).frame.set_index("id")
+    frame = read_report(write(ROWS), account_id=7).frame.set_index("report_id")
     buy = frame.loc["EOF30000000007"]
     assert buy["shares"] == D("0.0015") and type(buy["shares"]) is Decimal
     assert buy["price_per_share"] == D("190.10") and buy["price_per_share_currency"] == "USD"

@@ -145,3 +145,43 @@ def test_views_can_be_left_to_a_later_create_views(tmp_path):
 def _view_names(wh) -> set[str]:
     rows = wh.connection.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
     return {name for (name,) in rows}
+
+
+def test_cash_transactions_take_the_report_kind_else_estimate_interest(wh):
+    def tx(ref, amount, at):
+        return {"account_id": 1, "reference": ref, "type": "DEPOSIT", "date_time": at,
+                "amount": D(amount), "currency": "EUR"}  # fmt: skip
+
+    at = datetime(2024, 5, 1, 0, 10, 11, tzinfo=UTC)
+    transactions = [
+        tx("small", "0.42", at),
+        tx("big", "500", at + timedelta(days=1)),
+        tx("by-id", "7.5", at + timedelta(days=2)),
+        tx("by-time", "0.33", at + timedelta(days=3, milliseconds=400)),
+    ]
+    report = [
+        {"account_id": 1, "id": "a", "report_id": "by-id", "action": "Deposit",
+         "time": at + timedelta(days=2), "total": D("7.5")},
+        {"account_id": 1, "id": "b", "action": "Interest on cash",
+         "time": at + timedelta(days=3), "total": D("0.33")},
+    ]  # fmt: skip
+    wh.merge_resource(
+        "transactions", 1, {"transactions": rows_table("transactions", transactions)},
+        run_id="r", loaded_at=T1, cursor=None,
+    )  # fmt: skip
+    wh.merge_resource(
+        "reports", 1, {"activity": rows_table("activity", report)},
+        run_id="r", loaded_at=T1, cursor=None,
+    )  # fmt: skip
+    kinds = dict(
+        (ref, (kind, source))
+        for ref, kind, source in wh.connection.execute(
+            'SELECT "reference", "kind", "kind_source" FROM "cash_transactions"'
+        ).fetchall()
+    )
+    assert kinds == {
+        "small": ("interest", "estimate"),
+        "big": ("deposit", "api"),
+        "by-id": ("deposit", "report"),
+        "by-time": ("interest", "report"),
+    }
