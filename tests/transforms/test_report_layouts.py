@@ -3,6 +3,8 @@ values): every row imported, every amount exact, every time a UTC instant."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from decimal import Decimal as D
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from transforms.activity import read_report
+from transforms.activity import TABLE, header_targets, read_report
 
 FILES = Path(__file__).with_name("reports")
 
@@ -122,3 +124,32 @@ def test_a_fee_without_a_currency_is_told_once_per_column():
         "column 'Transaction fee' names no currency: taken as each row's Total currency",
         "column 'Finra fee' names no currency: taken as each row's Total currency",
     ]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_amount_and_every_time_of_every_layout_is_exact(name):
+    """Each cell read again on its own, as plainly as possible, equals what was loaded."""
+    body = (FILES / name).read_bytes()
+    text = body.decode("utf-8-sig")
+    delimiter = ";" if text.split("\n", 1)[0].count(";") > 1 else ","
+    header, *rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    targets, _ = header_targets(header)
+    frame = read_report(body, account_id=3).frame
+    checked = 0
+    for i, row in enumerate(r for r in rows if r):
+        for (column, _), cell in zip(targets, row, strict=True):
+            cell = cell.strip()
+            if not column or not cell or cell == "Not available":
+                continue
+            got = frame.iloc[i][column]
+            if column == "time":
+                moment = pd.Timestamp(cell.replace("T", " "))
+                expected = moment.tz_localize("UTC") if moment.tz is None else moment
+                assert got == expected.tz_convert("UTC"), (name, i, cell)
+            elif TABLE.column(column).type == "decimal":
+                expected = D(cell.replace(",", ".") if delimiter == ";" else cell)
+                assert type(got) is D and got == expected, (name, i, column, cell)
+            else:
+                continue
+            checked += 1
+    assert checked >= len(rows) * 2
