@@ -307,6 +307,10 @@ def normalise_reports(files: Sequence[tuple[str, bytes]], *, account_id: int) ->
         frames.append(parsed.frame)
         unknown |= {f"column {c!r}" for c in parsed.unknown_columns}
         notices += [f"{source}: {notice}" for notice in parsed.notices]
+        notices += [
+            f"{source}: column {c!r} is not one the parser knows: its values are kept in extra"
+            for c in parsed.unknown_columns
+        ]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(TABLE.name)
     frame = frame[~frame["id"].duplicated(keep="first")].reset_index(drop=True)
     return Normalised({TABLE.name: frame}, unknown, [], notices)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from transforms.activity import TABLE, header_targets, read_report
+from transforms.activity import TABLE, header_targets, normalise_reports, read_report
 
 FILES = Path(__file__).with_name("reports")
 
@@ -113,8 +113,14 @@ def test_every_layout_reads_every_row_exactly(name):
 
 
 def test_unknown_columns_are_kept_and_reported_once_per_file():
-    parsed = read_report((FILES / "2025_time_utc.csv").read_bytes(), account_id=3)
-    assert parsed.unknown_columns == ["Gross Total"]
+    body = (FILES / "2025_time_utc.csv").read_bytes()
+    assert read_report(body, account_id=3).unknown_columns == ["Gross Total"]
+    both = normalise_reports([("a.csv", body), ("b.csv", body)], account_id=3)
+    told = [n for n in both.notices if "Gross Total" in n]
+    assert told == [
+        f"{f}: column 'Gross Total' is not one the parser knows: its values are kept in extra"
+        for f in ("a.csv", "b.csv")
+    ]
 
 
 def test_a_fee_without_a_currency_is_told_once_per_column():
