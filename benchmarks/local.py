@@ -20,11 +20,9 @@ from unittest import mock
 
 from benchmarks import ceiling, dltload, rawpages
 from benchmarks.report import Row, Section, median
-from extractors.client import decode_json
 from extractors.resources import RESOURCES
-from flows.chunks import replay_history
-from flows.pipeline import SHARED_RAW_ACCOUNT, merge_normalised, new_cursor, normalise_pages
-from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
+from flows.rebuild import replay_run
+from warehouse import Warehouse, raw
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADS = ("insert", "update")  # the first landed run inserts, the second changes every row
@@ -56,16 +54,7 @@ def load_t212(data_dir: Path, run_id: str) -> None:
         for run in raw.iter_runs(data_dir):
             if run.run_id != run_id:
                 continue
-            res = RESOURCES[run.resource]
-            account = GLOBAL_ACCOUNT if run.account == SHARED_RAW_ACCOUNT else int(run.account)
-            if res.kind == "history":
-                replay_history(wh, res, account, run)
-                continue
-            datas = [decode_json(page.body) for page in raw.iter_pages(run)]
-            normalised = normalise_pages(res, datas, account, run.started_at)
-            cursor = new_cursor(res, datas, wh.get_state(account, res.name))
-            merge_normalised(wh, res, account, normalised, run_id=run.run_id,
-                             loaded_at=run.started_at, cursor=cursor)  # fmt: skip
+            replay_run(wh, RESOURCES[run.resource], run)
         wh.publish()
 
 

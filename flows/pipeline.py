@@ -55,7 +55,7 @@ class RunContext:
     warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
     reported_fields: set[str] = field(default_factory=set)
     progress: Progress | None = None
-    chunk_pages: int = 1000  # history pages normalised and staged at a time, at most
+    chunk_pages: int = 250  # history pages normalised and staged at a time, at most
     reports: ReportOptions = field(default_factory=ReportOptions)
 
 

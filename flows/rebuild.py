@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from extractors.resources import RESOURCES
+from extractors.resources import RESOURCES, Resource
 from flows.activity import page_data
 from flows.chunks import replay_history
 from flows.pipeline import SHARED_RAW_ACCOUNT, merge_normalised, new_cursor, normalise_pages
@@ -23,11 +23,11 @@ def replay_stale(wh: Warehouse) -> None:
         for run in raw.iter_runs(wh.data_dir):
             resource = RESOURCES.get(run.resource)
             if resource in resources:
-                _replay_run(wh, resource, run)
+                replay_run(wh, resource, run)
     wh.replay_needed.clear()
 
 
-def _replay_run(wh: Warehouse, resource, run: raw.RawRun) -> None:
+def replay_run(wh: Warehouse, resource: Resource, run: raw.RawRun) -> None:
     """Merge one landed run again, as its export merged it."""
     account_id = GLOBAL_ACCOUNT if run.account == SHARED_RAW_ACCOUNT else int(run.account)
     if resource.kind == "history":
@@ -57,7 +57,7 @@ def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
             if resource is None:
                 log.warning("raw zone: unknown resource %s skipped", run.resource)
                 continue
-            _replay_run(wh, resource, run)
+            replay_run(wh, resource, run)
             replayed[resource.name] = replayed.get(resource.name, 0) + 1
         wh.publish_all_parquet()
         wh.publish_database()
