@@ -19,6 +19,10 @@ _ARROW_VIEW = "__t212_incoming"
 _ORDINAL = "__t212_ordinal"
 _CHUNK = "__t212_chunk"
 _REPEATS = "__t212_repeats"
+_WHOLE = "__t212_stage_whole"
+# Keys merged by one join at most: a join of a million wide rows does not fit DuckDB's
+# memory limit (measured: the rebuild of a million orders ran out at 256 MB).
+SLICE_ROWS = 100_000
 _SNAPSHOT_GROUP = ("account_id", "snapshot_at")
 _LISTING = ("first_seen_at", "last_seen_at", "is_listed")
 
@@ -257,7 +261,9 @@ def merge_staged(
         partitions = _partitions(con, table, table.key)
         deleted = _delete_unmatched(con, table, ())
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
-    elif table.kind in ("history", "snapshot"):
+    elif table.kind == "history":
+        return _merge_history(con, table, read)
+    elif table.kind == "snapshot":
         partitions = _partitions(con, table, table.key)
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
     else:
@@ -267,6 +273,33 @@ def merge_staged(
     con.execute(f"DROP TABLE {q(STAGE)}")
     written = inserted + updated + deleted + touched
     return MergeCounts(read, inserted, updated + deleted), (partitions if written else set())
+
+
+def _merge_history(
+    con: duckdb.DuckDBPyConnection, table: Table, read: int
+) -> tuple[MergeCounts, set[str]]:
+    """Upsert the staged rows in slices of at most ``SLICE_ROWS`` keys (by a hash of the
+    key), so no join ever holds more than a slice, however long the history."""
+    slices = max(1, -(-_count(con, f"SELECT count(*) FROM {q(STAGE)}") // SLICE_ROWS))
+    if slices > 1:
+        con.execute(f"ALTER TABLE {q(STAGE)} RENAME TO {q(_WHOLE)}")
+    keys = ", ".join(q(k) for k in table.key)
+    inserted = updated = 0
+    partitions: set[str] = set()
+    for part in range(slices):
+        if slices > 1:
+            con.execute(
+                f"CREATE TEMP TABLE {q(STAGE)} AS SELECT * FROM {q(_WHOLE)} "
+                f"WHERE hash({keys}) % {slices} = {part}"
+            )
+        found = _partitions(con, table, table.key)
+        new, changed, _ = _upsert(con, table, LOAD_METADATA, ())
+        inserted, updated = inserted + new, updated + changed
+        partitions |= found if new + changed else set()
+        con.execute(f"DROP TABLE {q(STAGE)}")
+    if slices > 1:
+        con.execute(f"DROP TABLE {q(_WHOLE)}")
+    return MergeCounts(read, inserted, updated), partitions
 
 
 def merge_table(

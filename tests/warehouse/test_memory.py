@@ -96,3 +96,26 @@ def test_key_columns_stay_not_null(tmp_path):
         pytest.raises(duckdb.ConstraintException),
     ):
         wh.connection.execute('INSERT INTO "dividends" ("account_id") VALUES (1)')
+
+
+def test_a_merge_in_slices_equals_a_merge_at_once(tmp_path, monkeypatch):
+    from warehouse import merge
+
+    results = {}
+    for name, rows in (("whole", 10**6), ("sliced", 7)):
+        monkeypatch.setattr(merge, "SLICE_ROWS", rows)
+        with Warehouse.open(tmp_path / name, views=False) as wh:
+            first = wh.merge_resource(
+                "dividends", 7, _dividends(0, 50), run_id="r1", loaded_at=T1, cursor=None
+            )
+            second = wh.merge_resource(
+                "dividends", 7, _dividends(40, 30, amount="9"), run_id="r2", loaded_at=T1,
+                cursor=None,
+            )  # fmt: skip
+            cols = '"reference", "amount", "_run_id"'
+            rows_now = wh.connection.execute(
+                f'SELECT {cols} FROM "dividends" ORDER BY ALL'
+            ).fetchall()
+            results[name] = (first, second, rows_now)
+    assert results["sliced"] == results["whole"]
+    assert results["whole"][1] == {"dividends": MergeCounts(30, 20, 10)}
