@@ -1,9 +1,10 @@
-"""History resources streamed in chunks: pages landed, normalised and merged a chunk at a time.
+"""History resources streamed in chunks: pages landed, normalised and staged a chunk at a time.
 
-Memory stays bounded by one chunk whatever the history's length, and while a backfill
-waits for the rate limit the pages already fetched are merged. Every chunk goes into one
-open transaction that commits with the cursor, so a failure still leaves nothing.
-Replaying landed pages (``rebuild``) reads large chunks a column at a time with Arrow.
+Memory stays bounded by one chunk whatever the history's length: pages arrive through a
+``PageFeed``, each batch is read a column at a time with Arrow (record by record where it
+must) and staged in the resource's open transaction, which merges every table once and
+commits with the cursor, so a failure still leaves nothing. Replaying landed pages
+(``rebuild``) takes the same path in batches of ``REBUILD_CHUNK_PAGES``.
 """
 
 from __future__ import annotations
