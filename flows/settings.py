@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from extractors.auth import Credentials, resolve_base_url
 
 CONFIG_NAME = "t212-etl.toml"
@@ -82,20 +84,12 @@ def _read_secret(
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file (comments, ``export`` and quotes allowed)."""
-    values: dict[str, str] = {}
+    """KEY=VALUE lines of a .env file, read by python-dotenv's rules (quotes, ``export``,
+    inline comments); values are taken literally, never ``${...}``-expanded."""
     if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        name, value = line.removeprefix("export ").split("=", 1)
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[name.strip()] = value
-    return values
+        return {}
+    values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def _account_from_table(entry: Mapping[str, object], index: int) -> AccountConfig:

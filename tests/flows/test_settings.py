@@ -90,3 +90,36 @@ def test_bad_config_files_are_refused_with_one_line(tmp_path: Path, body, fragme
 def test_explicit_missing_config_file(tmp_path: Path):
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(environ={}, cwd=tmp_path, config=tmp_path / "nope.toml")
+
+
+def _readme_dotenv_example() -> str:
+    """The ``.env`` example of the README's quick start, verbatim."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```sh\n   T212_API_KEY=") + len("```sh\n")
+    block = readme[start : readme.index("```", start)]
+    return "\n".join(line.strip() for line in block.splitlines()) + "\n"
+
+
+def test_the_readme_dotenv_example_reads_as_written(tmp_path: Path):
+    example = _readme_dotenv_example()
+    assert "# or demo" in example, "the README's example lost its inline comment"
+    (tmp_path / ".env").write_text(example)
+    settings = load_settings(environ={}, cwd=tmp_path)
+    (account,) = settings.accounts
+    assert account.env == "live"
+    creds = account.credentials(settings.environ)
+    assert (creds.key, creds.secret) == ("...", "...")
+
+
+def test_dotenv_quoting_and_comments_follow_the_usual_rules(tmp_path: Path):
+    (tmp_path / ".env").write_text(
+        "T212_API_KEY='a # not a comment'  # a comment\n"
+        'T212_API_SECRET="s=1"\n'
+        "T212_DATA_DIR=dir#1\n"
+        "export T212_ENV=demo # practice\n"
+    )
+    env = read_dotenv(tmp_path / ".env")
+    assert env["T212_API_KEY"] == "a # not a comment"
+    assert env["T212_API_SECRET"] == "s=1"
+    assert env["T212_ENV"] == "demo"
+    assert env["T212_DATA_DIR"] == "dir#1"
