@@ -97,13 +97,22 @@ def cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
     from flows.output import FORMATS
-    from warehouse import connect_readonly
+    from warehouse import WriteRefused, check_read_only, connect_readonly
+    from warehouse.reader import READ_ONLY_HINT
 
     con = connect_readonly(_data_dir(args))
     try:
+        check_read_only(args.query)
         result = con.execute(args.query)
         columns = [d[0] for d in result.description or []]
         rows = result.fetchall() if columns else []
+    except WriteRefused as exc:
+        raise UserError(str(exc)) from None
+    except duckdb.PermissionException as exc:
+        raise UserError(
+            f"{READ_ONLY_HINT} the warehouse and the Parquet files under its data directory: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
     except duckdb.Error as exc:
         raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
     finally:

@@ -2,12 +2,11 @@
 
 from warehouse.bookkeeping import GLOBAL_ACCOUNT
 from warehouse.merge import MergeCounts
+from warehouse.reader import WarehouseMissing, WriteRefused, check_read_only, connect_readonly
 from warehouse.store import (
     MemoryLimitInvalid,
     Warehouse,
     WarehouseLocked,
-    WarehouseMissing,
-    connect_readonly,
 )
 
 __all__ = [
@@ -17,5 +16,7 @@ __all__ = [
     "Warehouse",
     "WarehouseLocked",
     "WarehouseMissing",
+    "WriteRefused",
+    "check_read_only",
     "connect_readonly",
 ]

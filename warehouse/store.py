@@ -38,11 +38,11 @@ from warehouse.files import (
 )
 from warehouse.merge import MergeCounts, q
 from warehouse.migrate import add_missing_columns, drop_primary_keys
+from warehouse.reader import DATABASE_FILE
 from warehouse.runlog import record_resource_row, record_resource_rows, record_run_row
 from warehouse.views import create_views as replace_views
 
 T = TypeVar("T")
-DATABASE_FILE = "warehouse.duckdb"
 WORK_DIR = ".work"
 LOCK_FILE = "lock"
 # DuckDB's share of memory; it spills past it to .work/. Nothing a merge holds grows with
@@ -54,20 +54,6 @@ MEMORY_ENV = "T212_DUCKDB_MEMORY_LIMIT"
 
 class MemoryLimitInvalid(ValueError):
     """The memory limit set for DuckDB is not one it accepts."""
-
-
-class WarehouseMissing(FileNotFoundError):
-    """No published warehouse exists yet in this data directory."""
-
-
-def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """Open the published ``warehouse.duckdb`` read-only, as readers and ``sql`` should."""
-    path = Path(data_dir) / DATABASE_FILE
-    if not path.is_file():
-        raise WarehouseMissing(f"no warehouse at {path}: run `t212-etl run` first")
-    con = duckdb.connect(str(path), read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
-    return con
 
 
 class Warehouse:

@@ -68,6 +68,50 @@ def test_sql_errors_are_one_line_and_change_nothing(warehouse_dir, capsys, args,
     assert db_contents(warehouse_dir, "dividends") == before
 
 
+def _refused_statements(data_dir: Path, outside: Path) -> list[tuple[str, Path | None]]:
+    """Statements ``sql`` must refuse, each with the file it would have written, if any."""
+    work_db = data_dir / ".work" / "warehouse.duckdb"
+    parquet = data_dir / "parquet" / "dividends" / "stolen.parquet"
+    return [
+        (f"COPY dividends TO '{outside / 'out.csv'}'", outside / "out.csv"),
+        (f"COPY (SELECT 1) TO '{parquet}'", parquet),
+        (f"EXPORT DATABASE '{outside / 'dump'}'", outside / "dump"),
+        (f"ATTACH '{work_db}' AS work", None),
+        (f"ATTACH '{outside / 'new.duckdb'}' AS fresh", outside / "new.duckdb"),
+        ("INSTALL httpfs", None),
+        ("LOAD httpfs", None),
+        ("SELECT * FROM read_csv('/etc/passwd')", None),
+        ("SELECT * FROM read_text('/etc/hostname')", None),
+        (f"SELECT * FROM read_parquet('{outside}/*.parquet')", None),
+        ("SELECT * FROM read_csv('https://example.org/x.csv')", None),
+        ("SET enable_external_access = true", None),
+        ("SET lock_configuration = false", None),
+        ("SELECT 1; COPY dividends TO 'x.csv'", None),
+    ]
+
+
+def test_sql_reads_and_never_writes(warehouse_dir, tmp_path, capsys):
+    before = db_contents(warehouse_dir, "dividends")
+    work_bytes = (warehouse_dir / ".work" / "warehouse.duckdb").read_bytes()
+    for query, target in _refused_statements(warehouse_dir, tmp_path):
+        assert main(["sql", "--data-dir", str(warehouse_dir), query]) == 2, query
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert "t212-etl sql only reads" in err, err
+        assert target is None or not target.exists(), query
+    assert db_contents(warehouse_dir, "dividends") == before
+    assert (warehouse_dir / ".work" / "warehouse.duckdb").read_bytes() == work_bytes
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_sql_reads_the_parquet_datasets(warehouse_dir, capsys):
+    pattern = warehouse_dir.resolve() / "parquet" / "dividends" / "**" / "*.parquet"
+    query = f"SELECT count(*) AS n FROM read_parquet('{pattern}', hive_partitioning = true)"
+    assert main(["sql", "--data-dir", str(warehouse_dir), "--format", "json", query]) == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["n"] == len(db_contents(warehouse_dir, "dividends")) > 0
+
+
 def test_sql_without_a_warehouse(tmp_path, capsys):
     assert main(["sql", "--data-dir", str(tmp_path / "none"), "SELECT 1"]) == 2
     err = capsys.readouterr().err

@@ -1,0 +1,78 @@
+"""Readers of the published warehouse: a connection that can read and change nothing else."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from warehouse.parquet import PARQUET_DIR
+
+DATABASE_FILE = "warehouse.duckdb"
+# What a reader's statements may be; anything else (COPY, EXPORT, ATTACH, INSTALL, LOAD,
+# SET, writes) is refused before DuckDB sees it.
+READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI"})
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s*(\([^)]*\))?\s*(ANALY[SZ]E\b)?", re.IGNORECASE)
+READ_ONLY_HINT = "t212-etl sql only reads"
+
+
+class WarehouseMissing(FileNotFoundError):
+    """No published warehouse exists yet in this data directory."""
+
+
+class WriteRefused(PermissionError):
+    """A statement given to a reader would write, attach, load or reconfigure something."""
+
+
+def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """Open the published ``warehouse.duckdb`` read-only, as readers and ``sql`` should.
+
+    The connection reads the database and the Parquet files under ``<data>/parquet/``
+    and nothing else: no other file, no URL, no extension, and its settings are locked.
+    """
+    data_dir = Path(data_dir)
+    path = data_dir / DATABASE_FILE
+    if not path.is_file():
+        raise WarehouseMissing(f"no warehouse at {path}: run `t212-etl run` first")
+    con = duckdb.connect(
+        str(path),
+        read_only=True,
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+    )
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET allowed_directories = $dirs", {"dirs": [_readable(data_dir)]})
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _readable(data_dir: Path) -> str:
+    """The Parquet directory, absolute and ending in a separator so siblings do not match."""
+    return str((data_dir / PARQUET_DIR).resolve()) + "/"
+
+
+def check_read_only(query: str) -> None:
+    """Raise :class:`WriteRefused` unless every statement of ``query`` only reads.
+
+    DuckDB would refuse writes to the database and to files outside the Parquet
+    directory by itself; this also keeps a COPY (or an ``EXPLAIN ANALYZE`` of one)
+    from writing into the Parquet directory the reader may read.
+    """
+    for statement in duckdb.extract_statements(query):
+        kind = statement.type.name
+        if kind == "EXPLAIN":
+            inner = _EXPLAIN.sub("", statement.query, count=1)
+            kinds = {s.type.name for s in duckdb.extract_statements(inner)} if inner else set()
+            if kinds <= READ_STATEMENTS - {"EXPLAIN"}:
+                continue
+            kind = f"EXPLAIN of {', '.join(sorted(kinds))}"
+        if kind not in READ_STATEMENTS:
+            raise WriteRefused(
+                f"{READ_ONLY_HINT} (read-only): {kind} statements are refused; "
+                "to save a result, use --format csv or json and redirect the output"
+            )
