@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(sql)
     sql.add_argument("query", help="the SQL to run")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument(
+        "--raw-csv",
+        action="store_true",
+        help="write CSV text cells as they are (by default a cell starting with = + - @ gets "
+        "a leading ' so spreadsheets do not run it as a formula)",
+    )
     status = sub.add_parser("status", help="last runs, rows, cursors and freshness")
     _common(status)
     rebuild = sub.add_parser("rebuild", help="rebuild DuckDB and Parquet from the raw zone")
@@ -96,7 +102,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     """Run read-only SQL and print the result."""
     import duckdb
 
-    from flows.output import FORMATS
+    from flows.output import FORMATS, format_csv
     from warehouse import WriteRefused, check_read_only, connect_readonly
     from warehouse.reader import READ_ONLY_HINT
 
@@ -117,7 +123,11 @@ def cmd_sql(args: argparse.Namespace) -> int:
         raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
-    print(FORMATS[args.format](columns, rows).rstrip("\n"))
+    if args.format == "csv":
+        output = format_csv(columns, rows, safe=not args.raw_csv)
+    else:
+        output = FORMATS[args.format](columns, rows)
+    print(output.rstrip("\n"))
     return EXIT_OK
 
 

@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 MAX_CELL = 60
+# first characters that make a spreadsheet read a cell as a formula
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
 
 
 def text(value: Any) -> str:
@@ -45,13 +47,27 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(out)
 
 
-def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """RFC 4180 CSV with a header row."""
+def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]], safe: bool = True) -> str:
+    """RFC 4180 CSV with a header row.
+
+    With ``safe`` (the default) a text cell that a spreadsheet would run as a formula
+    (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) gets a leading
+    ``'``; numbers are written as they are, so negative amounts stay numbers.
+    """
+    cell = _neutralised if safe else text
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([[text(v) for v in row] for row in rows])
+    # CRLF as RFC 4180 says: with "\n" alone, a cell holding "\r" would not be quoted
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([cell(c) for c in columns])
+    writer.writerows([[cell(v) for v in row] for row in rows])
     return buffer.getvalue()
+
+
+def _neutralised(value: Any) -> str:
+    written = text(value)
+    if isinstance(value, str) and written[:1] in FORMULA_TRIGGERS:
+        return "'" + written
+    return written
 
 
 def format_json(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -104,6 +104,18 @@ def test_sql_reads_and_never_writes(warehouse_dir, tmp_path, capsys):
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_sql_csv_neutralises_formulas_unless_raw(warehouse_dir, capsys):
+    query = "SELECT '=HYPERLINK(''http://x'')' AS link, -1.5::DECIMAL(4,2) AS amount"
+    assert main(["sql", "--data-dir", str(warehouse_dir), "--format", "csv", query]) == 0
+    assert list(csv.reader(io.StringIO(capsys.readouterr().out)))[1] == [
+        "'=HYPERLINK('http://x')",
+        "-1.5",
+    ]
+    args = ["sql", "--data-dir", str(warehouse_dir), "--format", "csv", "--raw-csv", query]
+    assert main(args) == 0
+    assert list(csv.reader(io.StringIO(capsys.readouterr().out)))[1][0] == "=HYPERLINK('http://x')"
+
+
 def test_sql_reads_the_parquet_datasets(warehouse_dir, capsys):
     pattern = warehouse_dir.resolve() / "parquet" / "dividends" / "**" / "*.parquet"
     query = f"SELECT count(*) AS n FROM read_parquet('{pattern}', hive_partitioning = true)"

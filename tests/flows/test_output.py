@@ -1,0 +1,46 @@
+"""Query output: CSV cells a spreadsheet would run as formulas are neutralised by default."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flows.output import FORMULA_TRIGGERS, format_csv
+
+cells = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("x")']),
+    st.decimals(allow_nan=False, allow_infinity=False, places=2),
+    st.integers(),
+    st.none(),
+)
+
+
+def _parse(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+@given(st.lists(st.lists(cells, min_size=2, max_size=2), max_size=5), st.text(max_size=6))
+def test_no_text_cell_reaches_a_spreadsheet_as_a_formula(rows, name):
+    header, *body = _parse(format_csv([name, "n"], rows))
+    for written, value in zip(
+        (header[0], *(r[0] for r in body)), (name, *(r[0] for r in rows)), strict=True
+    ):
+        if isinstance(value, str) and value[:1] in FORMULA_TRIGGERS:
+            assert written == "'" + value
+        elif isinstance(value, str):
+            assert written == value
+    for line, row in zip(body, rows, strict=True):
+        for written, value in zip(line, row, strict=True):
+            if isinstance(value, Decimal | int):
+                assert Decimal(written) == value, "numbers are never altered"
+
+
+def test_raw_csv_keeps_cells_as_they_are():
+    rows = [["=cmd|' /C calc'!A0", Decimal("-1.50")]]
+    assert _parse(format_csv(["a", "b"], rows))[1] == ["'=cmd|' /C calc'!A0", "-1.5"]
+    assert _parse(format_csv(["a", "b"], rows, safe=False))[1] == ["=cmd|' /C calc'!A0", "-1.5"]
