@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import ssl
 import threading
 import time
@@ -27,7 +28,7 @@ from extractors.errors import (
     error_for_status,
 )
 from extractors.pagination import iterate_pages
-from extractors.ratelimit import RateLimiter
+from extractors.ratelimit import RateLimiter, parse_retry_after
 
 try:
     __version__ = version("t212-etl")
@@ -67,16 +68,25 @@ def tls_context() -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds on retries of transient failures, and the backoff when no reset is known."""
+    """Bounds on retries of transient failures, and the backoff when no reset is known.
+
+    ``jitter`` is the share of a backoff that a random draw may take off, so that clients
+    that failed together do not come back together.
+    """
 
     max_attempts: int = 6
     max_total_wait: float = 600.0
     backoff_base: float = 1.0
     backoff_cap: float = 30.0
+    jitter: float = 0.5
 
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based) of a 5xx or transport error."""
-        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+    def backoff(self, attempt: int, draw: float = 0.0) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based) of a 5xx or transport error.
+
+        ``draw`` is a uniform random number in [0, 1).
+        """
+        full = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return full * (1 - self.jitter * min(max(draw, 0.0), 1.0))
 
 
 @dataclass
@@ -118,6 +128,7 @@ class T212Client:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[str, float], None] | None = None,
+        random_source: Callable[[], float] = random.random,
     ):
         self.base_url = resolve_base_url(env, base_url)
         self._credentials = credentials
@@ -126,6 +137,7 @@ class T212Client:
         self._clock = clock
         self._sleep = sleep
         self._on_wait = on_wait
+        self._random = random_source
         self.stats: dict[str, EndpointStats] = {}
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -194,7 +206,9 @@ class T212Client:
                     raise RetriesExhausted(exc, attempt, waited) from None
                 stats.retries += 1
                 if not isinstance(exc, RateLimited):
-                    delay = self.retry.backoff(attempt)
+                    delay = self.retry.backoff(attempt, self._random())
+                    if exc.retry_after is not None:
+                        delay = min(exc.retry_after, self.limiter.bound(limiter_key))
                     self._sleep_and_report(delay)
                     stats.wait_seconds += delay
                     waited += delay
@@ -229,11 +243,15 @@ class T212Client:
         self.limiter.observe(limiter_key, response.headers)
         status = response.status_code
         content_type = response.headers.get("content-type")
+        retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
         if status == 429:
             stats.rate_limited += 1
-            self.limiter.spent(limiter_key, _retry_after(response.headers))
+            self.limiter.spent(limiter_key, retry_after)
         if not 200 <= status < 300:
-            raise error_for_status(status, path, body, content_type)
+            error = error_for_status(status, path, body, content_type)
+            if status == 503:
+                error.retry_after = retry_after
+            raise error
         try:
             data = decode_json(body)
         except ValueError:
@@ -250,13 +268,3 @@ class T212Client:
     ) -> Iterator[ApiResponse]:
         """Pages of a history endpoint, newest first; close the iterator to stop early."""
         return iterate_pages(self.get, self.base_url, path, params, max_pages=max_pages)
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None

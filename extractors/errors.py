@@ -12,6 +12,7 @@ class T212Error(Exception):
     """Base of every error the client raises; messages never contain credentials."""
 
     retriable = False
+    retry_after: float | None = None  # seconds the server asked to wait (a 503's Retry-After)
 
     def __init__(self, message: str, *, status: int | None = None, path: str | None = None):
         super().__init__(message)

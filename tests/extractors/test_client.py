@@ -41,6 +41,7 @@ LENIENT = {SUMMARY: (100, 1.0)}
 
 def make_client(script: Script, clock: FakeClock | None = None, **kw) -> T212Client:
     clock = clock or FakeClock()
+    kw.setdefault("random_source", lambda: 0.0)  # no jitter: backoffs are exact
     return T212Client(
         Credentials(KEY, SECRET),
         env="demo",
@@ -173,6 +174,32 @@ def test_retries_are_bounded_in_total_wait():
         client.get(SUMMARY)
     assert len(script.requests) == 4  # waits 4 + 4 + 4 >= 10, then gives up
     assert clock.sleeps == [4.0, 4.0, 4.0]
+
+
+def test_retry_after_on_503_is_honoured_within_the_documented_period():
+    script = Script(
+        httpx.Response(503, headers={"retry-after": "3"}),
+        httpx.Response(503, headers={"retry-after": "86400"}),
+        httpx.Response(503, headers={"retry-after": "inf"}),
+        json_response({"id": 1}),
+    )
+    clock = FakeClock()
+    with make_client(script, clock, limits={SUMMARY: (100, 5.0)}) as client:
+        assert client.get(SUMMARY).data == {"id": 1}
+    assert clock.sleeps == [3.0, 5.0, 4.0]  # the last one had no usable value: backoff
+
+
+def test_backoff_is_jittered_by_the_injected_random_source():
+    script = Script(json_response({}, 500), json_response({}, 502), json_response({"id": 1}))
+    clock = FakeClock()
+    draws = iter([0.5, 1.0])
+    policy = RetryPolicy(backoff_base=2.0, jitter=0.5)
+    client = make_client(
+        script, clock, retry=policy, limits=LENIENT, random_source=lambda: next(draws)
+    )
+    with client:
+        client.get(SUMMARY)
+    assert clock.sleeps == [1.5, 2.0]  # 2 s and 4 s, less half of them times the draw
 
 
 def test_transport_errors_and_timeouts_are_retried():

@@ -6,7 +6,7 @@ import pytest
 
 from extractors.auth import Credentials
 from extractors.client import T212Client
-from extractors.ratelimit import DOCUMENTED_LIMITS, RateLimiter
+from extractors.ratelimit import DOCUMENTED_LIMITS, RateLimiter, parse_retry_after
 from tests.extractors.fakes import FakeClock, Script, json_response, rl_headers
 
 DIVS = "/api/v0/equity/history/dividends"
@@ -115,3 +115,57 @@ def test_client_sends_no_request_while_window_known_spent():
     assert len(clock.sleeps) == 3  # 20 requests = 4 windows of 6
     assert stats.wait_seconds == pytest.approx(180.0)
     assert waits == clock.sleeps
+
+
+def test_a_reset_far_in_the_future_waits_one_documented_period_at_most():
+    clock = FakeClock()
+    rl = limiter(clock)
+    rl.acquire(DIVS)
+    rl.observe(DIVS, rl_headers(6, 0, clock.now + 36_000))  # ten hours
+    assert rl.acquire(DIVS) == pytest.approx(60.0)
+    rl.observe(DIVS, rl_headers(6, 0, (clock.now + 30) * 1000))  # milliseconds by mistake
+    assert rl.acquire(DIVS) == pytest.approx(60.0)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999", "-3", "", "0x10", "NaN"])
+def test_non_finite_negative_or_odd_header_values_are_ignored(value):
+    clock = FakeClock()
+    rl = limiter(clock)
+    names = ("limit", "period", "remaining", "reset", "used")
+    rl.observe(DIVS, {f"x-ratelimit-{n}": value for n in names})
+    w = rl.window(DIVS)
+    assert (w.limit, w.period, w.remaining) == (6, 60.0, 6)
+    assert rl.acquire(DIVS) == 0.0
+    assert rl.bound(DIVS) == 60.0
+
+
+def test_remaining_is_never_more_than_the_limit():
+    clock = FakeClock()
+    rl = limiter(clock, {"/x": (2, 10.0)})
+    rl.observe("/x", {"x-ratelimit-limit": "2", "x-ratelimit-remaining": "1e300"})
+    assert rl.window("/x").remaining == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2", 2.0),
+        ("0.25", 0.25),
+        ("Fri, 15 Jan 2027 08:00:10 GMT", 10.0),
+        ("inf", None),
+        ("nan", None),
+        ("-1", None),
+        ("soon", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_seconds_or_an_http_date(value, expected):
+    now = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
+    assert parse_retry_after(value, now) == expected
+
+
+def test_spent_with_an_endless_retry_after_waits_one_period_at_most():
+    clock = FakeClock()
+    rl = limiter(clock, {"/x": (3, 10.0)})
+    rl.spent("/x", retry_after=1e12)
+    assert rl.acquire("/x") == pytest.approx(10.0)
