@@ -17,6 +17,9 @@ from transforms.activity import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 
 IMPORT_PREFIX = "import:"
+# Files are held whole while they are parsed (several times their size in memory); a
+# year of a busy account's report is tens of MB.
+MAX_IMPORT_BYTES = 512 * 2**20
 
 
 class ImportRefused(ValueError):
@@ -61,12 +64,27 @@ def _account(wh: Warehouse, account_id: int | None) -> int:
 
 
 def _read(paths: Sequence[Path]) -> list[ReportFile]:
-    files = []
+    """Every file whole, or a refusal before the first byte past the cap is read."""
+    files, total = [], 0
     for path in paths:
         try:
-            files.append(ReportFile(f"{IMPORT_PREFIX}{path.name}", path.read_bytes()))
+            with path.open("rb") as handle:
+                body = handle.read(MAX_IMPORT_BYTES - total + 1)
         except OSError as exc:
             raise ImportRefused(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        total += len(body)
+        if total > MAX_IMPORT_BYTES:
+            cap = f"{MAX_IMPORT_BYTES / 2**20:.0f} MiB"
+            if len(files) == 0:
+                raise ImportRefused(
+                    f"{path}: larger than import-csv reads at once ({cap}): export shorter "
+                    "periods from Trading 212 and import those files"
+                )
+            raise ImportRefused(
+                f"{path}: these files hold more than import-csv reads at once ({cap}): "
+                "import them in several goes"
+            )
+        files.append(ReportFile(f"{IMPORT_PREFIX}{path.name}", body))
     return files
 
 

@@ -99,6 +99,25 @@ def test_a_bad_file_is_refused_and_nothing_is_loaded(files, tmp_path, capsys, da
     assert not (Path(d) / "warehouse.duckdb").exists()
 
 
+def test_files_beyond_the_memory_cap_are_refused_before_reading(
+    files, tmp_path, capsys, monkeypatch
+):
+    from flows import imports
+
+    a, b = files["a.csv"], files["b.csv"]
+    d = str(tmp_path / "wh")
+    monkeypatch.setattr(imports, "MAX_IMPORT_BYTES", a.stat().st_size + b.stat().st_size - 1)
+    assert cli("--data-dir", d, "--account-id", "5", str(a), str(b)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "import them in several goes" in err, err
+    assert not (Path(d) / "warehouse.duckdb").exists()
+    monkeypatch.setattr(imports, "MAX_IMPORT_BYTES", a.stat().st_size - 1)
+    assert cli("--data-dir", d, "--account-id", "5", str(a)) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(a) in err and "shorter periods" in err, err
+    assert not list(raw.iter_runs(Path(d), include_incomplete=True))
+
+
 def test_the_account_must_be_clear(files, tmp_path, capsys):
     assert cli("--data-dir", str(tmp_path), str(files["a.csv"])) == 2
     assert "--account-id" in capsys.readouterr().err
