@@ -19,6 +19,7 @@ import httpx
 
 from extractors.auth import Credentials, resolve_base_url
 from extractors.errors import (
+    DeadlineExceeded,
     MalformedResponse,
     RateLimited,
     RetriesExhausted,
@@ -29,6 +30,8 @@ from extractors.errors import (
 )
 from extractors.pagination import iterate_pages
 from extractors.ratelimit import RateLimiter, parse_retry_after
+from extractors.retry import RetryPolicy
+from extractors.transfer import Overdue, phase_timeouts, read_within
 
 try:
     __version__ = version("t212-etl")
@@ -37,6 +40,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 USER_AGENT = f"t212-etl/{__version__} (+https://github.com/t212-etl/t212-etl)"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+# The longest one attempt may take, first byte sent to last byte read. The largest answer
+# (the instrument list, 3.5-5 MB) needs 40 s at 1 Mbit/s; a page of 50 history items
+# (about 50 KB) needs well under a second. A server that drips its answer costs at most
+# this per attempt, and the endpoint's window (50 s at most) has passed by then.
+DEFAULT_TOTAL_TIMEOUT = 120.0
 
 
 # Bodies past this size decode with a Python hook per object (about a fifth slower).
@@ -64,29 +72,6 @@ def tls_context() -> ssl.SSLContext:
     Reading the CA bundle takes about 20 ms; a context serves any number of connections.
     """
     return httpx.create_ssl_context()
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounds on retries of transient failures, and the backoff when no reset is known.
-
-    ``jitter`` is the share of a backoff that a random draw may take off, so that clients
-    that failed together do not come back together.
-    """
-
-    max_attempts: int = 6
-    max_total_wait: float = 600.0
-    backoff_base: float = 1.0
-    backoff_cap: float = 30.0
-    jitter: float = 0.5
-
-    def backoff(self, attempt: int, draw: float = 0.0) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based) of a 5xx or transport error.
-
-        ``draw`` is a uniform random number in [0, 1).
-        """
-        full = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
-        return full * (1 - self.jitter * min(max(draw, 0.0), 1.0))
 
 
 @dataclass
@@ -129,15 +114,24 @@ class T212Client:
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[str, float], None] | None = None,
         random_source: Callable[[], float] = random.random,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+        deadline: float | None = None,
     ):
+        """``clock`` is Unix time (the unit of ``x-ratelimit-reset``); ``deadline`` is a
+        time on it after which nothing is sent and no wait goes on (DeadlineExceeded).
+        ``total_timeout`` bounds one attempt in seconds, however slowly the bytes come.
+        """
         self.base_url = resolve_base_url(env, base_url)
         self._credentials = credentials
         self.retry = retry or RetryPolicy()
-        self.limiter = RateLimiter(limits, clock=clock, sleep=self._sleep_and_report)
+        self.limiter = RateLimiter(limits, clock=clock, sleep=self._wait)
         self._clock = clock
         self._sleep = sleep
         self._on_wait = on_wait
         self._random = random_source
+        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.total_timeout = total_timeout
+        self.deadline = deadline
         self.stats: dict[str, EndpointStats] = {}
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -166,9 +160,20 @@ class T212Client:
         """Strings that must be redacted from any output."""
         return self._credentials.secrets()
 
-    def _sleep_and_report(self, seconds: float) -> None:
+    def time_left(self) -> float | None:
+        """Seconds until the run's deadline (None without one; never negative)."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - self._clock())
+
+    def _wait(self, seconds: float) -> None:
+        """Every wait of the client: reported, and refused when it would end past the deadline."""
+        endpoint = getattr(self._waiting_on, "endpoint", "")
+        left = self.time_left()
+        if left is not None and seconds > left:
+            raise DeadlineExceeded(getattr(self._waiting_on, "what", endpoint), path=endpoint)
         if self._on_wait is not None:
-            self._on_wait(getattr(self._waiting_on, "endpoint", ""), seconds)
+            self._on_wait(endpoint, seconds)
         self._sleep(seconds)
 
     def _endpoint_stats(self, endpoint: str) -> EndpointStats:
@@ -191,9 +196,11 @@ class T212Client:
         limiter_key = f"{method} {endpoint}" if method != "GET" else endpoint
         stats = self._endpoint_stats(endpoint)
         attempt, waited = 0, 0.0
+        self._waiting_on.endpoint, self._waiting_on.what = endpoint, f"{method} {endpoint}"
         while True:
             attempt += 1
-            self._waiting_on.endpoint = endpoint
+            if self.time_left() == 0.0:
+                raise DeadlineExceeded(f"{method} {endpoint}", path=endpoint)
             slept = self.limiter.acquire(limiter_key)
             stats.wait_seconds += slept
             waited += slept
@@ -209,7 +216,7 @@ class T212Client:
                     delay = self.retry.backoff(attempt, self._random())
                     if exc.retry_after is not None:
                         delay = min(exc.retry_after, self.limiter.bound(limiter_key))
-                    self._sleep_and_report(delay)
+                    self._wait(delay)
                     stats.wait_seconds += delay
                     waited += delay
                 # For 429 the limiter now knows the window is spent and waits for its reset.
@@ -224,17 +231,31 @@ class T212Client:
         stats: EndpointStats,
     ) -> ApiResponse:
         stats.requests += 1
+        left = self.time_left()
+        budget = self.total_timeout if left is None else min(self.total_timeout, left)
+        request = self._http.build_request(
+            method,
+            path,
+            params=params,
+            json=json_body,
+            headers={"Authorization": self._credentials.basic_header()},
+            timeout=phase_timeouts(self._timeout, budget),
+        )
+        started = time.monotonic()
         try:
-            response = self._http.request(
-                method,
-                path,
-                params=params,
-                json=json_body,
-                headers={"Authorization": self._credentials.basic_header()},
-            )
-            body = response.read()
-        except httpx.TimeoutException:
-            raise TransportError(f"{method} {path}: timed out", path=path) from None
+            response = self._http.send(request, stream=True)
+            try:
+                body = read_within(response, started + budget)
+            finally:
+                response.close()
+        except (httpx.TimeoutException, Overdue):
+            # the attempt lasted until the run's deadline (a socket may time out a hair early)
+            if left is not None and time.monotonic() - started >= left - 0.01:
+                endpoint = path.split("?", 1)[0]
+                raise DeadlineExceeded(f"{method} {endpoint}", path=endpoint) from None
+            raise TransportError(
+                f"{method} {path}: timed out (no whole answer within {budget:g} s)", path=path
+            ) from None
         except httpx.TransportError as exc:
             raise TransportError(
                 f"{method} {path}: connection failed ({type(exc).__name__})", path=path

@@ -81,6 +81,17 @@ class RetriesExhausted(T212Error):
         self.last = last
 
 
+class DeadlineExceeded(T212Error):
+    """The run's time limit ran out: nothing more is sent, and no wait goes past it."""
+
+    def __init__(self, what: str, *, path: str | None = None):
+        super().__init__(
+            f"the run's time limit ran out before {what} was read; the next run goes on "
+            "from here (raise the time limit if this happens every night)",
+            path=path,
+        )
+
+
 class PaginationError(T212Error):
     """nextPagePath is unusable: another endpoint or host, a cursor that repeats, too many pages."""
 

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=RATE",
-        help="random fault at a rate, repeatable: 500 502 503 429 slow reset truncated "
+        help="random fault at a rate, repeatable: 500 502 503 429 slow drip reset truncated "
         "malformed html200 html502 stuck_cursor foreign_cursor future_time stale_time",
     )
     parser.add_argument("--slow-seconds", type=float, default=30.0, help="delay of 'slow'")

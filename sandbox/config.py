@@ -110,6 +110,8 @@ class SandboxConfig:
 
     time_scale multiplies every rate-limit window and simulated delay (0.001 turns 60 s
     into 60 ms). rate_limits overrides the documented limits per "METHOD path".
+    slow_seconds is how long 'slow' waits before answering; drip_seconds the pause
+    between two bytes of a 'drip' answer.
     """
 
     seed: int = 212
@@ -120,6 +122,7 @@ class SandboxConfig:
     now: datetime = DEFAULT_NOW
     extra_fields: bool = False
     slow_seconds: float = 30.0
+    drip_seconds: float = 1.0
     report_seconds: float = 6.0
     rate_limits: Mapping[str, tuple[int, float]] | None = None
 

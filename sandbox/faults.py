@@ -13,6 +13,7 @@ FAULTS = frozenset(
         "503",
         "429",
         "slow",
+        "drip",
         "reset",
         "truncated",
         "malformed",

@@ -91,13 +91,16 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "reset":
             self._reset()
             return
+        cfg = sandbox.config
         if fault == "slow":
-            cfg = sandbox.config
             sandbox.stopping.wait(cfg.slow_seconds * cfg.time_scale)
         status, payload, ctype = faulty(reply, fault)
+        if fault == "drip":
+            self._drip(status, payload, ctype, reply.headers, cfg.drip_seconds * cfg.time_scale)
+            return
         self._send(status, payload, ctype, reply.headers)
 
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+    def _head(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
         self.send_response(status)
         if body or status != 204:
             self.send_header("Content-Type", ctype)
@@ -105,7 +108,26 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
+        self._head(status, body, ctype, headers)
         self.wfile.write(body)
+
+    def _drip(
+        self, status: int, body: bytes, ctype: str, headers: dict[str, str], pause: float
+    ) -> None:
+        """Headers at once, then the body one byte at a time: every read is quick."""
+        self.close_connection = True
+        self._head(status, body, ctype, headers)
+        stopping = self.server.sandbox.stopping
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                if stopping.wait(pause):
+                    return
+        except OSError:
+            log.debug("the client hung up on a dripping answer", exc_info=True)
 
     def _reset(self) -> None:
         """Drop the connection with a TCP reset and no answer."""

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from extractors.auth import Credentials
 from extractors.client import RetryPolicy, T212Client
-from extractors.errors import T212Error
+from extractors.errors import DeadlineExceeded, T212Error
 from tests.extractors.fakes import FakeClock, Script
 
 DIVS = "/api/v0/equity/history/dividends"
@@ -66,3 +66,29 @@ def test_no_header_makes_the_client_wait_past_the_bound_or_raise_a_foreign_error
             except T212Error as exc:
                 assert "\n" not in str(exc)
     assert all(0 <= s <= BOUND for s in clock.sleeps), clock.sleeps
+
+
+@settings(max_examples=200, deadline=None)
+@given(answers=ANSWERS, limit=st.floats(min_value=0, max_value=400))
+def test_no_header_makes_the_client_wait_past_the_run_deadline(answers, limit):
+    clock = FakeClock()
+    deadline = clock.now + limit
+    script = answers_of(answers)
+    client = T212Client(
+        Credentials("property-key", "property-secret"),
+        env="demo",
+        transport=script.transport,
+        clock=clock,
+        sleep=clock.sleep,
+        deadline=deadline,
+    )
+    with client:
+        for _ in range(3):
+            try:
+                client.get(DIVS)
+            except DeadlineExceeded:
+                break
+            except T212Error as exc:
+                assert "\n" not in str(exc)
+    assert clock.now <= deadline
+    assert all(0 <= s <= BOUND for s in clock.sleeps)

@@ -48,6 +48,26 @@ def test_slow_answer_outlasts_the_client_timeout() -> None:
     assert time.monotonic() - started < 2.0  # stopping cuts the slow answer short
 
 
+def test_drip_sends_the_body_a_byte_at_a_time() -> None:
+    # 20 ms a byte: every read is quick, the whole body slow
+    with Sandbox(small_config(drip_seconds=20.0, time_scale=0.001)) as sb:
+        sb.inject("drip")
+        with httpx.Client(base_url=sb.base_url, auth=(DEMO_KEY, DEMO_SECRET), timeout=1) as c:
+            started = time.monotonic()
+            with c.stream("GET", POSITIONS) as response:
+                assert response.status_code == 200
+                assert int(response.headers["content-length"]) > 1000
+                chunks = []
+                for chunk in response.iter_raw():
+                    chunks.append(chunk)
+                    if len(chunks) == 10:
+                        break
+            elapsed = time.monotonic() - started
+            assert c.get(POSITIONS).status_code == 200  # the next answer comes whole
+    assert [len(chunk) for chunk in chunks] == [1] * 10
+    assert elapsed >= 9 * 0.02
+
+
 def test_reset_drops_the_connection(sandbox: Sandbox, client: httpx.Client) -> None:
     sandbox.inject("reset")
     with pytest.raises(httpx.TransportError):

@@ -1,0 +1,45 @@
+"""Reading an answer within a total time budget, however slowly its bytes arrive."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+
+class Overdue(Exception):
+    """The answer did not arrive whole within its budget."""
+
+
+def phase_timeouts(timeout: httpx.Timeout, budget: float) -> httpx.Timeout:
+    """``timeout`` with no phase (connect, read, write, pool) longer than ``budget`` seconds."""
+    budget = max(budget, 0.001)
+
+    def within(seconds: float | None) -> float:
+        return budget if seconds is None else min(seconds, budget)
+
+    return httpx.Timeout(
+        connect=within(timeout.connect),
+        read=within(timeout.read),
+        write=within(timeout.write),
+        pool=within(timeout.pool),
+    )
+
+
+def read_within(
+    response: httpx.Response, until: float, monotonic: Callable[[], float] = time.monotonic
+) -> bytes:
+    """The whole body of a streamed ``response``; Overdue once ``monotonic()`` passes ``until``.
+
+    httpx's timeouts bound each read, so a server that sends a byte now and then would
+    never time out; the total is checked after every chunk.
+    """
+    if monotonic() > until:
+        raise Overdue
+    chunks = []
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        if monotonic() > until:
+            raise Overdue
+    return b"".join(chunks)
