@@ -20,3 +20,22 @@ def test_the_temporary_server_gets_time_for_a_first_start(given, expected):
     done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "expected"),
+    [
+        ("DO_NOT_TRACK", None, "1"),
+        ("DO_NOT_TRACK", "0", "0"),
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", None, "false"),
+        ("PREFECT_SERVER_ANALYTICS_ENABLED", "true", "true"),
+    ],
+)
+def test_usage_data_is_off_unless_the_user_turned_it_on(name, given, expected):
+    env = {k: v for k, v in os.environ.items() if k != name}
+    if given is not None:
+        env[name] = given
+    probe = f"import os, flows; print(os.environ['{name}'])"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
