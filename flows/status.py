@@ -6,10 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
 from flows.output import format_table
 from transforms.catalogue import TABLES
 from warehouse import GLOBAL_ACCOUNT, connect_readonly
 from warehouse.parquet import find_problems
+from warehouse.reader import DATABASE_FILE
 
 STALE_AFTER = timedelta(days=1)
 
@@ -70,17 +73,30 @@ def _account_section(con, account_id: int, now: datetime) -> list[str]:
     return lines
 
 
+def _open_published(data_dir: Path) -> tuple[duckdb.DuckDBPyConnection, float]:
+    """The published database, read-only, and the time that copy was published."""
+    path = Path(data_dir) / DATABASE_FILE
+    while True:
+        before = path.stat() if path.exists() else None
+        con = connect_readonly(data_dir)
+        after = path.stat()
+        if before is not None and before.st_ino == after.st_ino:
+            return con, after.st_mtime
+        con.close()  # replaced by a run while opening: open the new copy
+
+
 def status_report(data_dir: Path, now: datetime | None = None) -> tuple[str, bool]:
     """The status text, and whether anything needs attention (stale data, broken Parquet)."""
     now = now or datetime.now(UTC)
-    con = connect_readonly(data_dir)
+    con, published_at = _open_published(data_dir)
     try:
         lines = [f"warehouse: {Path(data_dir).resolve()}"]
         for account_id in _account_ids(con):
             lines += ["", *_account_section(con, account_id, now)]
-        problems = find_problems(con, Path(data_dir) / "parquet")
+        found = find_problems(con, Path(data_dir) / "parquet", newer_than=published_at)
     finally:
         con.close()
+    problems = [p for p in found if p.alarm]
     lines.append("")
     if problems:
         lines.append(
@@ -89,5 +105,11 @@ def status_report(data_dir: Path, now: datetime | None = None) -> tuple[str, boo
         lines += [f"  {p.table} {p.partition}: {p.message}" for p in problems[:20]]
     else:
         lines.append("parquet: every partition matches DuckDB")
+    if len(found) > len(problems):
+        lines.append(
+            f"parquet: {len(found) - len(problems)} partition(s) newer than the database copy "
+            "(a run is publishing, or stopped before publishing the database; the next run "
+            "publishes it)"
+        )
     attention = bool(problems) or any(line.startswith("WARNING") for line in lines)
     return "\n".join(lines), attention

@@ -39,6 +39,9 @@ class Problem:
     table: str
     partition: str
     message: str
+    # False for a file newer than the database copy it was compared with: a run is
+    # publishing, or stopped before it published the database; not a fault.
+    alarm: bool = True
 
 
 def partition_path(root: Path, table: Table, partition: str) -> Path:
@@ -156,35 +159,56 @@ def _marks(pairs: list) -> str:
     return ", ".join("(?, ?)" for _ in pairs)
 
 
-def _check_file(path: Path, table: Table, rows: int) -> str | None:
+def _check_file(path: Path, table: Table, rows: int | None) -> str | None:
+    """Why the file is unusable, or holds another row count than ``rows`` (when given)."""
     try:
         data = pq.read_table(path)
     except Exception as exc:  # any decoding failure means the file is unusable
         return f"unreadable ({type(exc).__name__})"
     if data.schema.names != _file_schema(table).names:
         return "columns differ from the catalogue"
-    if data.num_rows != rows:
+    if rows is not None and data.num_rows != rows:
         return f"has {data.num_rows} rows, DuckDB has {rows}"
     return None
 
 
-def find_problems(con: duckdb.DuckDBPyConnection, root: Path) -> list[Problem]:
-    """Compare every published table's files with DuckDB: missing, unreadable, stale, stray."""
+def _newer(path: Path, than: float | None) -> bool:
+    try:
+        return than is not None and path.stat().st_mtime > than
+    except FileNotFoundError:
+        return False
+
+
+def find_problems(
+    con: duckdb.DuckDBPyConnection, root: Path, newer_than: float | None = None
+) -> list[Problem]:
+    """Compare every published table's files with DuckDB: missing, unreadable, stale, stray.
+
+    Files modified after ``newer_than`` (the time of the database copy ``con`` reads)
+    were published after it; their rows are not compared, and they are reported
+    without alarm.
+    """
     problems = []
     pending = con.execute(f"SELECT {_PENDING_COLS} FROM {q(PENDING_PUBLISH.name)}")
     for name, partition in pending.fetchall():
         problems.append(Problem(name, partition, "changes not yet published"))
+    later = "newer than the database copy"
     for table in PUBLISHED.values():
         expected = expected_partitions(con, table)
         existing = existing_partitions(root, table)
         for partition, rows in expected.items():
             path = partition_path(root, table, partition)
+            newer = _newer(path, newer_than)
             if partition not in existing:
                 if rows or table.partition_by:
                     problems.append(Problem(table.name, partition, f"{path}: missing"))
-            elif (issue := _check_file(path, table, rows)) is not None:
+            elif (issue := _check_file(path, table, None if newer else rows)) is not None:
                 problems.append(Problem(table.name, partition, f"{path}: {issue}"))
+            elif newer:
+                problems.append(Problem(table.name, partition, f"{path}: {later}", alarm=False))
         for partition, path in existing.items():
             if partition not in expected:
-                problems.append(Problem(table.name, partition, f"{path}: not in DuckDB"))
+                newer = _newer(path, newer_than)
+                message = later if newer else "not in DuckDB"
+                problems.append(Problem(table.name, partition, f"{path}: {message}", not newer))
     return problems
