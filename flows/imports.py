@@ -15,6 +15,7 @@ from flows.pipeline import merge_normalised, new_run_id
 from flows.rebuild import replay_stale
 from transforms.activity import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
+from warehouse.crashpoints import crash_if_asked
 
 IMPORT_PREFIX = "import:"
 # Files are held whole while they are parsed (several times their size in memory); a
@@ -121,6 +122,7 @@ def import_reports(
             wh.data_dir, account=str(account), resource=resource.name, run_id=run_id,
             pages=len(files),
         )  # fmt: skip
+        crash_if_asked("import.landed")
         state = wh.get_state(account, resource.name)
         counts = merge_normalised(
             wh, resource, account, normalised, run_id=run_id, loaded_at=started,

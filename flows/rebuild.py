@@ -14,6 +14,10 @@ from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
 log = logging.getLogger("t212_etl")
 
 
+class RebuildRefused(ValueError):
+    """The rebuild stopped and changed nothing (one line saying what to do)."""
+
+
 def replay_stale(wh: Warehouse) -> None:
     """Read again from the raw zone the tables an upgrade re-keyed (``replay_needed``)."""
     for name in sorted(wh.replay_needed):
@@ -47,18 +51,33 @@ def replay_run(wh: Warehouse, resource: Resource, run: raw.RawRun) -> None:
 
 
 def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
-    """Replay every complete landed run in order; returns how many runs per resource."""
+    """Replay every complete landed run in order; returns how many runs per resource.
+
+    The runs are replayed into a new database beside the working one, which replaces it
+    only once every run is in; then Parquet and the published copy are rewritten, a file
+    at a time by rename, so readers see the old tables until they see the new ones.
+    A landed page that cannot be read stops the rebuild (:class:`RebuildRefused`, naming
+    the file) before anything changed: a rebuild without some rows would be published
+    by every later run. After a crash the next command finds the old warehouse, or the
+    new one with its publishing still pending, which that command completes.
+    """
     replayed: dict[str, int] = {}
-    with Warehouse.open(data_dir, lock_timeout=lock_timeout) as wh:
-        wh.reset(keep_run_log=True)
-        wh.replay_needed.clear()  # everything is read again
-        for run in raw.iter_runs(data_dir):
-            resource = RESOURCES.get(run.resource)
-            if resource is None:
-                log.warning("raw zone: unknown resource %s skipped", run.resource)
-                continue
-            replay_run(wh, resource, run)
-            replayed[resource.name] = replayed.get(resource.name, 0) + 1
-        wh.publish_all_parquet()
+    with Warehouse.open(data_dir, lock_timeout=lock_timeout, views=False) as wh:
+        try:
+            with wh.rebuilding() as built:
+                for run in raw.iter_runs(data_dir):
+                    resource = RESOURCES.get(run.resource)
+                    if resource is None:
+                        log.warning("raw zone: unknown resource %s skipped", run.resource)
+                        continue
+                    replay_run(built, resource, run)
+                    replayed[resource.name] = replayed.get(resource.name, 0) + 1
+        except raw.UnreadablePage as exc:
+            raise RebuildRefused(
+                f"{exc}; the rebuild stopped and nothing changed: restore the file from a "
+                f"backup, or move its run {exc.path.parent} out of the data directory to "
+                "rebuild without that run"
+            ) from None
+        wh.publish_parquet()
         wh.publish_database()
     return replayed

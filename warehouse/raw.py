@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,14 @@ _READ_AHEAD = 32  # pages read and decompressed ahead of the consumer
 _LEVEL = 1
 # manifests this process has written: a page of a started run needs no directory check
 _STARTED: set[Path] = set()
+
+
+class UnreadablePage(Exception):
+    """A landed page's files cannot be read or decompressed; names the file."""
+
+    def __init__(self, path: Path, reason: object) -> None:
+        super().__init__(f"landed page {path} cannot be read ({reason})")
+        self.path = path
 
 
 @dataclass(frozen=True)
@@ -167,16 +176,14 @@ def iter_runs(
 
 
 def iter_pages(run: RawRun) -> Iterator[RawPage]:
-    """The landed pages of ``run`` in page order, bodies decompressed to the bytes received."""
-    metas = [json.loads(p.read_text()) for p in run.path.glob(f"page-*{_META_SUFFIX}")]
-    for meta in sorted(metas, key=lambda m: m["page"]):
-        body_path = run.path / f"{_page_name(meta['page'])}{_BODY_SUFFIX}"
-        yield RawPage(
-            number=meta["page"],
-            body=_read_body(body_path),
-            request_path=meta["request_path"],
-            received_at=datetime.fromisoformat(meta["received_at"]),
-        )
+    """The landed pages of ``run`` in page order, bodies decompressed to the bytes received.
+
+    Raises :class:`UnreadablePage` naming the first file that cannot be read.
+    """
+    metas = sorted(_read_meta(p) for p in run.path.glob(f"page-*{_META_SUFFIX}"))
+    for number, request_path, received_at in metas:
+        body = _read_body(run.path / f"{_page_name(number)}{_BODY_SUFFIX}")
+        yield RawPage(number, body, request_path, received_at)
 
 
 def iter_bodies(run: RawRun) -> Iterator[bytes]:
@@ -184,6 +191,7 @@ def iter_bodies(run: RawRun) -> Iterator[bytes]:
 
     Replaying needs the bodies only, so the metadata files are listed, not read; reading
     and decompressing release the interpreter, so they overlap the consumer's work.
+    Raises :class:`UnreadablePage` naming the first body that cannot be read.
     """
     metas = run.path.glob(f"page-*{_META_SUFFIX}")
     names = (p.name.removeprefix("page-").removesuffix(_META_SUFFIX) for p in metas)
@@ -199,5 +207,26 @@ def iter_bodies(run: RawRun) -> Iterator[bytes]:
             yield ahead.popleft().result()
 
 
+def _read_meta(path: Path) -> tuple[int, str, datetime]:
+    try:
+        meta = json.loads(path.read_bytes())
+        return (
+            int(meta["page"]),
+            str(meta["request_path"]),
+            datetime.fromisoformat(meta["received_at"]),
+        )
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise UnreadablePage(path, _reason(exc)) from None
+
+
 def _read_body(path: Path) -> bytes:
-    return gzip.decompress(path.read_bytes())
+    try:
+        return gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UnreadablePage(path, _reason(exc)) from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

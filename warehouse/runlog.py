@@ -118,3 +118,41 @@ def resource_row(
         "duration_seconds": duration_seconds,
         "error": error,
     }
+
+
+class RunLogRecorder:
+    """The run log methods of :class:`warehouse.store.Warehouse`, in its transactions."""
+
+    def record_run(self, run_id: str, **fields: object) -> None:
+        """Insert or replace the run log row of ``run_id`` (see ``runlog.record_run_row``).
+
+        Written on a cursor of its own, so it may run beside threads that use
+        :attr:`connection` under their lock.
+        """
+        self._transaction(lambda con: record_run_row(con, run_id, **fields), cursor=True)
+
+    def record_run_log(
+        self,
+        run_id: str,
+        resources: Iterable[tuple[int, str, Mapping[str, object]]],
+        **fields: object,
+    ) -> None:
+        """Insert or replace every resource's result row and the run's row in one transaction.
+
+        ``resources`` holds (account id, resource, fields of ``runlog.record_resource_row``);
+        ``fields`` are those of ``runlog.record_run_row``.
+        """
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            record_resource_rows(con, run_id, resources)
+            record_run_row(con, run_id, **fields)
+
+        self._transaction(work)
+
+    def record_resource_result(
+        self, run_id: str, account_id: int, resource: str, **fields: object
+    ) -> None:
+        """Insert or replace one resource's result row (see ``runlog.record_resource_row``)."""
+        self._transaction(
+            lambda con: record_resource_row(con, run_id, account_id, resource, **fields)
+        )

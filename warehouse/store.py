@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -24,7 +24,7 @@ from transforms.catalogue import TABLES
 from warehouse import merge as merging
 from warehouse import parquet
 from warehouse.batch import MergeBatch
-from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE, RUN_RESOURCES, RUNS
+from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import (
     WarehouseLocked as WarehouseLocked,  # raised by Warehouse.open; part of this module's API
@@ -39,7 +39,8 @@ from warehouse.files import (
 from warehouse.merge import MergeCounts, q
 from warehouse.migrate import add_missing_columns, drop_primary_keys
 from warehouse.reader import DATABASE_FILE
-from warehouse.runlog import record_resource_row, record_resource_rows, record_run_row
+from warehouse.rebuild import Rebuilding
+from warehouse.runlog import RunLogRecorder
 from warehouse.views import create_views as replace_views
 
 T = TypeVar("T")
@@ -56,18 +57,20 @@ class MemoryLimitInvalid(ValueError):
     """The memory limit set for DuckDB is not one it accepts."""
 
 
-class Warehouse:
+class Warehouse(RunLogRecorder, Rebuilding):
     """Storage of one data directory; open with :meth:`Warehouse.open`."""
 
-    def __init__(self, data_dir: Path, lock_fd: int) -> None:
+    def __init__(self, data_dir: Path, lock_fd: int | None, work_db: Path | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self.work_db = self.data_dir / WORK_DIR / DATABASE_FILE
+        self.work_db = work_db or self.data_dir / WORK_DIR / DATABASE_FILE
         self.published_db = self.data_dir / DATABASE_FILE
         self.parquet_dir = self.data_dir / parquet.PARQUET_DIR
         self._lock_fd: int | None = lock_fd
         self._con: duckdb.DuckDBPyConnection | None = None
         # tables an upgrade re-keyed: their rows are read again from the raw zone
         self.replay_needed: set[str] = set()
+        # a database a rebuild is filling: its Parquet work waits until it is swapped in
+        self.building = False
 
     @classmethod
     def open(cls, data_dir: Path, *, lock_timeout: float = 0.0, views: bool = True) -> Warehouse:
@@ -122,7 +125,7 @@ class Warehouse:
 
     def _secure_files(self) -> None:
         secure_file(self.work_db)
-        secure_file(self.work_db.with_name(DATABASE_FILE + ".wal"))
+        secure_file(self.work_db.with_name(self.work_db.name + ".wal"))
 
     def _create_tables(self) -> None:
         con = self.connection
@@ -250,42 +253,13 @@ class Warehouse:
         data = self.connection.sql(f"SELECT * FROM {q(table)} ORDER BY {keys}").to_arrow_table()
         return data.cast(declared.arrow_schema())
 
-    def record_run(self, run_id: str, **fields: object) -> None:
-        """Insert or replace the run log row of ``run_id`` (see ``runlog.record_run_row``).
-
-        Written on a cursor of its own, so it may run beside threads that use
-        :attr:`connection` under their lock.
-        """
-        self._transaction(lambda con: record_run_row(con, run_id, **fields), cursor=True)
-
-    def record_run_log(
-        self,
-        run_id: str,
-        resources: Iterable[tuple[int, str, Mapping[str, object]]],
-        **fields: object,
-    ) -> None:
-        """Insert or replace every resource's result row and the run's row in one transaction.
-
-        ``resources`` holds (account id, resource, fields of ``runlog.record_resource_row``);
-        ``fields`` are those of ``runlog.record_run_row``.
-        """
-
-        def work(con: duckdb.DuckDBPyConnection) -> None:
-            record_resource_rows(con, run_id, resources)
-            record_run_row(con, run_id, **fields)
-
-        self._transaction(work)
-
-    def record_resource_result(
-        self, run_id: str, account_id: int, resource: str, **fields: object
-    ) -> None:
-        """Insert or replace one resource's result row (see ``runlog.record_resource_row``)."""
-        self._transaction(
-            lambda con: record_resource_row(con, run_id, account_id, resource, **fields)
-        )
-
     def publish_parquet(self) -> int:
-        """Write every pending Parquet partition atomically; returns how many were written."""
+        """Write every pending Parquet partition atomically; returns how many were written.
+
+        A database being rebuilt (``rebuilding``) writes none: they stay pending.
+        """
+        if self.building:
+            return 0
         return self._transaction(lambda con: parquet.publish_pending(con, self.parquet_dir))
 
     def publish_all_parquet(self) -> None:
@@ -330,31 +304,3 @@ class Warehouse:
         """Publish pending Parquet partitions, then the database (see :meth:`publish_database`)."""
         self.publish_parquet()
         self.publish_database(reopen=reopen)
-
-    def clear_table(self, name: str) -> None:
-        """Delete every row of a data table (to be replayed), its Parquet dataset with it."""
-
-        def work(con: duckdb.DuckDBPyConnection) -> None:
-            con.execute(f"DELETE FROM {q(name)}")
-            parquet.add_pending(con, {(name, parquet.WHOLE_TABLE)})
-
-        self._transaction(work)
-
-    def reset(self, *, keep_run_log: bool = False) -> None:
-        """Drop and recreate every data table and all state, for a rebuild from the raw zone.
-
-        Published files stay until the next publish, which rewrites every table
-        (the reset leaves a whole-table pending row for each).
-        """
-        logs = {RUNS.name, RUN_RESOURCES.name} if keep_run_log else set()
-        doomed = [t for t in (*TABLES.values(), *BOOKKEEPING.values()) if t.name not in logs]
-
-        def work(con: duckdb.DuckDBPyConnection) -> None:
-            for table in doomed:
-                con.execute(f"DROP TABLE IF EXISTS {q(table.name)}")
-                con.execute(table.duckdb_ddl())
-            replace_views(con)
-            whole = {(name, parquet.WHOLE_TABLE) for name in parquet.PUBLISHED}
-            parquet.add_pending(con, whole)
-
-        self._transaction(work)

@@ -1,12 +1,17 @@
-"""SIGKILL `t212-etl run` at many moments; the next run must end exactly where an
-uninterrupted run ends, and Parquet must equal DuckDB."""
+"""SIGKILL `t212-etl run`, `rebuild` and `import-csv` at many moments; the next command
+must end exactly where an uninterrupted one ends, and Parquet must equal DuckDB."""
 
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from extractors.reports import EXPORTS, INCLUDE_ALL
+from flows.imports import import_reports
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import (
     db_contents,
@@ -37,6 +42,16 @@ MOMENTS = [
     ("commit", 4),  # a history resource's transaction
     ("rename.parquet", 7),
     ("rename.duckdb", 1),
+]
+# (command, crash point, n-th arrival), killed in turn on one data directory: an import
+# with its files landed but not merged, and publishing; then a rebuild replaying, with its
+# new database built, and swapped in with nothing republished yet.
+LATER_MOMENTS = [
+    ("import-csv", "import.landed", 1),
+    ("import-csv", "rename.duckdb", 1),
+    ("rebuild", "commit", 3),
+    ("rebuild", "rebuild.built", 1),
+    ("rebuild", "rebuild.swapped", 1),
 ]
 
 
@@ -69,20 +84,87 @@ def sandbox_and_reference(tmp_path_factory):
     with Sandbox(sandbox_config()) as sb:
         reference = tmp_path_factory.mktemp("reference") / "data"
         assert export(settings_for(sb, reference)).exit_code == 0
-        yield sb, content(reference)
+        yield sb, content(reference), reference
+
+
+def snapshots(data_dir: Path) -> dict[str, list[tuple]]:
+    """Every row of every snapshot table with its snapshot time, by snapshot time."""
+    con = connect_readonly(data_dir)
+    try:
+        out = {}
+        for name, table in TABLES.items():
+            if table.kind == "snapshot":
+                cols = [f'"{c}"' for c in table.column_names if c not in LOAD_METADATA]
+                rows = con.execute(f'SELECT {", ".join(cols)} FROM "{name}" ORDER BY ALL')
+                out[name] = rows.fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def assert_consistent(data_dir: Path, expected: dict[str, list[tuple]]) -> None:
+    """The tables equal ``expected``, and Parquet equals DuckDB."""
+    assert content(data_dir) == expected
+    for name in TABLES:
+        assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+
+
+def download_report(sb: Sandbox, folder: Path) -> Path:
+    """A CSV report of a year, downloaded the way a user would."""
+    with httpx.Client(base_url=sb.base_url, auth=(DEMO_KEY, DEMO_SECRET)) as client:
+        period = {"timeFrom": "2023-01-01T00:00:00Z", "timeTo": "2024-01-01T00:00:00Z"}
+        report_id = client.post(EXPORTS, json={"dataIncluded": INCLUDE_ALL, **period})
+        report_id = report_id.json()["reportId"]
+        link = None
+        while link is None:
+            time.sleep(0.01)
+            listing = client.get(EXPORTS)
+            if listing.status_code == 200:
+                (entry,) = [r for r in listing.json() if r["reportId"] == report_id]
+                link = entry.get("downloadLink")
+        path = folder / "report.csv"
+        path.write_bytes(httpx.get(link).content)
+    return path
 
 
 @pytest.mark.parametrize(("point", "nth"), MOMENTS, ids=[f"{p}-{n}" for p, n in MOMENTS])
 def test_killed_run_then_normal_run_equals_an_uninterrupted_run(
     prefect_harness, sandbox_and_reference, tmp_path, point, nth
 ):
-    sb, expected = sandbox_and_reference
+    sb, expected, _ = sandbox_and_reference
     data_dir = tmp_path / "data"
     env = {"T212_API_KEY": DEMO_KEY, "T212_API_SECRET": DEMO_SECRET, "T212_BASE_URL": sb.base_url}
     env["T212_ETL_CRASH_AT"] = f"{point}:{nth}"
     code, _, err = run_cli("run", "--data-dir", str(data_dir), env=env)
     assert code == -9, f"the run was not killed at {point}:{nth}: {code} {err[-500:]}"
     assert export(settings_for(sb, data_dir)).exit_code == 0
-    assert content(data_dir) == expected
-    for name in TABLES:
-        assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+    assert_consistent(data_dir, expected)
+
+
+@pytest.mark.xdist_group("crash-commands")  # no Prefect: beside the runs, not after them
+def test_killed_rebuild_or_import_then_next_command_equals_an_uninterrupted_one(
+    sandbox_and_reference, tmp_path
+):
+    """After a killed rebuild the next run, after a killed import the same import again."""
+    sb, _, reference = sandbox_and_reference
+    report = download_report(sb, tmp_path)
+    imported = Path(shutil.copytree(reference, tmp_path / "imported"))
+    import_reports(imported, [report])
+    expected_imported = content(imported)
+    assert len(expected_imported["activity"]) > 100
+    data_dir = Path(shutil.copytree(reference, tmp_path / "data"))
+    for command, point, nth in LATER_MOMENTS:
+        files = [str(report)] if command == "import-csv" else []
+        env = {"T212_ETL_CRASH_AT": f"{point}:{nth}"}
+        kept = snapshots(data_dir)
+        code, _, err = run_cli(command, "--data-dir", str(data_dir), *files, env=env)
+        assert code == -9, f"{command} was not killed at {point}:{nth}: {code} {err[-500:]}"
+        if command == "rebuild":
+            assert export(settings_for(sb, data_dir)).exit_code == 0, point
+            # the run added a snapshot of its own; every earlier one is still there
+            for name, rows in snapshots(data_dir).items():
+                assert set(kept[name]) < set(rows), (point, name)
+        else:
+            import_reports(data_dir, [report])
+            assert snapshots(data_dir) == kept
+        assert_consistent(data_dir, expected_imported)

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
 from warehouse import Warehouse, parquet
@@ -226,25 +227,48 @@ def test_check_detects_deleted_and_truncated_files_and_repair_fixes_them(wh):
     assert _assert_parquet_equals_duckdb(wh) == 5
 
 
-def test_reset_then_publish_removes_partitions_that_emptied(wh):
+def test_a_rebuilt_database_publishes_nothing_until_swapped_in(wh):
     _load_sample(wh)
+    wh.record_run("r0", started_at=T0, outcome="success")
     wh.publish()
-    wh.reset()
-    assert wh.count_rows("dividends") == 0 and wh.get_state(1, "dividends") is None
-    wh.merge_resource(
-        "dividends",
-        1,
-        {"dividends": rows_table("dividends", [dividend("a", "1")])},
-        run_id="r9",
-        loaded_at=T1,
-        cursor=None,
-    )
+    files = {p: p.read_bytes() for p in wh.parquet_dir.rglob("*.parquet")}
+    with wh.rebuilding() as built:
+        assert built.count_rows("dividends") == 0 and built.get_state(1, "dividends") is None
+        assert built.count_rows("runs") == 1  # the run log is kept
+        built.merge_resource(
+            "dividends",
+            1,
+            {"dividends": rows_table("dividends", [dividend("a", "1")])},
+            run_id="r9",
+            loaded_at=T1,
+            cursor=None,
+        )
+        assert built.publish_parquet() == 0
+        assert wh.count_rows("dividends") == 3
+    assert {p: p.read_bytes() for p in wh.parquet_dir.rglob("*.parquet")} == files
+    assert wh.count_rows("dividends") == 1 and wh.count_rows("runs") == 1
     wh.publish_parquet()
     assert not (wh.parquet_dir / "dividends" / "account_id=2").exists()
     assert not (wh.parquet_dir / "positions" / "account_id=1").exists()
-    assert pq.read_table(wh.parquet_dir / "runs" / "data.parquet").num_rows == 0
+    assert pq.read_table(wh.parquet_dir / "runs" / "data.parquet").num_rows == 1
     assert wh.check_parquet() == []
-    assert _assert_parquet_equals_duckdb(wh) == 1
+    assert _assert_parquet_equals_duckdb(wh) == 2
+
+
+def test_a_failed_rebuild_leaves_the_working_database_as_it_was(wh):
+    _load_sample(wh)
+    with pytest.raises(RuntimeError, match="replay failed"), wh.rebuilding() as built:
+        built.merge_resource(
+            "dividends",
+            1,
+            {"dividends": rows_table("dividends", [dividend("z", "1")])},
+            run_id="r9",
+            loaded_at=T1,
+            cursor=None,
+        )
+        raise RuntimeError("replay failed")
+    assert wh.count_rows("dividends") == 3
+    assert not list(wh.work_db.parent.glob("rebuilding*"))
 
 
 def test_publish_all_rewrites_every_table(wh):
