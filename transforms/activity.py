@@ -17,7 +17,7 @@ import pandas as pd
 
 from transforms.catalogue import table
 from transforms.frames import Normalised, empty_frame, frame_columns
-from transforms.values import parse_decimal, parse_timestamps
+from transforms.values import parse_currency, parse_decimal, parse_timestamps
 
 TABLE = table("activity")
 # Columns the file does not carry: they are derived from it.
@@ -32,7 +32,6 @@ _MONEY = frozenset(
 _ALIASES = {"time_utc": "time", "no_of_shares": "shares", "id": "report_id"}
 _CURRENCY_OF = re.compile(r"Currency \((.+)\)")
 _IN_CURRENCY = re.compile(r"(.+?) \(([A-Z]{3})\)")
-_CODE = re.compile(r"[A-Z]{3}")
 _ORDER_ID = re.compile(r"EOF(\d{1,18})")
 _NOT_AVAILABLE = "not available"
 # Amounts Trading 212 books in the account currency (the currency of ``Total``).
@@ -155,8 +154,11 @@ def _cell(column: str, text: str, where: str, comma: bool) -> Any:
     kind = TABLE.column(column).type
     if kind == "decimal":
         return _number(text, where, comma)
-    if column.endswith("_currency") and not _CODE.fullmatch(text):
-        raise ReportFileError(f"{where}: {text[:20]!r} is not a currency code")
+    if kind == "currency":
+        try:
+            parse_currency(text)
+        except ValueError:
+            raise ReportFileError(f"{where}: {text[:20]!r} is not a currency code") from None
     return text
 
 

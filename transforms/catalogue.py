@@ -12,6 +12,8 @@ DECIMAL_SCALE = 10
 # logical type -> (DuckDB type, Arrow type)
 _TYPES: dict[str, tuple[str, pa.DataType]] = {
     "text": ("VARCHAR", pa.string()),
+    # text that must be a currency code: the transforms report a record holding anything else
+    "currency": ("VARCHAR", pa.string()),
     "bigint": ("BIGINT", pa.int64()),
     "double": ("DOUBLE", pa.float64()),
     "boolean": ("BOOLEAN", pa.bool_()),
@@ -122,7 +124,7 @@ def _cols(spec: str) -> tuple[Column, ...]:
     return tuple(cols)
 
 
-_INSTRUMENT_REF = "instrument_name:text instrument_isin:text instrument_currency:text"
+_INSTRUMENT_REF = "instrument_name:text instrument_isin:text instrument_currency:currency"
 # Amounts of the CSV reports, each with its currency (``Total`` and ``Currency (Total)``).
 _REPORT_MONEY = (
     "result",
@@ -146,7 +148,7 @@ TABLES: dict[str, Table] = {
         Table(
             "instruments",
             _cols(
-                "ticker:text type:text name:text short_name:text isin:text currency_code:text "
+                "ticker:text type:text name:text short_name:text isin:text currency_code:currency "
                 "working_schedule_id:bigint max_open_quantity:decimal extended_hours:boolean "
                 "added_on:timestamp first_seen_at:timestamp last_seen_at:timestamp "
                 "is_listed:boolean"
@@ -171,7 +173,7 @@ TABLES: dict[str, Table] = {
         Table(
             "account_summaries",
             _cols(
-                "account_id:bigint snapshot_at:timestamp snapshot_date:date currency:text "
+                "account_id:bigint snapshot_at:timestamp snapshot_date:date currency:currency "
                 "total_value:decimal cash_available_to_trade:decimal cash_in_pies:decimal "
                 "cash_reserved_for_orders:decimal investments_current_value:decimal "
                 "investments_realized_profit_loss:decimal investments_total_cost:decimal "
@@ -187,8 +189,8 @@ TABLES: dict[str, Table] = {
                 "account_id:bigint snapshot_at:timestamp snapshot_date:date ticker:text "
                 f"{_INSTRUMENT_REF} quantity:decimal quantity_available_for_trading:decimal "
                 "quantity_in_pies:decimal average_price_paid:decimal current_price:decimal "
-                "price_currency_major:text average_price_paid_major:decimal "
-                "current_price_major:decimal created_at:timestamp wallet_impact_currency:text "
+                "price_currency_major:currency average_price_paid_major:decimal "
+                "current_price_major:decimal created_at:timestamp wallet_impact_currency:currency "
                 "wallet_impact_current_value:decimal wallet_impact_fx_impact:decimal "
                 "wallet_impact_total_cost:decimal wallet_impact_unrealized_profit_loss:decimal"
             ),
@@ -200,8 +202,8 @@ TABLES: dict[str, Table] = {
             "dividends",
             _cols(
                 "account_id:bigint reference:text ticker:text type:text paid_on:timestamp "
-                "quantity:decimal amount:decimal amount_in_euro:decimal currency:text "
-                "gross_amount_per_share:decimal ticker_currency:text " + _INSTRUMENT_REF
+                "quantity:decimal amount:decimal amount_in_euro:decimal currency:currency "
+                "gross_amount_per_share:decimal ticker_currency:currency " + _INSTRUMENT_REF
             ),
             key=("account_id", "reference"),
             kind="history",
@@ -212,7 +214,7 @@ TABLES: dict[str, Table] = {
             _cols(
                 "account_id:bigint order_id:bigint ticker:text type:text side:text status:text "
                 "strategy:text initiated_from:text time_in_force:text extended_hours:boolean "
-                "created_at:timestamp currency:text quantity:decimal filled_quantity:decimal "
+                "created_at:timestamp currency:currency quantity:decimal filled_quantity:decimal "
                 "value:decimal filled_value:decimal limit_price:decimal stop_price:decimal "
                 + _INSTRUMENT_REF
             ),
@@ -225,7 +227,7 @@ TABLES: dict[str, Table] = {
             _cols(
                 "account_id:bigint fill_id:bigint order_id:bigint ticker:text "
                 "filled_at:timestamp price:decimal quantity:decimal trading_method:text "
-                "type:text wallet_impact_currency:text wallet_impact_fx_rate:decimal "
+                "type:text wallet_impact_currency:currency wallet_impact_fx_rate:decimal "
                 "wallet_impact_net_value:decimal wallet_impact_realised_profit_loss:decimal"
             ),
             key=("account_id", "fill_id"),
@@ -236,7 +238,7 @@ TABLES: dict[str, Table] = {
             "fill_taxes",
             _cols(
                 "account_id:bigint fill_id:bigint name:text charged_at:timestamp "
-                "currency:text quantity:decimal"
+                "currency:currency quantity:decimal"
             ),
             key=("account_id", "fill_id", "name", "charged_at"),
             kind="history",
@@ -246,7 +248,7 @@ TABLES: dict[str, Table] = {
             "transactions",
             _cols(
                 "account_id:bigint reference:text type:text date_time:timestamp "
-                "amount:decimal currency:text"
+                "amount:decimal currency:currency"
             ),
             key=("account_id", "reference"),
             kind="history",
@@ -258,8 +260,8 @@ TABLES: dict[str, Table] = {
                 "account_id:bigint id:text report_id:text id_derived:boolean order_id:bigint "
                 "action:text "
                 "time:timestamp isin:text ticker:text name:text notes:text shares:decimal "
-                "price_per_share:decimal price_per_share_currency:text exchange_rate:decimal "
-                + " ".join(f"{m}:decimal {m}_currency:text" for m in _REPORT_MONEY)
+                "price_per_share:decimal price_per_share_currency:currency exchange_rate:decimal "
+                + " ".join(f"{m}:decimal {m}_currency:currency" for m in _REPORT_MONEY)
                 + " merchant_name:text merchant_category:text"
                 # columns the parser does not know, as a JSON object {header: text}
                 + " extra:text"

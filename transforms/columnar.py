@@ -25,17 +25,19 @@ import pyarrow.json as pj
 from transforms.catalogue import DECIMAL_PRECISION, DECIMAL_SCALE, table
 from transforms.frames import Normalised, frame_columns
 from transforms.mapping import Mapping
-from transforms.values import parse_timestamps
+from transforms.values import CURRENCY_PATTERN, parse_timestamps
 
 # logical type -> the Arrow type the JSON reader converts to (times are parsed after)
 _READ_TYPES: dict[str, pa.DataType] = {
     "text": pa.string(),
+    "currency": pa.string(),
     "bigint": pa.int64(),
     "boolean": pa.bool_(),
     "decimal": pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
     "timestamp": pa.string(),
 }
 _BLOCK = 1 << 24  # bytes Arrow parses per block; larger than any page
+_WHOLE_CURRENCY = f"^(?:{CURRENCY_PATTERN})$"
 
 
 class NotColumnar(Exception):
@@ -177,6 +179,10 @@ def _finish(values: pa.ChunkedArray, kind: str, where: str) -> pa.ChunkedArray:
             values.validate(full=True)
         except pa.ArrowInvalid:
             raise NotColumnar(f"{where}: more than 28 integer digits") from None
+        return values
+    if kind == "currency":
+        if pc.all(pc.match_substring_regex(values, _WHOLE_CURRENCY)).as_py() is False:
+            raise NotColumnar(f"{where}: not a currency code")
         return values
     if kind != "timestamp":
         return values

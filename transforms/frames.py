@@ -12,6 +12,7 @@ from transforms.catalogue import LOAD_METADATA, Table, table
 # the pandas dtype each logical type is held in between normalising and loading
 FRAME_DTYPES: dict[str, str] = {
     "text": "object",
+    "currency": "object",
     "bigint": "Int64",
     "double": "float64",
     "boolean": "boolean",

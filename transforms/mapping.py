@@ -16,6 +16,7 @@ from transforms.values import (
     coerce_column,
     column_name,
     parse_bool,
+    parse_currencies,
     parse_decimals,
     parse_int,
     parse_texts,
@@ -26,6 +27,7 @@ from transforms.values import (
 _COLUMN_PARSERS: dict[str, Callable[[list[Any]], tuple[list[Any], dict[int, str]]]] = {
     "decimal": parse_decimals,
     "text": parse_texts,
+    "currency": parse_currencies,
     "bigint": partial(coerce_column, parse=parse_int),
     "boolean": partial(coerce_column, parse=parse_bool),
 }

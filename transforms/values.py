@@ -1,4 +1,4 @@
-"""Value coercion: exact decimals, UTC timestamps, integers, booleans, text and column names."""
+"""Value coercion: exact decimals, UTC timestamps, integers, booleans, text, currencies, names."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ _FALSE = frozenset({"false", "0"})
 # a column's value types, checked at C speed: most columns then need no per-value work
 _DECIMAL_TYPES = frozenset({Decimal, type(None)})
 _TEXT_TYPES = frozenset({str, type(None)})
+# ISO 4217 letters (GBX for pence too), or pence as some price feeds write it, which the
+# positions normaliser converts; the same pattern serves Python and Arrow (RE2).
+CURRENCY_PATTERN = "[A-Z]{3}|GBp"
+_CURRENCY = re.compile(CURRENCY_PATTERN)
 
 
 def snake_case(name: str) -> str:
@@ -133,6 +137,31 @@ def parse_texts(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
     if _TEXT_TYPES.issuperset(map(type, values)):
         return values, {}
     return coerce_column(values, parse_text)
+
+
+def _is_currency(value: Any) -> bool:
+    return value is None or (type(value) is str and _CURRENCY.fullmatch(value) is not None)
+
+
+def parse_currency(value: Any) -> str | None:
+    """A currency code or None; any other value is refused, so no other text gets through."""
+    if _is_currency(value):
+        return value
+    raise ValueError(f"not a currency code: {value!r:.40}")
+
+
+def parse_currencies(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
+    """``parse_currency`` over a column, with errors by position instead of raising.
+
+    A column holds a few distinct codes, so each is checked once.
+    """
+    try:
+        distinct = set(values)
+    except TypeError:  # an object or a list where a code belongs
+        distinct = None
+    if distinct is not None and all(map(_is_currency, distinct)):
+        return values, {}
+    return coerce_column(values, parse_currency)
 
 
 def parse_timestamps(values: Sequence[Any]) -> tuple[pd.DatetimeIndex, dict[int, str]]:

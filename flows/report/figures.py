@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from html import escape
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -22,9 +23,19 @@ CASH_FLOW_LABELS = {
 }
 
 
+def _escape(text: object) -> str:
+    """``text`` for a chart, to be shown as written.
+
+    Plotly reads tags (``<b>``, ``<a href>``, ``<br>``) and entities in every chart
+    text it draws, so tickers, names and currencies from the API are escaped once.
+    """
+    return escape(str(text), quote=False)
+
+
 def _layout(fig: go.Figure, title: str, currency: str | None = None, **extra) -> go.Figure:
+    """Common layout; ``title`` and ``currency`` are plain text."""
     layout = {
-        "title": {"text": title, "x": 0, "font": {"size": 15}},
+        "title": {"text": _escape(title), "x": 0, "font": {"size": 15}},
         "template": "plotly_white",
         "height": 380,
         "margin": {"l": 60, "r": 30, "t": 50, "b": 40},
@@ -33,7 +44,7 @@ def _layout(fig: go.Figure, title: str, currency: str | None = None, **extra) ->
     }
     fig.update_layout(**{**layout, **extra})
     if currency:
-        fig.update_yaxes(title_text=currency, tickformat=",.0f")
+        fig.update_yaxes(title_text=_escape(currency), tickformat=",.0f")
     return fig
 
 
@@ -54,7 +65,7 @@ def dividend_months(
     fig = go.Figure()
     for payer in [*top, OTHERS] if len(ranking) > len(top) else top:
         values = [float(by_payer.get((payer, m), 0)) for m in axis]
-        fig.add_bar(name=payer, x=axis, y=values)
+        fig.add_bar(name=_escape(payer), x=axis, y=values)
     monthly_totals = totals.assign(month=totals["month"].map(lambda d: d.strftime("%Y-%m")))
     full = _month_axis(as_of, MONTHS + 11)
     series = monthly_totals.set_index("month")["amount"].reindex(full, fill_value=0)
@@ -87,14 +98,14 @@ def allocation_by_instrument(allocation: pd.DataFrame, currency: str) -> go.Figu
     """Horizontal bars of the largest holdings by current value, the rest grouped."""
     ordered = allocation.sort_values("value", ascending=False)
     head = ordered.iloc[:TOP_HOLDINGS]
-    labels = [f"{t} {n}"[:40] for t, n in zip(head["ticker"], head["name"], strict=True)]
+    labels = [_escape(f"{t} {n}"[:40]) for t, n in zip(head["ticker"], head["name"], strict=True)]
     values = [float(v) for v in head["value"]]
     if len(ordered) > TOP_HOLDINGS:
         labels.append(f"{OTHERS} ({len(ordered) - TOP_HOLDINGS})")
         values.append(float(ordered["value"].iloc[TOP_HOLDINGS:].sum()))
     fig = go.Figure(go.Bar(x=values[::-1], y=labels[::-1], orientation="h", name="value"))
     fig = _layout(fig, f"Holdings by current value, {currency}", height=max(300, 26 * len(labels)))
-    fig.update_xaxes(title_text=currency, tickformat=",.0f")
+    fig.update_xaxes(title_text=_escape(currency), tickformat=",.0f")
     return fig
 
 
@@ -102,7 +113,11 @@ def allocation_pie(allocation: pd.DataFrame, column: str, title: str) -> go.Figu
     """A donut of the current value grouped by ``column``."""
     grouped = allocation.groupby(column)["value"].sum().sort_values(ascending=False)
     fig = go.Figure(
-        go.Pie(labels=list(grouped.index), values=[float(v) for v in grouped], hole=0.45)
+        go.Pie(
+            labels=[_escape(label) for label in grouped.index],
+            values=[float(v) for v in grouped],
+            hole=0.45,
+        )
     )
     return _layout(fig, title, height=320)
 
@@ -132,5 +147,5 @@ def cash_flows(flows: pd.DataFrame, currency: str, as_of: datetime) -> go.Figure
     kinds += sorted(set(data["kind"]) - set(CASH_FLOW_LABELS))
     for kind in kinds:
         values = [float(amounts.get((kind, m), 0)) for m in axis]
-        fig.add_bar(name=CASH_FLOW_LABELS.get(kind, kind.title()), x=axis, y=values)
+        fig.add_bar(name=_escape(CASH_FLOW_LABELS.get(kind, kind.title())), x=axis, y=values)
     return _layout(fig, f"Cash in and out per month, {currency}", currency, barmode="relative")

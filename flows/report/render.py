@@ -34,14 +34,22 @@ header table td,header table th{border-color:#2f3d5c;color:#fff}
 
 
 class _Charts:
-    """Turns figures into HTML divs, inlining plotly.js with the first one only."""
+    """Turns figures into HTML divs, inlining plotly.js with the first one only.
+
+    Each chart's element id is a counter: plotly writes the id unescaped into the page
+    and into a script, so it must never carry text from the data (the ``testid`` does,
+    and goes into an escaped attribute of the wrapping figure instead).
+    """
 
     def __init__(self) -> None:
         self.count = 0
 
     def html(self, fig: go.Figure, testid: str) -> str:
         div = fig.to_html(
-            full_html=False, include_plotlyjs=self.count == 0, config=_CONFIG, div_id=testid
+            full_html=False,
+            include_plotlyjs=self.count == 0,
+            config=_CONFIG,
+            div_id=f"chart-{self.count}",
         )
         self.count += 1
         return f'<figure class="chart" data-testid="{escape(testid)}">{div}</figure>'

@@ -121,6 +121,8 @@ def _dividend(n: int, **changes) -> dict:
         {"paidOn": "yesterday"},  # an unreadable time
         {"type": 5},  # a number where text is declared
         {"instrument": "AAA"},  # a string where an object is expected
+        {"currency": "eur"},  # not a currency code
+        {"instrument": {"ticker": "AAA_US_EQ", "currency": "</script>"}},
     ],
 )
 def test_anything_odd_goes_record_by_record_with_the_same_outcome(odd):

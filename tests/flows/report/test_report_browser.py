@@ -20,7 +20,7 @@ CURRENCIES = {DEMO_ACCOUNT_ID: "EUR", DEMO_ISA_ACCOUNT_ID: "GBP"}
 # A chart drew when plotly built its SVG and at least one bar, pie slice or line is in it.
 CHART_STATE = """
 Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => ({
-  id: d.id,
+  id: d.closest('figure').dataset.testid,
   svgs: d.querySelectorAll('.main-svg').length,
   traces: (d._fullData || []).length,
   drawn: d.querySelectorAll('.point path, path.surface, .scatterlayer .trace path.js-line').length,
