@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--lock-timeout", type=float, default=0.0, help="seconds to wait for another run's lock"
     )
+    run.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="HOURS",
+        help="stop cleanly after this many hours, 0 for none (default: run_time_limit_hours "
+        "under [export], else 23)",
+    )
     demo = sub.add_parser("demo", help="export the built-in sandbox account into ./demo-data")
     demo.add_argument(
         "--data-dir", default="demo-data", help="where to write (default ./demo-data)"

@@ -73,6 +73,7 @@ def run_command(args: argparse.Namespace) -> int:
             full_refresh=args.full_refresh,
             with_reports=True if args.with_reports else None,
             lock_timeout=args.lock_timeout,
+            time_limit_hours=args.time_limit,
         )
     except FlowError as exc:
         raise SettingsError(str(exc)) from None

@@ -66,6 +66,7 @@ def nightly_export(
     full_refresh: bool = False,
     lock_timeout: float = 0.0,
     with_reports: bool | None = None,
+    time_limit_hours: float | None = None,
 ):
     """Export every configured account, refresh views, publish Parquet and the database.
 
@@ -81,6 +82,7 @@ def nightly_export(
             full_refresh=full_refresh,
             with_reports=with_reports,
             lock_timeout=lock_timeout,
+            time_limit_hours=time_limit_hours,
             runner=run_in_tasks,
             resource_runner=export_resource_task,
         )

@@ -118,8 +118,12 @@ def run_export(
     client_options: dict | None = None,
     ctx_options: dict | None = None,
     resource_runner: ResourceRunner = export_resource,
+    time_limit_hours: float | None = None,
 ) -> RunSummary:
     """Export every selected account into the warehouse and publish it.
+
+    Past the time limit (``time_limit_hours``, 0 for none, or else the setting) the
+    client sends nothing more: resources not yet read fail with one line, the rest stay.
 
     Raises CredentialsRefused, before anything is written, when no account can be read.
     ``with_reports`` None follows the setting ``[export] with_reports``.
@@ -128,8 +132,12 @@ def run_export(
     resources = select_resources(only, reports)
     started = now_utc()
     progress = active_progress()
+    client_options = dict(client_options or {})
     if progress is not None:
-        client_options = {"on_wait": progress.wait, **(client_options or {})}
+        client_options.setdefault("on_wait", progress.wait)
+    limit = settings.run_time_limit_hours if time_limit_hours is None else time_limit_hours
+    if limit:
+        client_options.setdefault("deadline", time.time() + limit * 3600)
     clients, identities, refused = identify_accounts(settings, account_names, client_options)
     ctx = RunContext(
         run_id=new_run_id(started),

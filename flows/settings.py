@@ -14,6 +14,8 @@ from dotenv import dotenv_values
 from extractors.auth import Credentials, resolve_base_url
 
 CONFIG_NAME = "t212-etl.toml"
+# under a day, so a nightly run never runs into the next night's
+DEFAULT_TIME_LIMIT_HOURS = 23.0
 _LITERAL_SECRET_KEYS = {"key", "secret", "api_key", "api_secret", "password", "token"}
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -51,6 +53,9 @@ class Settings:
     overlap_days: float = 2.0
     with_reports: bool = False
     reports_start_year: int | None = None
+    # A run stops cleanly after this long (None: never), so that a stuck server or an
+    # endless walk cannot hold the lock into the next night's run.
+    run_time_limit_hours: float | None = DEFAULT_TIME_LIMIT_HOURS
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def account(self, name: str) -> AccountConfig:
@@ -167,6 +172,7 @@ def load_settings(
         reference_max_age_hours=float(export.get("reference_max_age_hours", 12.0)),
         overlap_days=float(export.get("overlap_days", 2.0)),
         **_report_settings(export),
+        run_time_limit_hours=_time_limit(export),
         environ=env,
     )
 
@@ -180,3 +186,13 @@ def _report_settings(export: Mapping[str, object]) -> dict[str, object]:
     if start is not None and (not isinstance(start, int) or not 2000 <= start <= 2100):
         raise SettingsError(f"{CONFIG_NAME}: [export] reports_start_year must be a year")
     return {"with_reports": with_reports, "reports_start_year": start}
+
+
+def _time_limit(export: Mapping[str, object]) -> float | None:
+    """``run_time_limit_hours`` of ``[export]``: hours, 0 for no limit."""
+    hours = export.get("run_time_limit_hours", DEFAULT_TIME_LIMIT_HOURS)
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 <= hours < 1e6:
+        raise SettingsError(
+            f"{CONFIG_NAME}: [export] run_time_limit_hours must be a number of hours (0: none)"
+        )
+    return float(hours) or None
