@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import functools
-import json
 import random
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import httpx
 
+from extractors.answers import ApiResponse, EndpointStats, decode_json
 from extractors.auth import Credentials, resolve_base_url
 from extractors.errors import (
     DeadlineExceeded,
@@ -30,6 +27,7 @@ from extractors.errors import (
 )
 from extractors.pagination import iterate_pages
 from extractors.ratelimit import RateLimiter, parse_retry_after
+from extractors.redaction import Redactor
 from extractors.retry import RetryPolicy
 from extractors.transfer import Overdue, phase_timeouts, read_within
 
@@ -47,24 +45,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_TOTAL_TIMEOUT = 120.0
 
 
-# Bodies past this size decode with a Python hook per object (about a fifth slower).
-PREEMPTIBLE_BODY = 256 * 1024
-
-
-def decode_json(body: bytes) -> Any:
-    """Decode a response body with every fractional number as an exact ``Decimal``."""
-    if len(body) < PREEMPTIBLE_BODY:
-        return json.loads(body, parse_float=Decimal)
-    # One C call holds the GIL for the whole body (25 ms for the 16,000 instruments): the
-    # history threads, waking at their window's reset, would wait for it. The hook runs
-    # Python code between objects, where the interpreter can switch threads.
-    return json.loads(body, parse_float=Decimal, object_pairs_hook=_object)
-
-
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return dict(pairs)
-
-
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """The default TLS context, built once per process and shared by every client.
@@ -72,29 +52,6 @@ def tls_context() -> ssl.SSLContext:
     Reading the CA bundle takes about 20 ms; a context serves any number of connections.
     """
     return httpx.create_ssl_context()
-
-
-@dataclass
-class EndpointStats:
-    """What one endpoint cost: requests, retries, 429s, seconds waited, bytes received."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    wait_seconds: float = 0.0
-    bytes: int = 0
-
-
-@dataclass(frozen=True)
-class ApiResponse:
-    """A decoded answer with the exact body received, for the raw zone."""
-
-    path: str
-    url: str
-    status: int
-    body: bytes
-    data: Any
-    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class T212Client:
@@ -123,6 +80,7 @@ class T212Client:
         """
         self.base_url = resolve_base_url(env, base_url)
         self._credentials = credentials
+        self.redactor = Redactor(credentials.secrets())
         self.retry = retry or RetryPolicy()
         self.limiter = RateLimiter(limits, clock=clock, sleep=self._wait)
         self._clock = clock
@@ -160,6 +118,18 @@ class T212Client:
         """Strings that must be redacted from any output."""
         return self._credentials.secrets()
 
+    def redact_error(self, exc: T212Error) -> T212Error:
+        """``exc`` (and the error it wraps) with every credential masked, changed in place.
+
+        Every error leaving the client passes here, whatever server text it quotes.
+        """
+        for error in (exc, getattr(exc, "last", None)):
+            if isinstance(error, T212Error):
+                error.args = tuple(self.redactor(str(a)) for a in error.args)
+                if getattr(error, "scope", None):
+                    error.scope = self.redactor(error.scope)
+        return exc
+
     def time_left(self) -> float | None:
         """Seconds until the run's deadline (None without one; never negative)."""
         if self.deadline is None:
@@ -192,6 +162,15 @@ class T212Client:
         json_body: Any = None,
     ) -> ApiResponse:
         """Send one logical request; retries 429, 408, 5xx, transport errors and bad bodies."""
+        try:
+            return self._request(method, path, params, json_body)
+        except T212Error as exc:
+            self.redact_error(exc)
+            raise
+
+    def _request(
+        self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any
+    ) -> ApiResponse:
         endpoint = path.split("?", 1)[0]
         limiter_key = f"{method} {endpoint}" if method != "GET" else endpoint
         stats = self._endpoint_stats(endpoint)
@@ -269,7 +248,9 @@ class T212Client:
             stats.rate_limited += 1
             self.limiter.spent(limiter_key, retry_after)
         if not 200 <= status < 300:
-            error = error_for_status(status, path, body, content_type)
+            error = error_for_status(
+                status, path, body, content_type, method=method, quote=self.redactor
+            )
             if status == 503:
                 error.retry_after = retry_after
             raise error
@@ -278,7 +259,7 @@ class T212Client:
         except ValueError:
             raise MalformedResponse(
                 f"{method} {path}: HTTP {status} with a body that is not valid JSON "
-                f"({describe_body(body, content_type)})",
+                f"({describe_body(body, content_type, self.redactor)})",
                 status=status,
                 path=path,
             ) from None
@@ -288,4 +269,14 @@ class T212Client:
         self, path: str, params: Mapping[str, Any] | None = None, *, max_pages: int = 100_000
     ) -> Iterator[ApiResponse]:
         """Pages of a history endpoint, newest first; close the iterator to stop early."""
-        return iterate_pages(self.get, self.base_url, path, params, max_pages=max_pages)
+        pages = iterate_pages(
+            self.get, self.base_url, path, params, max_pages=max_pages, quote=self.redactor
+        )
+        return self._redacting(pages)
+
+    def _redacting(self, pages: Iterator[ApiResponse]) -> Iterator[ApiResponse]:
+        try:
+            yield from pages
+        except T212Error as exc:
+            self.redact_error(exc)
+            raise

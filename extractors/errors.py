@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from extractors.redaction import PLAIN, Redactor
+
 _SCOPE = re.compile(r"Scope\(\s*([\w:.-]+)\s*\)")
 
 
@@ -96,30 +98,45 @@ class PaginationError(T212Error):
     """nextPagePath is unusable: another endpoint or host, a cursor that repeats, too many pages."""
 
 
-def describe_body(body: bytes, content_type: str | None, limit: int = 120) -> str:
-    """A short, safe description of a response body for error messages."""
-    snippet = body[:limit].decode("utf-8", "replace").replace("\n", " ").strip()
-    more = "..." if len(body) > limit else ""
-    return f"content-type {content_type or 'none'}, first bytes: {snippet!r}{more}"
+def describe_body(
+    body: bytes, content_type: str | None, quote: Redactor = PLAIN, limit: int = 120
+) -> str:
+    """A short description of a response body for error messages, credentials masked."""
+    kind = quote.quote(content_type, 100) if content_type else "none"
+    return f"content-type {kind}, first bytes: {quote.quote(body, limit)!r}"
 
 
-def server_message(body: bytes) -> str | None:
-    """The message in a small JSON error body (``code``/``message``), if there is one."""
+def server_message(body: bytes, quote: Redactor = PLAIN) -> str | None:
+    """The message in a small JSON error body (``code``/``message``), else its first bytes.
+
+    One line, credentials masked, a few hundred characters at most.
+    """
     try:
         data = json.loads(body)
     except ValueError:
-        text = body[:200].decode("utf-8", "replace").strip()
-        return text or None
+        return quote.quote(body) or None
     if isinstance(data, dict):
         parts = [str(data[k]) for k in ("code", "message", "error", "detail") if data.get(k)]
-        return ": ".join(parts) or None
+        return quote.quote(": ".join(parts)) or None
     return None
 
 
-def error_for_status(status: int, path: str, body: bytes, content_type: str | None) -> T212Error:
-    """Map a non-2xx answer to the error class and message a user can act on."""
-    message = server_message(body) if "html" not in (content_type or "") else None
-    where = f"GET {path}"
+def error_for_status(
+    status: int,
+    path: str,
+    body: bytes,
+    content_type: str | None,
+    *,
+    method: str = "GET",
+    quote: Redactor = PLAIN,
+) -> T212Error:
+    """Map a non-2xx answer to the error class and message a user can act on.
+
+    Every piece of the answer quoted goes through ``quote`` (the client's redactor).
+    """
+    html_page = "html" in (content_type or "")
+    message = server_message(body, quote) if not html_page else None
+    where = f"{method} {quote(path)}"
     if status == 401:
         return AuthenticationError(
             f"{where}: 401 Unauthorized: check the API key and secret, and that they belong "
@@ -156,12 +173,12 @@ def error_for_status(status: int, path: str, body: bytes, content_type: str | No
     if status == 429:
         return RateLimited(f"{where}: 429 Too Many Requests", status=status, path=path)
     if status == 408 or status >= 500:
-        detail = message or describe_body(body, content_type)
+        detail = message or describe_body(body, content_type, quote)
         return ServerError(
             f"{where}: HTTP {status} from the server ({detail})", status=status, path=path
         )
     return BadRequest(
-        f"{where}: HTTP {status}: {message or describe_body(body, content_type)}",
+        f"{where}: HTTP {status}: {message or describe_body(body, content_type, quote)}",
         status=status,
         path=path,
     )

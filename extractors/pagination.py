@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from extractors.errors import MalformedResponse, PaginationError
+from extractors.redaction import PLAIN, Redactor
 
 if TYPE_CHECKING:
     from extractors.client import ApiResponse
@@ -19,11 +20,12 @@ def _canonical(path: str, query: list[tuple[str, str]]) -> str:
     return f"{path}?{urlencode(sorted(query))}"
 
 
-def resolve_next_page(next_path: str, endpoint: str, base_url: str) -> str:
+def resolve_next_page(next_path: str, endpoint: str, base_url: str, quote: Redactor = PLAIN) -> str:
     """Turn a ``nextPagePath`` into a request path on ``endpoint``, or raise PaginationError.
 
     Accepts an absolute path (with or without the ``/api/v0`` prefix), a full URL on the
-    same host, or a bare query string; refuses anything that points elsewhere.
+    same host, or a bare query string; refuses anything that points elsewhere. What the
+    message quotes of it goes through ``quote``.
     """
     raw = next_path.strip()
     if not raw:
@@ -37,7 +39,8 @@ def resolve_next_page(next_path: str, endpoint: str, base_url: str) -> str:
             base = urlsplit(base_url)
             if (parts.scheme, parts.netloc.lower()) != (base.scheme, base.netloc.lower()):
                 raise PaginationError(
-                    f"{endpoint}: nextPagePath points to another host ({parts.netloc}); "
+                    f"{endpoint}: nextPagePath points to another host "
+                    f"({quote.quote(parts.netloc, 100)}); "
                     "refusing to follow it",
                     path=endpoint,
                 )
@@ -46,7 +49,8 @@ def resolve_next_page(next_path: str, endpoint: str, base_url: str) -> str:
             path = API_PREFIX + path
     if path.rstrip("/") != endpoint.rstrip("/"):
         raise PaginationError(
-            f"{endpoint}: nextPagePath points to another endpoint ({path}); refusing to follow it",
+            f"{endpoint}: nextPagePath points to another endpoint ({quote.quote(path, 100)}); "
+            "refusing to follow it",
             path=endpoint,
         )
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "limit"]
@@ -61,6 +65,7 @@ def iterate_pages(
     params: Mapping[str, Any] | None = None,
     *,
     max_pages: int = 100_000,
+    quote: Redactor = PLAIN,
 ) -> Iterator[ApiResponse]:
     """Yield every page of ``endpoint`` newest first, with ``limit=50``.
 
@@ -76,8 +81,8 @@ def iterate_pages(
         key = _canonical(parts.path, parse_qsl(parts.query, keep_blank_values=True))
         if key in seen:
             raise PaginationError(
-                f"{endpoint}: the page cursor did not advance ({parts.query}); stopping "
-                "instead of looping",
+                f"{endpoint}: the page cursor did not advance "
+                f"({quote.quote(parts.query, 100)}); stopping instead of looping",
                 path=endpoint,
             )
         seen.add(key)
@@ -94,7 +99,7 @@ def iterate_pages(
             return
         if not isinstance(next_path, str):
             raise PaginationError(f"{endpoint}: nextPagePath is not a string", path=endpoint)
-        path = resolve_next_page(next_path, endpoint, base_url)
+        path = resolve_next_page(next_path, endpoint, base_url, quote)
     raise PaginationError(
         f"{endpoint}: more than {max_pages} pages; raise the page cap if the history is "
         "really that long",

@@ -12,7 +12,8 @@ import httpx
 
 from extractors.auth import is_loopback
 from extractors.client import USER_AGENT, ApiResponse, T212Client
-from extractors.errors import T212Error, TransportError
+from extractors.errors import MalformedResponse, T212Error, TransportError
+from extractors.redaction import PLAIN
 
 EXPORTS = "/api/v0/equity/history/exports"
 INCLUDE_ALL = {
@@ -90,7 +91,7 @@ def report_file(request_path: str, body: bytes) -> ReportFile:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).hostname or "an unnamed host"
+    return PLAIN.quote(urlsplit(url).hostname or "an unnamed host", 100)
 
 
 def check_link(url: str) -> None:
@@ -159,14 +160,41 @@ def fetch_reports(
 
     The client's limiter spaces the requests (POST 1 / 30 s, GET 1 / 60 s). Reports that
     end Failed or Canceled, or are not finished within ``timeout`` seconds, raise
-    ReportFailed after the others were yielded.
+    ReportFailed after the others were yielded. Errors quote no credential (the client's
+    redactor masks them).
     """
+    try:
+        yield from _reports(client, wanted, downloader, timeout, clock)
+    except T212Error as exc:
+        client.redact_error(exc)
+        raise
+
+
+def _report_id(client: T212Client, answer: ApiResponse) -> int:
+    report_id = answer.data.get("reportId") if isinstance(answer.data, dict) else None
+    if isinstance(report_id, int) and not isinstance(report_id, bool):
+        return report_id
+    raise MalformedResponse(
+        f"POST {EXPORTS}: the answer names no report id "
+        f"({client.redactor.quote(answer.body, 120)!r}); run again later",
+        status=answer.status,
+        path=EXPORTS,
+    )
+
+
+def _reports(
+    client: T212Client,
+    wanted: list[Period],
+    downloader: Downloader,
+    timeout: float,
+    clock: Callable[[], float],
+) -> Iterator[ApiResponse]:
     pending: dict[int, Period] = {}
     for period in wanted:
         body = {"dataIncluded": INCLUDE_ALL, "timeFrom": _iso(period.time_from),
                 "timeTo": _iso(period.time_to)}  # fmt: skip
         answer = client.request("POST", EXPORTS, json_body=body)
-        pending[int(answer.data["reportId"])] = period
+        pending[_report_id(client, answer)] = period
     failed: list[str] = []
     deadline = clock() + timeout
     while pending:
@@ -178,7 +206,7 @@ def fetch_reports(
             report_id = entry.get("reportId") if isinstance(entry, dict) else None
             if report_id not in pending:
                 continue
-            status = str(entry.get("status"))
+            status = client.redactor.quote(str(entry.get("status")), 40)
             if status == "Finished" and entry.get("downloadLink"):
                 period = pending.pop(report_id)
                 body = downloader.fetch(str(entry["downloadLink"]))

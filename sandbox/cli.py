@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME=RATE",
         help="random fault at a rate, repeatable: 500 502 503 429 slow drip reset truncated "
-        "malformed html200 html502 stuck_cursor foreign_cursor future_time stale_time",
+        "malformed html200 html502 echo_headers stuck_cursor foreign_cursor future_time "
+        "stale_time",
     )
     parser.add_argument("--slow-seconds", type=float, default=30.0, help="delay of 'slow'")
     parser.add_argument(

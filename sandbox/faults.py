@@ -19,6 +19,7 @@ FAULTS = frozenset(
         "malformed",
         "html200",
         "html502",
+        "echo_headers",
         "stuck_cursor",
         "foreign_cursor",
         "future_time",

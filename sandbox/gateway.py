@@ -7,6 +7,7 @@ import binascii
 import hmac
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -185,6 +186,14 @@ def body_of(reply: Reply) -> bytes:
     if reply.body is not None:
         return reply.body
     return encode(reply.payload)
+
+
+def echo(headers: Iterable[tuple[str, str]]) -> bytes:
+    """A proxy's one-line error page quoting the request headers it received, by name."""
+    quoted = "; ".join(
+        f"{name}: {value}" for name, value in sorted(headers, key=lambda h: h[0].lower())
+    )
+    return f"502 Bad Gateway: the upstream did not answer the request ({quoted})\n".encode()
 
 
 def faulty(reply: Reply, fault: str | None) -> tuple[int, bytes, str]:

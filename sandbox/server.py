@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sandbox import control
-from sandbox.gateway import faulty
+from sandbox.gateway import echo, faulty
 
 if TYPE_CHECKING:
     from sandbox.service import Sandbox
@@ -90,6 +90,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "reset":
             self._reset()
+            return
+        if fault == "echo_headers":
+            page = echo(self.headers.items())
+            self._send(502, page, "text/plain; charset=utf-8", reply.headers)
             return
         cfg = sandbox.config
         if fault == "slow":

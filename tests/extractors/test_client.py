@@ -12,9 +12,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from extractors.answers import PREEMPTIBLE_BODY
 from extractors.auth import Credentials
 from extractors.client import (
-    PREEMPTIBLE_BODY,
     USER_AGENT,
     RetryPolicy,
     T212Client,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 
@@ -160,3 +161,16 @@ def test_unknown_fault_name_is_refused(sandbox: Sandbox) -> None:
         sandbox.inject("meteor")
     with pytest.raises(ValueError):
         sandbox.set_fault_rates(**{"503": 1.5})
+
+
+def test_echo_headers_answers_502_with_the_request_headers(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
+    sandbox.inject("echo_headers")
+    response = client.get(DIVIDENDS)
+    assert response.status_code == 502
+    assert response.headers["content-type"].startswith("text/plain")
+    token = base64.b64encode(f"{DEMO_KEY}:{DEMO_SECRET}".encode()).decode()
+    assert f"Authorization: Basic {token}" in response.text
+    assert "x-ratelimit-used" in response.headers
+    assert client.get(DIVIDENDS).status_code == 200
