@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from extractors.answers import ApiResponse, EndpointStats, decode_json
-from extractors.auth import Credentials, resolve_base_url
+from extractors.auth import Credentials, is_loopback, resolve_base_url
 from extractors.errors import (
     DeadlineExceeded,
     MalformedResponse,
@@ -25,6 +26,7 @@ from extractors.errors import (
     describe_body,
     error_for_status,
 )
+from extractors.logs import watch
 from extractors.pagination import iterate_pages
 from extractors.ratelimit import RateLimiter, parse_retry_after
 from extractors.redaction import Redactor
@@ -81,6 +83,7 @@ class T212Client:
         self.base_url = resolve_base_url(env, base_url)
         self._credentials = credentials
         self.redactor = Redactor(credentials.secrets())
+        watch(self.redactor)
         self.retry = retry or RetryPolicy()
         self.limiter = RateLimiter(limits, clock=clock, sleep=self._wait)
         self._clock = clock
@@ -96,6 +99,8 @@ class T212Client:
             transport=transport,
             timeout=timeout,
             verify=tls_context(),
+            # a proxy would see the Basic header of a plain-http loopback request
+            trust_env=not is_loopback(urlsplit(self.base_url).hostname or ""),
             follow_redirects=False,  # never carry credentials to another host
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         )

@@ -94,6 +94,10 @@ class DeadlineExceeded(T212Error):
         )
 
 
+class ReportFailed(T212Error):
+    """A report ended Failed or Canceled, never finished in time, or could not be fetched."""
+
+
 class PaginationError(T212Error):
     """nextPagePath is unusable: another endpoint or host, a cursor that repeats, too many pages."""
 

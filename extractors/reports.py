@@ -8,12 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
-
-from extractors.auth import is_loopback
-from extractors.client import USER_AGENT, ApiResponse, T212Client
-from extractors.errors import MalformedResponse, T212Error, TransportError
-from extractors.redaction import PLAIN
+from extractors.client import ApiResponse, T212Client
+from extractors.download import Downloader, link_host
+from extractors.errors import MalformedResponse, ReportFailed, T212Error
 
 EXPORTS = "/api/v0/equity/history/exports"
 INCLUDE_ALL = {
@@ -24,11 +21,6 @@ INCLUDE_ALL = {
 }
 WAITING = frozenset({"Queued", "Processing", "Running"})
 ENDED_BADLY = frozenset({"Failed", "Canceled", "Cancelled"})
-DOWNLOAD_ATTEMPTS = 3
-
-
-class ReportFailed(T212Error):
-    """A report ended Failed or Canceled, or never finished in time."""
 
 
 @dataclass(frozen=True)
@@ -88,64 +80,6 @@ def report_file(request_path: str, body: bytes) -> ReportFile:
     end = datetime.fromisoformat(query["timeTo"].replace("Z", "+00:00"))
     source = f"report {query.get('reportId', '?')} of {start.year}"
     return ReportFile(source, body, Period(start.year, start, end))
-
-
-def _host(url: str) -> str:
-    return PLAIN.quote(urlsplit(url).hostname or "an unnamed host", 100)
-
-
-def check_link(url: str) -> None:
-    """Refuse a download link that is not https (plain http only on loopback)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
-        return
-    raise ReportFailed(f"refusing the report link to {_host(url)}: it is not https")
-
-
-class Downloader:
-    """A plain client for pre-signed report links: it never holds or sends credentials."""
-
-    def __init__(self, transport: httpx.BaseTransport | None = None, timeout: float = 120.0):
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=timeout,
-            follow_redirects=True,
-            headers={"User-Agent": USER_AGENT, "Accept": "text/csv, */*"},
-            event_hooks={"request": [lambda request: check_link(str(request.url))]},
-        )
-
-    def __enter__(self) -> Downloader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.close()
-
-    def fetch(self, url: str) -> bytes:
-        """The bytes at ``url``; transient failures are retried a few times.
-
-        Errors name the host only: the link's query is a signature.
-        """
-        check_link(url)
-        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
-            try:
-                response = self._http.get(url)
-            except httpx.TransportError as exc:
-                if attempt == DOWNLOAD_ATTEMPTS:
-                    raise TransportError(
-                        f"report download from {_host(url)} failed ({type(exc).__name__})"
-                    ) from None
-                time.sleep(0.5 * attempt)
-                continue
-            if response.status_code == 200:
-                return response.content
-            if response.status_code < 500 or attempt == DOWNLOAD_ATTEMPTS:
-                raise ReportFailed(
-                    f"report download from {_host(url)} answered HTTP {response.status_code}"
-                )
-            time.sleep(0.5 * attempt)
-        raise AssertionError("unreachable")
 
 
 def fetch_reports(
@@ -209,10 +143,10 @@ def _reports(
             status = client.redactor.quote(str(entry.get("status")), 40)
             if status == "Finished" and entry.get("downloadLink"):
                 period = pending.pop(report_id)
-                body = downloader.fetch(str(entry["downloadLink"]))
+                body = downloader.fetch(str(entry["downloadLink"]), client.time_left())
                 yield ApiResponse(
                     page_path(report_id, period),
-                    f"report {report_id} from {_host(str(entry['downloadLink']))}",
+                    f"report {report_id} from {link_host(str(entry['downloadLink']))}",
                     200,
                     body,
                     ReportFile(f"report {report_id} of {period.year}", body, period),

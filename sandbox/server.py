@@ -93,7 +93,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "echo_headers":
             page = echo(self.headers.items())
-            self._send(502, page, "text/plain; charset=utf-8", reply.headers)
+            mirrored = {"X-Echo-Authorization": self.headers.get("Authorization") or ""}
+            self._send(502, page, "text/plain; charset=utf-8", {**reply.headers, **mirrored})
             return
         cfg = sandbox.config
         if fault == "slow":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -13,7 +14,9 @@ from extractors.auth import Credentials
 from extractors.client import RetryPolicy, T212Client
 from extractors.errors import T212Error
 from extractors.redaction import SERVER_TEXT_LIMIT, Redactor
+from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.extractors.fakes import FakeClock, Script, json_response
+from tests.sandbox.conftest import small_config
 
 KEY, SECRET = "odd/Key+with=chars&1234", "p@ss word:with?#%-Chars-5678"
 TOKEN = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
@@ -132,3 +135,21 @@ def test_a_next_page_path_that_echoes_a_credential_is_not_quoted(next_path):
     with make_client(Script(json_response(page))) as client, pytest.raises(T212Error) as err:
         list(client.paginate(DIVS, {"cursor": quote(SECRET, safe="")}))
     assert_clean(str(err.value))
+
+
+def test_credentials_echoed_in_response_headers_never_reach_httpx_or_httpcore_logs(caplog):
+    for name in ("httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    token = base64.b64encode(f"{DEMO_KEY}:{DEMO_SECRET}".encode()).decode()
+    with Sandbox(small_config()) as sb:
+        sb.inject("echo_headers")
+        client = T212Client(
+            Credentials(DEMO_KEY, DEMO_SECRET), base_url=sb.base_url, retry=RetryPolicy(1)
+        )
+        with client, pytest.raises(T212Error):
+            client.get(DIVS)
+    headers = [r.getMessage() for r in caplog.records if "receive_response_headers" in r.msg]
+    assert headers and "X-Echo-Authorization" in headers[-1]
+    for record in caplog.records:
+        for form in (token, DEMO_KEY, DEMO_SECRET):
+            assert form not in record.getMessage()

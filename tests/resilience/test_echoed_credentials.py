@@ -37,6 +37,8 @@ def errors_stored(data_dir: Path) -> list[str]:
 def test_echoed_headers_reach_no_message_log_or_run_log(tmp_path, caplog):
     with Sandbox(sandbox_config()) as sb:
         sb.inject("echo_headers", path=DIVS, times=100)
+        for name in ("httpx", "httpcore"):  # their records quote the echoing headers
+            caplog.set_level(logging.DEBUG, logger=name)
         with caplog.at_level(logging.DEBUG):
             summary = run_export(
                 settings_for(sb, tmp_path), only=["dividends"], client_options={"retry": FAST_RETRY}
@@ -46,6 +48,7 @@ def test_echoed_headers_reach_no_message_log_or_run_log(tmp_path, caplog):
     assert "HTTP 502" in error and "***" in error and "\n" not in error
     stored = errors_stored(tmp_path)
     assert any("HTTP 502" in e for e in stored)
+    assert any(r.name.startswith("httpcore") for r in caplog.records)
     for text in (error, caplog.text, *stored):
         assert not {piece for piece in forbidden() if piece in text}, text
     # and the suite-wide scan (tests/conftest.py) finds no credential in tmp_path's files

@@ -61,11 +61,12 @@ def test_drip_sends_the_body_a_byte_at_a_time() -> None:
                 chunks = []
                 for chunk in response.iter_raw():
                     chunks.append(chunk)
-                    if len(chunks) == 10:
+                    if sum(map(len, chunks)) >= 10:
                         break
             elapsed = time.monotonic() - started
             assert c.get(POSITIONS).status_code == 200  # the next answer comes whole
-    assert [len(chunk) for chunk in chunks] == [1] * 10
+    # bytes come one by one (a busy reader may find two or three waiting at once)
+    assert len(chunks) >= 4 and max(map(len, chunks)) <= 3
     assert elapsed >= 9 * 0.02
 
 
@@ -172,5 +173,6 @@ def test_echo_headers_answers_502_with_the_request_headers(
     assert response.headers["content-type"].startswith("text/plain")
     token = base64.b64encode(f"{DEMO_KEY}:{DEMO_SECRET}".encode()).decode()
     assert f"Authorization: Basic {token}" in response.text
+    assert response.headers["x-echo-authorization"] == f"Basic {token}"
     assert "x-ratelimit-used" in response.headers
     assert client.get(DIVIDENDS).status_code == 200
