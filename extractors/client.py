@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import random
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,29 +28,14 @@ from extractors.pagination import iterate_pages
 from extractors.ratelimit import RateLimiter, parse_retry_after
 from extractors.redaction import Redactor
 from extractors.retry import RetryPolicy
-from extractors.transfer import Overdue, phase_timeouts, read_within
+from extractors.transfer import USER_AGENT, Overdue, phase_timeouts, read_within, tls_context
 
-try:
-    __version__ = version("t212-etl")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
-
-USER_AGENT = f"t212-etl/{__version__} (+https://github.com/t212-etl/t212-etl)"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 # The longest one attempt may take, first byte sent to last byte read. The largest answer
 # (the instrument list, 3.5-5 MB) needs 40 s at 1 Mbit/s; a page of 50 history items
 # (about 50 KB) needs well under a second. A server that drips its answer costs at most
 # this per attempt, and the endpoint's window (50 s at most) has passed by then.
 DEFAULT_TOTAL_TIMEOUT = 120.0
-
-
-@functools.cache
-def tls_context() -> ssl.SSLContext:
-    """The default TLS context, built once per process and shared by every client.
-
-    Reading the CA bundle takes about 20 ms; a context serves any number of connections.
-    """
-    return httpx.create_ssl_context()
 
 
 class T212Client:
@@ -165,24 +147,36 @@ class T212Client:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
+        recover: Callable[[], ApiResponse | None] | None = None,
     ) -> ApiResponse:
-        """Send one logical request; retries 429, 408, 5xx, transport errors and bad bodies."""
+        """Send one logical request; retries 429, 408, 5xx, transport errors and bad bodies.
+
+        ``recover`` is for a request that must not be repeated blindly (a POST that makes
+        something): after a failure the server may have acted on (anything but a 429), it
+        is called before the request is sent again, and what it returns (the answer found
+        by other means) is returned instead; None sends the request again.
+        """
         try:
-            return self._request(method, path, params, json_body)
+            return self._request(method, path, params, json_body, recover)
         except T212Error as exc:
             self.redact_error(exc)
             raise
 
     def _request(
-        self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        recover: Callable[[], ApiResponse | None] | None,
     ) -> ApiResponse:
         endpoint = path.split("?", 1)[0]
         limiter_key = f"{method} {endpoint}" if method != "GET" else endpoint
         stats = self._endpoint_stats(endpoint)
         attempt, waited = 0, 0.0
-        self._waiting_on.endpoint, self._waiting_on.what = endpoint, f"{method} {endpoint}"
         while True:
             attempt += 1
+            self._waiting_on.endpoint, self._waiting_on.what = endpoint, f"{method} {endpoint}"
             if self.time_left() == 0.0:
                 raise DeadlineExceeded(f"{method} {endpoint}", path=endpoint)
             slept = self.limiter.acquire(limiter_key)
@@ -193,6 +187,10 @@ class T212Client:
             except T212Error as exc:
                 if not exc.retriable:
                     raise
+                if recover is not None and not isinstance(exc, RateLimited):
+                    found = recover()
+                    if found is not None:
+                        return found
                 if attempt >= self.retry.max_attempts or waited >= self.retry.max_total_wait:
                     raise RetriesExhausted(exc, attempt, waited) from None
                 stats.retries += 1

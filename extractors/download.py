@@ -8,11 +8,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from extractors.auth import is_loopback
-from extractors.client import USER_AGENT, tls_context
 from extractors.errors import DeadlineExceeded, ReportFailed, TransportError
 from extractors.logs import signed_links_hidden
 from extractors.redaction import PLAIN
-from extractors.transfer import Overdue, read_within
+from extractors.transfer import USER_AGENT, Overdue, read_within, tls_context
 
 DOWNLOAD_ATTEMPTS = 3
 # A year's CSV report is a few MB at most; this bounds one attempt however slowly it comes.

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from extractors.client import ApiResponse, T212Client
 from extractors.download import Downloader, link_host
 from extractors.errors import MalformedResponse, ReportFailed, T212Error
+from extractors.resources import parse_time
 
 EXPORTS = "/api/v0/equity/history/exports"
 INCLUDE_ALL = {
@@ -116,6 +117,52 @@ def _report_id(client: T212Client, answer: ApiResponse) -> int:
     )
 
 
+def _entries(listing: ApiResponse) -> list[dict]:
+    data = listing.data if isinstance(listing.data, list) else []
+    return [entry for entry in data if isinstance(entry, dict)]
+
+
+def _same_request(entry: dict, period: Period) -> bool:
+    """Whether a listed report was asked for with this period and everything included."""
+    included = entry.get("dataIncluded")
+    if not isinstance(included, dict):
+        return False
+    if any(included.get(name) is not value for name, value in INCLUDE_ALL.items()):
+        return False
+    times = [parse_time(entry.get(name)) for name in ("timeFrom", "timeTo")]
+    wanted = [_iso(period.time_from), _iso(period.time_to)]
+    return all(times) and [_iso(t) for t in times if t] == wanted
+
+
+def request_report(client: T212Client, period: Period, known: set[int]) -> int:
+    """Ask for the report of ``period``; its id. ``known`` holds the ids listed before.
+
+    A POST is not repeated blindly: when its answer is lost (a 5xx, a timeout, a reset
+    or a garbled body), the list is read first, and a report of the same period and
+    contents that is not in ``known`` is the one it made. The new id joins ``known``.
+    """
+    body = {"dataIncluded": INCLUDE_ALL, "timeFrom": _iso(period.time_from),
+            "timeTo": _iso(period.time_to)}  # fmt: skip
+
+    def lost_answer() -> ApiResponse | None:
+        listing = client.get(EXPORTS)
+        made = [
+            entry["reportId"]
+            for entry in _entries(listing)
+            if isinstance(entry.get("reportId"), int)
+            and entry["reportId"] not in known
+            and _same_request(entry, period)
+        ]
+        if not made:
+            return None
+        return ApiResponse(EXPORTS, listing.url, 200, b"", {"reportId": max(made)})
+
+    answer = client.request("POST", EXPORTS, json_body=body, recover=lost_answer)
+    report_id = _report_id(client, answer)
+    known.add(report_id)
+    return report_id
+
+
 def _reports(
     client: T212Client,
     wanted: list[Period],
@@ -124,11 +171,11 @@ def _reports(
     clock: Callable[[], float],
 ) -> Iterator[ApiResponse]:
     pending: dict[int, Period] = {}
+    # the reports listed before asking: a lost answer is looked for among the others
+    listed = _entries(client.get(EXPORTS)) if wanted else []
+    known = {e["reportId"] for e in listed if isinstance(e.get("reportId"), int)}
     for period in wanted:
-        body = {"dataIncluded": INCLUDE_ALL, "timeFrom": _iso(period.time_from),
-                "timeTo": _iso(period.time_to)}  # fmt: skip
-        answer = client.request("POST", EXPORTS, json_body=body)
-        pending[_report_id(client, answer)] = period
+        pending[request_report(client, period, known)] = period
     failed: list[str] = []
     deadline = clock() + timeout
     while pending:
@@ -136,8 +183,8 @@ def _reports(
             failed += [f"{p.year} (report {i}) not finished" for i, p in pending.items()]
             break
         listing = client.get(EXPORTS)
-        for entry in listing.data if isinstance(listing.data, list) else []:
-            report_id = entry.get("reportId") if isinstance(entry, dict) else None
+        for entry in _entries(listing):
+            report_id = entry.get("reportId")
             if report_id not in pending:
                 continue
             status = client.redactor.quote(str(entry.get("status")), 40)

@@ -76,7 +76,7 @@ def _route(
         else:
             sandbox.inject(
                 spec["fault"], spec.get("path"), int(spec.get("times", 1)),
-                int(spec.get("after", 0)), spec.get("account_id"),
+                int(spec.get("after", 0)), spec.get("account_id"), spec.get("method"),
             )  # fmt: skip
         return _json(200, {"ok": True})
     if method in ("DELETE", "POST") and path == "/_sandbox/faults/clear":

@@ -48,9 +48,12 @@ class _Scheduled:
     times: int
     after: int
     account_id: int | None
+    method: str | None = None
 
-    def matches(self, path: str, account_id: int | None, paginated: bool) -> bool:
+    def matches(self, path: str, account_id: int | None, paginated: bool, method: str) -> bool:
         if self.path is not None and path != self.path:
+            return False
+        if self.method is not None and method != self.method:
             return False
         if self.account_id is not None and account_id != self.account_id:
             return False
@@ -74,12 +77,18 @@ class FaultPlan:
         times: int = 1,
         after: int = 0,
         account_id: int | None = None,
+        method: str | None = None,
     ) -> None:
-        """Apply ``fault`` to the next ``times`` matching requests after skipping ``after``."""
+        """Apply ``fault`` to the next ``times`` matching requests after skipping ``after``.
+
+        ``path``, ``account_id`` and ``method`` narrow the match when given.
+        """
         if times < 1 or after < 0:
             raise ValueError("times must be >= 1 and after >= 0")
+        verb = method.upper() if method else None
+        rule = _Scheduled(canonical(fault), path, times, after, account_id, verb)
         with self._lock:
-            self._scheduled.append(_Scheduled(canonical(fault), path, times, after, account_id))
+            self._scheduled.append(rule)
 
     def set_rates(self, rates: dict[str, float]) -> None:
         """Random faults: each request draws each fault with its probability (seeded)."""
@@ -96,11 +105,13 @@ class FaultPlan:
             self._scheduled.clear()
             self._rates = {}
 
-    def draw(self, path: str, account_id: int | None, paginated: bool) -> str | None:
+    def draw(
+        self, path: str, account_id: int | None, paginated: bool, method: str = "GET"
+    ) -> str | None:
         """The fault for this request, or None; consumes schedules and random draws."""
         with self._lock:
             for rule in self._scheduled:
-                if not rule.matches(path, account_id, paginated):
+                if not rule.matches(path, account_id, paginated, method):
                     continue
                 if rule.after > 0:
                     rule.after -= 1

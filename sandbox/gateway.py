@@ -119,7 +119,7 @@ class Gateway:
             reply.headers.update(verdict.headers)
             return reply, None
         paginated = method == "GET" and path.endswith(("/dividends", "/orders", "/transactions"))
-        fault = self.faults.draw(path, account_id, paginated)
+        fault = self.faults.draw(path, account_id, paginated, method)
         if fault == "429":
             reply = error(429, "TooManyRequests")
             reply.headers.update(verdict.headers)

@@ -122,9 +122,14 @@ class Sandbox:
         times: int = 1,
         after: int = 0,
         account_id: int | None = None,
+        method: str | None = None,
     ) -> None:
-        """Apply ``fault`` to the next ``times`` matching API requests after skipping ``after``."""
-        self.faults.inject(fault, path, times, after, account_id)
+        """Apply ``fault`` to the next ``times`` matching API requests after skipping ``after``.
+
+        Every fault but 429 strikes after the service has handled the request (a POST has
+        made its report), so a lost answer can be told from a refused request.
+        """
+        self.faults.inject(fault, path, times, after, account_id, method)
 
     def set_fault_rates(self, **rates: float) -> None:
         """Random faults at the given rates (``**{"500": 0.1}`` or ``e500=0.1``), seeded."""

@@ -176,3 +176,23 @@ def test_echo_headers_answers_502_with_the_request_headers(
     assert response.headers["x-echo-authorization"] == f"Basic {token}"
     assert "x-ratelimit-used" in response.headers
     assert client.get(DIVIDENDS).status_code == 200
+
+
+def test_a_fault_can_be_kept_for_one_method(sandbox: Sandbox, client: httpx.Client) -> None:
+    exports = f"{API}/history/exports"
+    body = {
+        "dataIncluded": {"includeDividends": True},
+        "timeFrom": "2024-01-01T00:00:00Z",
+        "timeTo": "2024-06-01T00:00:00Z",
+    }
+    sandbox.inject("502", path=exports, method="POST")
+    assert client.get(exports).status_code == 200  # a GET of the same path: no fault
+    time.sleep(0.07)  # the GET window (60 s scaled to 60 ms)
+    assert client.post(exports, json=body).status_code == 502
+    # the fault hit the answer only: the server had made the report
+    time.sleep(0.07)
+    assert len(client.get(exports).json()) == 1
+    spec = {"fault": "reset", "path": exports, "method": "POST"}
+    assert httpx.post(f"{sandbox.base_url}/_sandbox/faults", json=spec).status_code == 200
+    time.sleep(0.07)
+    assert client.get(exports).status_code == 200
