@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -18,6 +19,13 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 TEMP_SUFFIX = ".tmp"
+# The temporary names the writers below give the files they rename into place: a dot,
+# the target's name, mkstemp's eight characters (atomic_path) or the writer's process and
+# thread (write_quick), ".tmp". Only the targets this package writes are named.
+_TARGETS = (
+    r"warehouse\.duckdb|data\.parquet|run\.json|complete\.json|page-\d+\.(?:json\.gz|meta\.json)"
+)
+TEMP_NAME = re.compile(rf"\.(?:{_TARGETS})\.(?:[a-z0-9_]{{8}}|\d+-\d+)\.tmp")
 
 
 def escape_component(name: object) -> str:
@@ -182,26 +190,23 @@ def remove_file(path: Path, stop_at: Path) -> bool:
     return True
 
 
-def remove_temp_files(root: Path) -> None:
-    """Delete leftovers of interrupted atomic writes under ``root``."""
-    if Path(root).exists():
-        for leftover in Path(root).rglob(f".*{TEMP_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-
-
 class WarehouseLocked(RuntimeError):
     """Another process holds the run lock of this data directory."""
 
 
 def take_lock(path: Path, timeout: float) -> int:
-    """Take an exclusive lock on ``path`` (created 0600), waiting up to ``timeout`` seconds."""
+    """Take an exclusive lock on ``path`` (created 0600), waiting up to ``timeout`` seconds.
+
+    The file's modification time is set to the moment the lock was taken: files the
+    holder finds older than that were written by processes that no longer run.
+    """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     secure_file(path)
     deadline = time.monotonic() + timeout
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.utime(fd)
             return fd
         except BlockingIOError:
             if time.monotonic() >= deadline:

@@ -32,10 +32,10 @@ from warehouse.files import (
 from warehouse.files import (
     copy_atomic,
     ensure_dir,
-    remove_temp_files,
     secure_file,
     take_lock,
 )
+from warehouse.leftovers import remove_leftovers
 from warehouse.merge import MergeCounts, q
 from warehouse.migrate import add_missing_columns, drop_primary_keys
 from warehouse.reader import DATABASE_FILE
@@ -76,6 +76,8 @@ class Warehouse(RunLogRecorder, Rebuilding):
     def open(cls, data_dir: Path, *, lock_timeout: float = 0.0, views: bool = True) -> Warehouse:
         """Create the directories, take the run lock, open the working database and its schema.
 
+        Temporary files that killed processes left are removed first (see ``leftovers``).
+
         Waits up to ``lock_timeout`` seconds for another run's lock, then raises
         :class:`WarehouseLocked`. With ``views`` False the analysis views are left to a
         later :meth:`create_views` (a run creates them while its first requests are out).
@@ -83,8 +85,10 @@ class Warehouse(RunLogRecorder, Rebuilding):
         data_dir = Path(data_dir)
         work = ensure_dir(data_dir / WORK_DIR)
         ensure_dir(data_dir / parquet.PARQUET_DIR)
-        warehouse = cls(data_dir, take_lock(work / LOCK_FILE, lock_timeout))
+        lock = take_lock(work / LOCK_FILE, lock_timeout)
+        warehouse = cls(data_dir, lock)
         try:
+            remove_leftovers(data_dir, warehouse.work_db, os.fstat(lock).st_mtime_ns)
             if not warehouse.work_db.exists() and warehouse.published_db.exists():
                 copy_atomic(warehouse.published_db, warehouse.work_db)
             warehouse._connect()
@@ -277,7 +281,6 @@ class Warehouse(RunLogRecorder, Rebuilding):
         problems = parquet.find_problems(self.connection, self.parquet_dir)
         items = {(p.table, p.partition) for p in problems}
         self._transaction(lambda con: parquet.add_pending(con, items))
-        remove_temp_files(self.parquet_dir)
         self.publish_parquet()
         return [p.message for p in problems]
 

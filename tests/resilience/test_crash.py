@@ -102,11 +102,21 @@ def snapshots(data_dir: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
+def leftovers(data_dir: Path) -> list[str]:
+    """Temporary files of any writer: renamed-into-place, DuckDB's spill and a rebuild's."""
+    return sorted(
+        str(p.relative_to(data_dir))
+        for p in data_dir.rglob("*")
+        if p.name.endswith(".tmp") or p.name.startswith(("duckdb_temp", "rebuilding"))
+    )
+
+
 def assert_consistent(data_dir: Path, expected: dict[str, list[tuple]]) -> None:
-    """The tables equal ``expected``, and Parquet equals DuckDB."""
+    """The tables equal ``expected``, Parquet equals DuckDB, and no temporary file is left."""
     assert content(data_dir) == expected
     for name in TABLES:
         assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+    assert leftovers(data_dir) == []
 
 
 def download_report(sb: Sandbox, folder: Path) -> Path:
