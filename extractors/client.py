@@ -191,6 +191,9 @@ class T212Client:
                     found = recover()
                     if found is not None:
                         return found
+                    # recover's own requests named theirs; the waits below are this one's
+                    self._waiting_on.endpoint = endpoint
+                    self._waiting_on.what = f"{method} {endpoint}"
                 if attempt >= self.retry.max_attempts or waited >= self.retry.max_total_wait:
                     raise RetriesExhausted(exc, attempt, waited) from None
                 stats.retries += 1

@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--slow-seconds", type=float, default=30.0, help="delay of 'slow'")
     parser.add_argument(
+        "--drip-seconds", type=float, default=1.0, help="pause between the bytes of 'drip'"
+    )
+    parser.add_argument(
         "--extra-fields", action="store_true", help="add fields the specification lacks"
     )
 
@@ -103,6 +106,7 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         port=args.port,
         extra_fields=args.extra_fields,
         slow_seconds=args.slow_seconds,
+        drip_seconds=args.drip_seconds,
     )
 
 

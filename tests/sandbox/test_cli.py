@@ -28,6 +28,8 @@ def test_defaults_and_options_build_the_config() -> None:
     assert config.seed == 7 and config.time_scale == 0.01
     assert config.accounts[0].size.dividends == 10
     assert [a.key for a in config.accounts] == [DEMO_KEY, DEMO_ISA_KEY]
+    assert (defaults.slow_seconds, defaults.drip_seconds) == (30.0, 1.0)
+    assert config_from(_parse("--drip-seconds", "0.2")).drip_seconds == 0.2
 
 
 def test_bad_fault_rate_is_a_usage_error() -> None:
