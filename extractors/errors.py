@@ -88,8 +88,8 @@ class DeadlineExceeded(T212Error):
 
     def __init__(self, what: str, *, path: str | None = None):
         super().__init__(
-            f"the run's time limit ran out before {what} was read; the next run goes on "
-            "from here (raise the time limit if this happens every night)",
+            f"the run's time limit ran out before {what} was read; the next run reads it "
+            "again (raise run_time_limit_hours or --time-limit if this happens every night)",
             path=path,
         )
 

@@ -79,11 +79,13 @@ def build_client(account: AccountConfig, settings: Settings, **kw) -> T212Client
     )
 
 
-def failed_result(name: str, account_id: int, exc: Exception) -> ResourceResult:
-    """A failed resource result with a one-line message."""
+def failed_result(
+    name: str, account_id: int, exc: Exception, redact: Callable[[str], str] = str
+) -> ResourceResult:
+    """A failed resource result with a one-line message, credentials masked by ``redact``."""
     message = str(exc) if isinstance(exc, T212Error) else f"{type(exc).__name__}: {exc}"
     # one line: DuckDB appends paragraphs of advice to its errors
-    message = (message.splitlines() or [""])[0]
+    message = redact((message.splitlines() or [""])[0])
     return ResourceResult(name, account_id, outcome="failed", error=message)
 
 
@@ -106,7 +108,8 @@ def identify(client: T212Client, account: AccountConfig) -> Identity:
         account_id, currency = account_identity(summary.data)
     except (ValueError, TypeError, KeyError) as exc:
         raise MalformedResponse(
-            f"account {account.name}: the account summary names no account id ({exc})",
+            f"account {account.name}: the account summary names no account id "
+            f"({client.redactor.quote(str(exc))})",
             path=path,
         ) from None
     return Identity(account_id, currency, summary, before)
@@ -139,7 +142,7 @@ def export_account(
         try:
             return run_resource(client, wh, RESOURCES[name], identity.account_id, ctx, **first)
         except Exception as exc:  # one resource's failure must not stop the others
-            outcome = failed_result(name, identity.account_id, exc)
+            outcome = failed_result(name, identity.account_id, exc, client.redactor)
             log.error("account %s, %s: %s", account.name, name, outcome.error)
             return outcome
 

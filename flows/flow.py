@@ -31,7 +31,7 @@ def export_resource_task(client, wh, resource, account_id, ctx, **first) -> Reso
         result = export_resource(client, wh, resource, account_id, ctx, **first)
     except Exception as exc:  # the account goes on with its other resources
         logger.debug("traceback of the failure", exc_info=True)
-        result = failed_result(resource.name, account_id, exc)
+        result = failed_result(resource.name, account_id, exc, client.redactor)
         logger.error("%s failed: %s", resource.name, result.error)
         return result
     logger.info(

@@ -42,7 +42,7 @@ def test_nothing_is_sent_once_the_run_deadline_has_passed():
     assert len(script.requests) == 1
     message = str(err.value)
     assert "\n" not in message and f"GET {DIVS} " in message and "cursor" not in message
-    assert "time limit" in message and "next run goes on from here" in message
+    assert "time limit" in message and "next run reads it again" in message
     assert not err.value.retriable
 
 

@@ -93,3 +93,15 @@ def test_no_credential_in_files_output_logs_artifacts_or_prefect(prefect_harness
     for path, data in places:
         for token in forbidden():
             assert token not in data, f"credential found in {path}"
+
+
+def test_a_failure_that_is_not_a_client_error_is_redacted_too():
+    from extractors.redaction import Redactor
+    from flows.export import failed_result
+
+    key, secret = "KEY-0123456789abcdef", "SECRET-fedcba9876543210"
+    redactor = Redactor((key, secret))
+    exc = ValueError(f"not a number: '{secret}' from {key}\nsecond line")
+    message = failed_result("orders", 1, exc, redactor).error
+    assert secret not in message and key not in message and "***" in message
+    assert "\n" not in message
