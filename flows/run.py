@@ -7,6 +7,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
+
+import duckdb
 
 from extractors.client import T212Client
 from extractors.errors import ConfigurationError, T212Error
@@ -180,7 +183,8 @@ def run_export(
             summary.publish_errors += prepared.result()
             summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
-            record_run_log(wh, ctx, summary)
+            run_log = partial(record_run_log, wh, ctx, summary)
+            summary.publish_errors += _record_step(run_log, "the run log")
             # nothing uses the database after this: no need to reopen it
             summary.publish_errors += _publish_step(lambda: wh.publish(reopen=False))
     finally:
@@ -192,28 +196,47 @@ def run_export(
 
 
 def prepare_warehouse(wh: Warehouse, ctx: RunContext) -> list[str]:
-    """Log the run as running, create the views and repair Parquet; returns publish errors.
+    """Log the run as running, create the views and repair Parquet; returns write errors.
 
     Safe beside the accounts' exports: the run log row and the views are written on
     cursors of their own, and the repair publishes under the warehouse lock.
     """
-    wh.record_run(ctx.run_id, started_at=ctx.started_at, outcome="running")
-    wh.create_views()
+    started = {"started_at": ctx.started_at, "outcome": "running"}
+    errors = _record_step(lambda: wh.record_run(ctx.run_id, **started), "the run log")
+    errors += _record_step(wh.create_views, "the views")
     with ctx.warehouse_lock:
-        return _publish_step(wh.repair_parquet)
+        return errors + _publish_step(wh.repair_parquet)
 
 
 def _publish_step(step: Callable[[], object]) -> list[str]:
     """Run a publishing step; a write error (a full disk) is reported, and the work stays
     pending in the database for the next run."""
+    reason = _write_error(step)
+    if reason is None:
+        return []
+    return [
+        f"publishing failed ({reason}); the committed data is published by the next run "
+        "once there is room"
+    ]
+
+
+def _record_step(step: Callable[[], object], what: str) -> list[str]:
+    """Write the run log or the views; a write error (a full disk) is reported, and what
+    the resources committed stays committed."""
+    reason = _write_error(step)
+    if reason is None:
+        return []
+    return [f"{what} could not be written ({reason}): check the disk; committed data is safe"]
+
+
+def _write_error(step: Callable[[], object]) -> str | None:
+    """Run ``step``; the first line of its write error (a full disk), or None."""
     try:
         step()
-    except OSError as exc:
-        return [
-            f"publishing failed ({exc.strerror or exc}); the committed data is published "
-            "by the next run once there is room"
-        ]
-    return []
+    except (OSError, duckdb.Error) as exc:
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return text.splitlines()[0] if text else type(exc).__name__
+    return None
 
 
 def record_run_log(wh: Warehouse, ctx: RunContext, summary: RunSummary) -> None:

@@ -10,6 +10,7 @@ files of partitions no longer in DuckDB are removed.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,15 +72,24 @@ def write_partition(
     # Streamed in batches and unsorted, so a partition of millions of rows is never whole
     # in memory (a sort would hold it); readers order by the key when order matters.
     sql = f"SELECT {cols} FROM {q(table.name)} WHERE {_where(table)}"
-    batches = iter(con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS))
+    reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
+    try:
+        return _write(reader, partition_path(root, table, partition), schema, table, root)
+    finally:
+        reader.close()  # a result left open (a failed write) would block the rollback
+
+
+def _write(
+    reader: pa.RecordBatchReader, path: Path, schema: pa.Schema, table: Table, root: Path
+) -> int:
+    batches = iter(reader)
     first = next(batches, None)
-    path = partition_path(root, table, partition)
     if (first is None or first.num_rows == 0) and table.partition_by:
         remove_file(path, stop_at=Path(root) / escape_component(table.name))
         return 0
     rows = 0
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema) as writer:
-        for batch in (first, *batches) if first is not None else ():
+        for batch in itertools.chain([first], batches) if first is not None else ():
             writer.write_table(pa.Table.from_batches([batch]).cast(schema))
             rows += batch.num_rows
     return rows
@@ -212,3 +222,34 @@ def find_problems(
                 message = later if newer else "not in DuckDB"
                 problems.append(Problem(table.name, partition, f"{path}: {message}", not newer))
     return problems
+
+
+class ParquetPublisher:
+    """The Parquet methods of :class:`warehouse.store.Warehouse`, in its transactions."""
+
+    def publish_parquet(self) -> int:
+        """Write every pending Parquet partition atomically; returns how many were written.
+
+        A database being rebuilt (``rebuilding``) writes none: they stay pending.
+        """
+        if self.building:
+            return 0
+        return self._transaction(lambda con: publish_pending(con, self.parquet_dir))
+
+    def publish_all_parquet(self) -> None:
+        """Rewrite every table's Parquet dataset and drop partitions DuckDB no longer has."""
+        whole = {(name, WHOLE_TABLE) for name in PUBLISHED}
+        self._transaction(lambda con: add_pending(con, whole))
+        self.publish_parquet()
+
+    def check_parquet(self) -> list[str]:
+        """Problems of the Parquet datasets against DuckDB; empty when they agree."""
+        return [p.message for p in find_problems(self.connection, self.parquet_dir)]
+
+    def repair_parquet(self) -> list[str]:
+        """Rewrite or remove every partition :meth:`check_parquet` flags; returns what was fixed."""
+        problems = find_problems(self.connection, self.parquet_dir)
+        items = {(p.table, p.partition) for p in problems}
+        self._transaction(lambda con: add_pending(con, items))
+        self.publish_parquet()
+        return [p.message for p in problems]

@@ -9,6 +9,7 @@ snapshot they opened. One run at a time holds ``<data>/.work/lock``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -38,6 +39,7 @@ from warehouse.files import (
 from warehouse.leftovers import remove_leftovers
 from warehouse.merge import MergeCounts, q
 from warehouse.migrate import add_missing_columns, drop_primary_keys
+from warehouse.parquet import ParquetPublisher
 from warehouse.reader import DATABASE_FILE
 from warehouse.rebuild import Rebuilding
 from warehouse.runlog import RunLogRecorder
@@ -53,11 +55,15 @@ MEMORY_LIMIT = "256MB"
 MEMORY_ENV = "T212_DUCKDB_MEMORY_LIMIT"
 
 
+class CheckpointFailed(OSError):
+    """The working database could not write its checkpoint (a full disk); nothing is lost."""
+
+
 class MemoryLimitInvalid(ValueError):
     """The memory limit set for DuckDB is not one it accepts."""
 
 
-class Warehouse(RunLogRecorder, Rebuilding):
+class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
     """Storage of one data directory; open with :meth:`Warehouse.open`."""
 
     def __init__(self, data_dir: Path, lock_fd: int | None, work_db: Path | None = None) -> None:
@@ -257,40 +263,23 @@ class Warehouse(RunLogRecorder, Rebuilding):
         data = self.connection.sql(f"SELECT * FROM {q(table)} ORDER BY {keys}").to_arrow_table()
         return data.cast(declared.arrow_schema())
 
-    def publish_parquet(self) -> int:
-        """Write every pending Parquet partition atomically; returns how many were written.
-
-        A database being rebuilt (``rebuilding``) writes none: they stay pending.
-        """
-        if self.building:
-            return 0
-        return self._transaction(lambda con: parquet.publish_pending(con, self.parquet_dir))
-
-    def publish_all_parquet(self) -> None:
-        """Rewrite every table's Parquet dataset and drop partitions DuckDB no longer has."""
-        whole = {(name, parquet.WHOLE_TABLE) for name in parquet.PUBLISHED}
-        self._transaction(lambda con: parquet.add_pending(con, whole))
-        self.publish_parquet()
-
-    def check_parquet(self) -> list[str]:
-        """Problems of the Parquet datasets against DuckDB; empty when they agree."""
-        return [p.message for p in parquet.find_problems(self.connection, self.parquet_dir)]
-
-    def repair_parquet(self) -> list[str]:
-        """Rewrite or remove every partition :meth:`check_parquet` flags; returns what was fixed."""
-        problems = parquet.find_problems(self.connection, self.parquet_dir)
-        items = {(p.table, p.partition) for p in problems}
-        self._transaction(lambda con: parquet.add_pending(con, items))
-        self.publish_parquet()
-        return [p.message for p in problems]
-
     def publish_database(self, *, reopen: bool = True) -> None:
         """Checkpoint the working database and atomically replace the published copy with it.
 
         With ``reopen`` False the database stays closed afterwards (the end of a run, which
-        only closes the warehouse next); the run lock is kept until :meth:`close`.
+        only closes the warehouse next); the run lock is kept until :meth:`close`. A
+        checkpoint that cannot be written (a full disk) raises :class:`CheckpointFailed`:
+        the commits stay in the write-ahead log, and the next open replays them.
         """
-        self.connection.execute("CHECKPOINT")
+        try:
+            self.connection.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            # DuckDB invalidates the database after a failed checkpoint: only a reopen clears it
+            self._con.close()
+            self._con = None
+            if reopen:
+                self._connect()
+            raise CheckpointFailed(errno.EIO, str(exc).splitlines()[0]) from None
         self._con.close()
         self._con = None
         try:

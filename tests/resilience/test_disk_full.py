@@ -4,17 +4,31 @@ written, and the next run completes the job."""
 from __future__ import annotations
 
 import errno
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import duckdb
+import pytest
 
 import warehouse.merge
 import warehouse.parquet
 from sandbox import Sandbox
 from tests.flows.harness import db_contents, export, parquet_contents, sandbox_config, settings_for
+from tests.resilience.test_crash import leftovers
 from tests.resilience.test_faults import assert_exact
 from transforms.catalogue import TABLES
+from warehouse import Warehouse, connect_readonly
 
 FULL = "No space left on device"
+NO_ROOM = re.compile(f"{FULL}|File too large")
+ROOT = Path(__file__).resolve().parents[2]
+# Bytes free on the small disk beyond a copy of the first run's data directory, and what
+# the next run finds no room for: with 200 KiB, DuckDB's log of some resources and the
+# Parquet writer; with 400 KiB, the checkpoint that writes the log into the database.
+SPARE = {"log-and-parquet": 200 << 10, "checkpoint": 400 << 10}
 
 
 def test_parquet_writer_on_a_full_disk(tmp_path, monkeypatch):
@@ -54,12 +68,17 @@ def test_duckdb_writer_on_a_full_disk(tmp_path, monkeypatch):
                 raise duckdb.IOException(f"Could not write file: {FULL}")
             return real_merge(con, table, *args, **kwargs)
 
+        def full_log(*args, **kwargs):
+            raise duckdb.IOException(f"Could not write file: {FULL}")
+
         with monkeypatch.context() as patch:
             patch.setattr(warehouse.merge, "merge_staged", full_for_dividends)
+            patch.setattr(Warehouse, "record_run_log", full_log)
             failed = export(settings)
         assert failed.exit_code == 1
-        (error,) = failed.errors()
+        error, log_error = failed.errors()
         assert "dividends" in error and FULL in error
+        assert log_error.startswith("the run log could not be written") and FULL in log_error
         assert db_contents(data_dir, "dividends") == before
         assert db_contents(data_dir, "load_state", "WHERE resource = 'dividends'") == state
         assert export(settings).exit_code == 0
@@ -83,3 +102,63 @@ def test_missing_or_corrupt_partitions_are_repaired_by_the_next_run(tmp_path):
     assert not attention, text
     for name in TABLES:
         assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+
+
+def namespaces_work() -> bool:
+    """Whether this machine lets a process mount a tmpfs in a namespace of its own."""
+    probe = "mount -t tmpfs -o size=1m tmpfs /mnt"
+    try:
+        done = subprocess.run(["unshare", "-rm", "sh", "-c", probe], capture_output=True)
+    except FileNotFoundError:
+        return False
+    return done.returncode == 0
+
+
+def keys(data_dir: Path, name: str, *, parquet: bool) -> set[tuple]:
+    """The natural keys of a table, as a reader of the DuckDB file or of Parquet sees them."""
+    cols = ", ".join(f'"{c}"' for c in TABLES[name].key)
+    source = f'"{name}"'
+    if parquet:
+        if not any((data_dir / "parquet" / name).rglob("*.parquet")):
+            return set()
+        files = data_dir / "parquet" / name / "**" / "*.parquet"
+        source = f"read_parquet('{files}', hive_partitioning = true, union_by_name = true)"
+    con = duckdb.connect() if parquet else connect_readonly(data_dir)
+    try:
+        return set(con.execute(f"SELECT {cols} FROM {source}").fetchall())
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("short_of", SPARE)
+def test_a_real_full_disk_loses_nothing_and_the_next_run_completes(tmp_path, short_of):
+    """A run on a filesystem with little to spare: writers run out of room mid-write;
+    then, with room, the next run completes the job exactly."""
+    source = tmp_path / "data"
+    with Sandbox(sandbox_config()) as sb:
+        assert export(settings_for(sb, source)).exit_code == 0
+        committed = {n: keys(source, n, parquet=False) for n in TABLES}
+        sb.advance(days=300)
+        command = [sys.executable, "-m", "tests.resilience.smalldisk"]
+        command += [str(source), str(tmp_path), sb.base_url, str(SPARE[short_of])]
+        mounted = namespaces_work()
+        command = ["unshare", "-rm", *command] if mounted else [*command, "--fsize"]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        outcomes = json.loads((tmp_path / "outcomes.json").read_text())
+        full, room = outcomes["full"], outcomes["room"]
+        assert full["exit_code"] == 1, full
+        assert all("\n" not in e and NO_ROOM.search(e) for e in full["errors"]), full
+        if mounted:  # a file size limit stops the big files only
+            failed = "\n".join(full["errors"])
+            if short_of == "checkpoint":
+                assert "publishing failed" in failed and "checkpoint" in failed, failed
+            else:
+                assert ".duckdb.wal" in failed and "publishing failed (Error writing" in failed
+        # every row the first run committed is still there, for readers of either form
+        for name in TABLES:
+            assert committed[name] <= keys(tmp_path / "full", name, parquet=False), name
+            assert committed[name] <= keys(tmp_path / "full", name, parquet=True), name
+        assert room == {"exit_code": 0, "errors": []}
+        assert_exact(tmp_path / "room", sb)
+        assert leftovers(tmp_path / "room") == []

@@ -279,3 +279,30 @@ def test_publish_all_rewrites_every_table(wh):
     wh.publish_all_parquet()
     assert wh.check_parquet() == []
     assert _assert_parquet_equals_duckdb(wh) == 5
+
+
+@pytest.mark.parametrize("fails", ["__init__", "write_table"])
+def test_a_file_the_disk_has_no_room_for_leaves_the_connection_usable(wh, monkeypatch, fails):
+    # more rows than one batch, so some are still unread when the write fails
+    rows = [dividend(f"r{n}", "1.5") for n in range(50)]
+    wh.merge_resource(
+        "dividends",
+        1,
+        {"dividends": rows_table("dividends", rows)},
+        run_id="r0",
+        loaded_at=T0,
+        cursor=None,
+    )
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(parquet, "BATCH_ROWS", 10)
+        patch.setattr(parquet.pq.ParquetWriter, fails, full)
+        with pytest.raises(OSError, match="No space"):
+            wh.publish_parquet()
+    assert not list(wh.parquet_dir.rglob("*.tmp"))
+    # the failed publish rolled back: its work is still pending, and the next one does it
+    assert wh.publish_parquet() > 0
+    assert wh.check_parquet() == []
