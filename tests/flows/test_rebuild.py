@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 import flows.rebuild
+from flows.cli import main
 from flows.rebuild import RebuildRefused, rebuild
 from sandbox import Sandbox
 from tests.flows.harness import db_contents, export, parquet_contents, sandbox_config, settings_for
@@ -133,7 +134,9 @@ def everything(data_dir: Path) -> dict[str, object]:
     ],
     ids=["history-truncated", "snapshot-garbled"],
 )
-def test_an_unreadable_page_fails_the_rebuild_and_changes_nothing(data_dir, resource, damage):
+def test_an_unreadable_page_fails_the_rebuild_and_changes_nothing(
+    data_dir, resource, damage, capsys
+):
     page = _page(data_dir, resource)
     intact = page.read_bytes()
     page.write_bytes(damage(intact))
@@ -144,6 +147,9 @@ def test_an_unreadable_page_fails_the_rebuild_and_changes_nothing(data_dir, reso
         message = str(refused.value)
         assert str(page) in message and "\n" not in message
         assert "nothing changed" in message and "restore" in message
+        assert everything(data_dir) == before
+        assert main(["rebuild", "--data-dir", str(data_dir)]) == 2
+        assert capsys.readouterr().err == f"t212-etl: {message}\n"
         assert everything(data_dir) == before
     finally:
         page.write_bytes(intact)  # the suite's last check reads every file written
