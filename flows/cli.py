@@ -149,9 +149,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Rebuild from the raw zone."""
-    from flows.rebuild import rebuild
+    from flows.rebuild import RebuildRefused, rebuild
 
-    replayed = rebuild(_data_dir(args))
+    try:
+        replayed = rebuild(_data_dir(args))
+    except RebuildRefused as exc:
+        raise UserError(str(exc)) from None
     runs = ", ".join(f"{name} {n}" for name, n in sorted(replayed.items())) or "nothing"
     print(f"rebuilt from the raw zone: {runs} (landed runs replayed)")
     return EXIT_OK

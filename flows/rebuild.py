@@ -8,14 +8,13 @@ from pathlib import Path
 from extractors.resources import RESOURCES, Resource
 from flows.activity import page_data
 from flows.chunks import replay_history
-from flows.cli import UserError
 from flows.pipeline import SHARED_RAW_ACCOUNT, merge_normalised, new_cursor, normalise_pages
 from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
 
 log = logging.getLogger("t212_etl")
 
 
-class RebuildRefused(UserError):
+class RebuildRefused(ValueError):
     """The rebuild stopped and changed nothing (one line saying what to do; exit code 2)."""
 
 
