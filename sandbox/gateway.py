@@ -193,7 +193,7 @@ def echo(headers: Iterable[tuple[str, str]]) -> bytes:
     quoted = "; ".join(
         f"{name}: {value}" for name, value in sorted(headers, key=lambda h: h[0].lower())
     )
-    return f"502 Bad Gateway: the upstream did not answer the request ({quoted})\n".encode()
+    return f"503 Service Unavailable: the upstream did not answer ({quoted})\n".encode()
 
 
 def faulty(reply: Reply, fault: str | None) -> tuple[int, bytes, str]:

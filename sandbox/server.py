@@ -93,8 +93,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault == "echo_headers":
             page = echo(self.headers.items())
-            mirrored = {"X-Echo-Authorization": self.headers.get("Authorization") or ""}
-            self._send(502, page, "text/plain; charset=utf-8", {**reply.headers, **mirrored})
+            # "retry now": a client that honours Retry-After fails fast on a persistent echo
+            mirrored = {
+                "X-Echo-Authorization": self.headers.get("Authorization") or "",
+                "Retry-After": "0",
+            }
+            self._send(503, page, "text/plain; charset=utf-8", {**reply.headers, **mirrored})
             return
         cfg = sandbox.config
         if fault == "slow":

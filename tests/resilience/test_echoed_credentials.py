@@ -45,9 +45,9 @@ def test_echoed_headers_reach_no_message_log_or_run_log(tmp_path, caplog):
             )
     assert summary.exit_code == 1
     (error,) = summary.errors()
-    assert "HTTP 502" in error and "***" in error and "\n" not in error
+    assert "HTTP 503" in error and "***" in error and "\n" not in error
     stored = errors_stored(tmp_path)
-    assert any("HTTP 502" in e for e in stored)
+    assert any("HTTP 503" in e for e in stored)
     assert any(r.name.startswith("httpcore") for r in caplog.records)
     for text in (error, caplog.text, *stored):
         assert not {piece for piece in forbidden() if piece in text}, text
@@ -65,7 +65,7 @@ def test_echoed_headers_reach_no_output_artifact_or_prefect_state(prefect_harnes
             "run", "--only", "dividends", "--debug", "--data-dir", str(data_dir), env=env,
             cwd=tmp_path,
         )  # fmt: skip
-    assert code == 1 and "HTTP 502" in err
+    assert code == 1 and "HTTP 503" in err
     places = [out, err, artifacts_text(), *errors_stored(data_dir)]
     places += [data.decode("utf-8", "replace") for _, data in file_bytes(data_dir)]
     places += [data.decode("utf-8", "replace") for _, data in prefect_database_files()]

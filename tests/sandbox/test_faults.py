@@ -164,12 +164,12 @@ def test_unknown_fault_name_is_refused(sandbox: Sandbox) -> None:
         sandbox.set_fault_rates(**{"503": 1.5})
 
 
-def test_echo_headers_answers_502_with_the_request_headers(
+def test_echo_headers_answers_503_with_the_request_headers(
     sandbox: Sandbox, client: httpx.Client
 ) -> None:
     sandbox.inject("echo_headers")
     response = client.get(DIVIDENDS)
-    assert response.status_code == 502
+    assert response.status_code == 503 and response.headers["retry-after"] == "0"
     assert response.headers["content-type"].startswith("text/plain")
     token = base64.b64encode(f"{DEMO_KEY}:{DEMO_SECRET}".encode()).decode()
     assert f"Authorization: Basic {token}" in response.text
