@@ -245,20 +245,6 @@ def test_second_run_while_locked_exits_2(prefect_harness, tmp_path):
     assert time.monotonic() - started < 60
 
 
-def test_demo_end_to_end_in_a_temporary_directory(prefect_harness, tmp_path):
-    code, out, err = run_cli("demo", cwd=tmp_path, timeout=300)
-    assert code == 0, err
-    assert (tmp_path / "demo-data" / "warehouse.duckdb").is_file()
-    assert "loaded:" in out and "dividends" in out
-    queries = [line.strip() for line in out.splitlines() if line.strip().startswith("t212-etl sql")]
-    assert len(queries) == 3
-    for line in queries:
-        query = line.split('"', 1)[1].rsplit('"', 1)[0]
-        code, result, err = run_cli("sql", "--data-dir", "demo-data", query, cwd=tmp_path)
-        assert code == 0, err
-        assert "rows)" in result and "(0 rows)" not in result
-
-
 def test_commands_that_need_no_flow_never_import_prefect(warehouse_dir):
     script = (
         "import sys\n"

@@ -1,4 +1,5 @@
-"""A run talks to Trading 212 (here the sandbox on loopback) and to nothing else, silently."""
+"""`demo` and `run` as a new user meets them: they work, talk to Trading 212 (here the
+sandbox on loopback) and to nothing else, and print no banner."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import sandbox_config
+from warehouse import connect_readonly
 
 # Installed in every Python process the command starts (Prefect's temporary server
 # included): each outgoing connection and name lookup is appended to a log.
@@ -110,6 +112,23 @@ def _outside_loopback(log: Path) -> list[dict]:
     ]
 
 
+def _assert_the_demo_queries_answer(output: str, demo_data: Path) -> None:
+    """The demo loaded its warehouse, and each query it suggests returns rows."""
+    assert (demo_data / "warehouse.duckdb").is_file()
+    assert "loaded:" in output and "dividends" in output
+    lines = [
+        line.strip() for line in output.splitlines() if line.strip().startswith("t212-etl sql")
+    ]
+    assert len(lines) == 3
+    for line in lines:
+        query = line.split('"', 1)[1].rsplit('"', 1)[0]
+        con = connect_readonly(demo_data)
+        try:
+            assert con.execute(query).fetchall(), query
+        finally:
+            con.close()
+
+
 def test_demo_and_run_talk_to_nothing_but_the_api_and_print_no_banner(tmp_path):
     hook_dir = tmp_path / "hook"
     hook_dir.mkdir()
@@ -129,9 +148,8 @@ def test_demo_and_run_talk_to_nothing_but_the_api_and_print_no_banner(tmp_path):
         }
         code, output = _run_in_a_terminal(run_env, tmp_path)
     assert code == 0, output[-2000:]
-    assert "SELECT" in output and "success" in output, "both commands ran"
-    assert (tmp_path / "demo-data" / "warehouse.duckdb").exists()
-    assert (tmp_path / "data" / "warehouse.duckdb").exists()
+    assert "success" in output and (tmp_path / "data" / "warehouse.duckdb").is_file()
+    _assert_the_demo_queries_answer(output, tmp_path / "demo-data")
 
     assert "anonymous usage" not in output and "telemetry" not in output.lower()
     assert _outside_loopback(log) == []
