@@ -126,3 +126,36 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
         timeout=timeout,
     )
     return done.returncode, done.stdout, done.stderr
+
+
+# A plain (Prefect-free) run of the sandbox account at argv[1] into argv[2], in a process
+# of its own so that a crash point can kill it.
+_PLAIN_RUN = """
+import sys
+from pathlib import Path
+from tests.flows.harness import export, settings_for
+
+class Remote:
+    base_url = sys.argv[1]
+
+sys.exit(export(settings_for(Remote, Path(sys.argv[2]))).exit_code)
+"""
+
+
+def killed_export(base_url: str, data_dir: Path, crash_at: str) -> tuple[int, str]:
+    """Run a plain export in a subprocess told to die at ``crash_at``; (exit code, stderr)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root), "T212_ETL_CRASH_AT": crash_at}
+    done = subprocess.run(
+        [sys.executable, "-c", _PLAIN_RUN, base_url, str(data_dir)],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stderr

@@ -20,9 +20,6 @@ from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import db_contents, export, run_cli, sandbox_config, settings_for
 from warehouse import Warehouse
 
-# one worker runs every test that uses the shared Prefect server, so it starts once
-pytestmark = pytest.mark.xdist_group("prefect")
-
 
 @pytest.fixture(scope="module")
 def warehouse_dir(tmp_path_factory) -> Path:
@@ -229,6 +226,7 @@ def test_sandbox_command_serves_and_prints_how_to_connect(tmp_path):
         proc.wait(timeout=10)
 
 
+@pytest.mark.xdist_group("prefect")  # one worker starts the shared Prefect server once
 def test_second_run_while_locked_exits_2(prefect_harness, tmp_path):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb, Warehouse.open(data_dir):

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
 import threading
 from pathlib import Path
+
+import pytest
 
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import sandbox_config
@@ -84,6 +87,24 @@ def _run_in_a_terminal(env: dict[str, str], cwd: Path) -> tuple[int, str]:
     return code, b"".join(chunks).decode(errors="replace")
 
 
+def _seed_prefect_database(home: Path) -> None:
+    """Copy the test server's database (migrated already) to where a new home keeps one.
+
+    Migrating a new database takes Prefect's temporary server about 15 s and sends
+    nothing anywhere; every file that tells Prefect it ran before stays absent.
+    """
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+
+    source = sqlite3.connect(PREFECT_API_DATABASE_CONNECTION_URL.value().split(":///", 1)[1])
+    home.mkdir()
+    target = sqlite3.connect(home / "prefect.db")
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
 def _first_time_user(tmp_path: Path, hook_dir: Path, log: Path) -> dict[str, str]:
     """A machine where Prefect never ran, outside CI, nothing opted out."""
     env = {
@@ -129,13 +150,15 @@ def _assert_the_demo_queries_answer(output: str, demo_data: Path) -> None:
             con.close()
 
 
-def test_demo_and_run_talk_to_nothing_but_the_api_and_print_no_banner(tmp_path):
+@pytest.mark.xdist_group("prefect")  # beside the test server whose database it copies
+def test_demo_and_run_talk_to_nothing_but_the_api_and_print_no_banner(prefect_harness, tmp_path):
     hook_dir = tmp_path / "hook"
     hook_dir.mkdir()
     (hook_dir / "sitecustomize.py").write_text(AUDIT)
     log = tmp_path / "sockets.log"
     (tmp_path / "home").mkdir()
     env = _first_time_user(tmp_path, hook_dir, log)
+    _seed_prefect_database(Path(env["PREFECT_HOME"]))
 
     with Sandbox(sandbox_config()) as sb:
         run_env = {

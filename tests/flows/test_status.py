@@ -2,28 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from flows.status import status_report
 from sandbox import Sandbox
-from tests.flows.harness import export, sandbox_config, settings_for
+from tests.flows.harness import export, killed_export, sandbox_config, settings_for
 from warehouse import parquet
-
-# A first run, then a second run killed once it has published some Parquet partitions
-# but not yet the database copy.
-INTERRUPTED = """
-import sys
-from tests.flows.harness import export, settings_for
-from pathlib import Path
-
-class Remote:
-    base_url = sys.argv[1]
-
-export(settings_for(Remote, Path(sys.argv[2])))
-"""
 
 
 def _parquet_lines(text: str) -> list[str]:
@@ -59,16 +41,8 @@ def test_status_after_an_interrupted_run_raises_no_alarm(tmp_path):
     with Sandbox(sandbox_config()) as sb:
         assert export(settings_for(sb, data_dir)).exit_code == 0
         sb.advance(days=3)
-        root = Path(__file__).parents[2]
-        done = subprocess.run(
-            [sys.executable, "-c", INTERRUPTED, sb.base_url, str(data_dir)],
-            env={**os.environ, "PYTHONPATH": str(root), "T212_ETL_CRASH_AT": "rename.parquet:3"},
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == -9, done.stderr[-2000:]
+        code, err = killed_export(sb.base_url, data_dir, "rename.parquet:3")
+        assert code == -9, err[-2000:]
         text, attention = status_report(data_dir)
         assert "PARQUET:" not in text and not attention, _parquet_lines(text)
         assert "newer than the database copy" in text

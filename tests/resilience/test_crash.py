@@ -16,6 +16,7 @@ from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import (
     db_contents,
     export,
+    killed_export,
     parquet_contents,
     run_cli,
     sandbox_config,
@@ -23,9 +24,6 @@ from tests.flows.harness import (
 )
 from transforms.catalogue import TABLES
 from warehouse import connect_readonly
-
-# one worker runs every test that uses the shared Prefect server, so it starts once
-pytestmark = pytest.mark.xdist_group("prefect")
 
 LOAD_METADATA = ("_loaded_at", "_run_id")
 # Per run, not per item: these differ between any two runs, interrupted or not.
@@ -43,6 +41,8 @@ MOMENTS = [
     ("rename.parquet", 7),
     ("rename.duckdb", 1),
 ]
+# the same moments of `t212-etl run` itself: the first raw page, the database publication
+COMMAND_MOMENTS = [("rename.gz", 1), ("rename.duckdb", 1)]
 # (command, crash point, n-th arrival), killed in turn on one data directory: an import
 # with its files landed but not merged (its publishing is a run's); then a rebuild
 # replaying, with its new database built, and swapped in with nothing republished yet.
@@ -138,8 +138,23 @@ def download_report(sb: Sandbox, folder: Path) -> Path:
 
 @pytest.mark.parametrize(("point", "nth"), MOMENTS, ids=[f"{p}-{n}" for p, n in MOMENTS])
 def test_killed_run_then_normal_run_equals_an_uninterrupted_run(
+    sandbox_and_reference, tmp_path, point, nth
+):
+    """The run killed is the pipeline without Prefect (its tasks only call it)."""
+    sb, expected, _ = sandbox_and_reference
+    data_dir = tmp_path / "data"
+    code, err = killed_export(sb.base_url, data_dir, f"{point}:{nth}")
+    assert code == -9, f"the run was not killed at {point}:{nth}: {code} {err[-500:]}"
+    assert export(settings_for(sb, data_dir)).exit_code == 0
+    assert_consistent(data_dir, expected)
+
+
+@pytest.mark.xdist_group("prefect")  # one worker starts the shared Prefect server once
+@pytest.mark.parametrize(("point", "nth"), COMMAND_MOMENTS)
+def test_killed_command_then_normal_run_equals_an_uninterrupted_run(
     prefect_harness, sandbox_and_reference, tmp_path, point, nth
 ):
+    """`t212-etl run` itself, as a Prefect flow, killed in its first and last steps."""
     sb, expected, _ = sandbox_and_reference
     data_dir = tmp_path / "data"
     env = {"T212_API_KEY": DEMO_KEY, "T212_API_SECRET": DEMO_SECRET, "T212_BASE_URL": sb.base_url}
@@ -150,7 +165,6 @@ def test_killed_run_then_normal_run_equals_an_uninterrupted_run(
     assert_consistent(data_dir, expected)
 
 
-@pytest.mark.xdist_group("crash-commands")  # no Prefect: beside the runs, not after them
 def test_killed_rebuild_or_import_then_next_command_equals_an_uninterrupted_one(
     sandbox_and_reference, tmp_path
 ):
