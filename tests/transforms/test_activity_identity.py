@@ -123,7 +123,7 @@ def wh():
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(drawn=exports())
 def test_overlapping_files_in_any_order_and_any_number_give_the_whole_export(wh, drawn):
