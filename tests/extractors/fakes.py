@@ -60,3 +60,25 @@ class Script:
     @property
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
+
+
+def fake_client(
+    script: Script,
+    clock: FakeClock | None = None,
+    *,
+    credentials: tuple[str, str] = ("fake-key-0123", "fake-secret-4567"),
+    **kw,
+):
+    """A demo-environment client answered by ``script``, waiting on a fake clock."""
+    from extractors.auth import Credentials
+    from extractors.client import T212Client
+
+    clock = clock or FakeClock()
+    return T212Client(
+        Credentials(*credentials),
+        env="demo",
+        transport=script.transport,
+        clock=clock,
+        sleep=clock.sleep,
+        **kw,
+    )

@@ -32,7 +32,7 @@ from extractors.errors import (
     ServerError,
     TransportError,
 )
-from tests.extractors.fakes import FakeClock, Script, json_response, rl_headers
+from tests.extractors.fakes import FakeClock, Script, fake_client, json_response, rl_headers
 
 KEY, SECRET = "sentinel-key-4f1d", "sentinel-secret-9a7c"
 SUMMARY = "/api/v0/equity/account/summary"
@@ -40,16 +40,8 @@ LENIENT = {SUMMARY: (100, 1.0)}
 
 
 def make_client(script: Script, clock: FakeClock | None = None, **kw) -> T212Client:
-    clock = clock or FakeClock()
     kw.setdefault("random_source", lambda: 0.0)  # no jitter: backoffs are exact
-    return T212Client(
-        Credentials(KEY, SECRET),
-        env="demo",
-        transport=script.transport,
-        clock=clock,
-        sleep=clock.sleep,
-        **kw,
-    )
+    return fake_client(script, clock, credentials=(KEY, SECRET), **kw)
 
 
 def test_basic_auth_user_agent_and_base_url():

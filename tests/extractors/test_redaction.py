@@ -15,7 +15,7 @@ from extractors.client import RetryPolicy, T212Client
 from extractors.errors import T212Error
 from extractors.redaction import SERVER_TEXT_LIMIT, Redactor
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
-from tests.extractors.fakes import FakeClock, Script, json_response
+from tests.extractors.fakes import Script, fake_client, json_response
 from tests.sandbox.conftest import small_config
 
 KEY, SECRET = "odd/Key+with=chars&1234", "p@ss word:with?#%-Chars-5678"
@@ -80,13 +80,9 @@ def test_tiny_test_credentials_do_not_mask_ordinary_text():
 
 
 def make_client(script: Script) -> T212Client:
-    clock = FakeClock()
-    return T212Client(
-        Credentials(KEY, SECRET),
-        env="demo",
-        transport=script.transport,
-        clock=clock,
-        sleep=clock.sleep,
+    return fake_client(
+        script,
+        credentials=(KEY, SECRET),
         retry=RetryPolicy(max_attempts=2, backoff_base=0),
         limits={SUMMARY: (100, 1.0), DIVS: (100, 1.0)},
     )

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from extractors.auth import Credentials
 from extractors.client import RetryPolicy, T212Client
 from extractors.errors import MalformedResponse, T212Error
 from extractors.reports import EXPORTS, INCLUDE_ALL, Downloader, Period, fetch_reports
-from tests.extractors.fakes import FakeClock, Script, json_response
+from tests.extractors.fakes import Script, fake_client, json_response
 
 KEY, SECRET = "reportkey-7Hq2Lw9x", "reportsecret-3Vb8Nm1z"
 TOKEN = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
@@ -20,13 +19,9 @@ YEAR = Period(2024, datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinf
 
 
 def make_client(script: Script) -> T212Client:
-    clock = FakeClock()
-    return T212Client(
-        Credentials(KEY, SECRET),
-        env="demo",
-        transport=script.transport,
-        clock=clock,
-        sleep=clock.sleep,
+    return fake_client(
+        script,
+        credentials=(KEY, SECRET),
         retry=RetryPolicy(max_attempts=2, backoff_base=0),
         random_source=lambda: 0.0,
     )

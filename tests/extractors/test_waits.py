@@ -6,10 +6,9 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from extractors.auth import Credentials
-from extractors.client import RetryPolicy, T212Client
+from extractors.client import RetryPolicy
 from extractors.errors import DeadlineExceeded, T212Error
-from tests.extractors.fakes import FakeClock, Script
+from tests.extractors.fakes import FakeClock, Script, fake_client
 
 DIVS = "/api/v0/equity/history/dividends"
 NAMES = ("limit", "period", "remaining", "reset", "used")
@@ -51,14 +50,7 @@ def answers_of(answers: list[tuple[int, dict[str, str]]]) -> Script:
 def test_no_header_makes_the_client_wait_past_the_bound_or_raise_a_foreign_error(answers):
     clock = FakeClock()
     script = answers_of(answers)
-    client = T212Client(
-        Credentials("property-key", "property-secret"),
-        env="demo",
-        transport=script.transport,
-        clock=clock,
-        sleep=clock.sleep,
-        retry=RetryPolicy(max_attempts=4),
-    )
+    client = fake_client(script, clock, retry=RetryPolicy(max_attempts=4))
     with client:
         for _ in range(3):
             try:
@@ -74,14 +66,7 @@ def test_no_header_makes_the_client_wait_past_the_run_deadline(answers, limit):
     clock = FakeClock()
     deadline = clock.now + limit
     script = answers_of(answers)
-    client = T212Client(
-        Credentials("property-key", "property-secret"),
-        env="demo",
-        transport=script.transport,
-        clock=clock,
-        sleep=clock.sleep,
-        deadline=deadline,
-    )
+    client = fake_client(script, clock, deadline=deadline)
     with client:
         for _ in range(3):
             try:
