@@ -76,7 +76,7 @@ def test_no_credential_in_files_output_logs_artifacts_or_prefect(prefect_harness
         assert codes[0] == 0 and codes[2] == 2 and "Traceback" in outputs[3]
         # a resource failure whose message is logged, stored in the run log and the artifact
         sb.set_key_scopes(SENTINEL_KEY, ["account", "portfolio", "metadata", "history:orders"])
-        code, out, err = run_cli("run", "--full-refresh", "--debug", *common, env=env, cwd=tmp_path)
+        code, out, err = run_cli("run", "--debug", *common, env=env, cwd=tmp_path)
         outputs += [out, err]
         assert code == 1 and "history:dividends" in err
         for args in (("status", *common), ("sql", "SELECT * FROM runs", *common)):
