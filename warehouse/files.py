@@ -138,14 +138,10 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        secure_file(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
     except BaseException:
         _discard(tmp)
         raise
-    _rename_into_place(tmp, target)
-    fsync_dir(target.parent)
+    move_atomic(tmp, target)
 
 
 def write_atomic(target: Path, data: bytes) -> None:
@@ -170,6 +166,23 @@ def copy_atomic(source: Path, target: Path) -> None:
     """Copy ``source`` over ``target`` atomically as a private file."""
     with atomic_path(target) as tmp, open(source, "rb") as src, open(tmp, "wb") as dst:
         shutil.copyfileobj(src, dst, length=1 << 20)
+
+
+def move_atomic(source: Path, target: Path) -> None:
+    """Make the finished file ``source`` private, sync it and rename it over ``target``.
+
+    Both must be on one filesystem. On error ``source`` is removed and ``target`` is
+    untouched.
+    """
+    try:
+        secure_file(source)
+        with open(source, "rb+") as handle:
+            os.fsync(handle.fileno())
+    except BaseException:
+        _discard(source)
+        raise
+    _rename_into_place(source, target)
+    fsync_dir(target.parent)
 
 
 def remove_file(path: Path, stop_at: Path) -> bool:

@@ -19,8 +19,9 @@ from warehouse.files import TEMP_NAME
 
 log = logging.getLogger("t212_etl")
 
-# the database a rebuild fills beside the working one, in the working directory
+# the databases a rebuild fills, and a publish writes, beside the working one
 REBUILD_FILE = "rebuilding.duckdb"
+PUBLISH_FILE = "publishing.duckdb"
 # DuckDB spills to "<database>.tmp/" beside a database file, in files it names so
 _SPILL_PREFIX = "duckdb_temp_"
 _COMPLETE = "complete.json"  # a raw run's last file: a complete run holds no temporary file
@@ -36,9 +37,10 @@ def remove_database(path: Path) -> None:
 def remove_leftovers(data_dir: Path, work_db: Path, before_ns: int) -> int:
     """Delete our temporary files older than ``before_ns``; returns how many were removed.
 
-    ``work_db`` is the working database; a rebuild's is beside it.
+    ``work_db`` is the working database; a rebuild's and a publish's are beside it.
     """
-    databases = [Path(work_db), Path(work_db).with_name(REBUILD_FILE)]
+    work_db = Path(work_db)
+    databases = [work_db, work_db.with_name(REBUILD_FILE), work_db.with_name(PUBLISH_FILE)]
     removed = 0
     for path in _candidates(Path(data_dir), databases):
         with contextlib.suppress(FileNotFoundError):
@@ -54,10 +56,11 @@ def remove_leftovers(data_dir: Path, work_db: Path, before_ns: int) -> int:
 
 
 def _candidates(data_dir: Path, databases: list[Path]) -> Iterator[Path]:
-    work_db, rebuilt = databases
+    work_db, *staged = databases
     yield from _temporary(data_dir)
     yield from _temporary(work_db.parent)
-    yield from (rebuilt, rebuilt.with_name(rebuilt.name + ".wal"))
+    for database in staged:
+        yield from (database, database.with_name(database.name + ".wal"))
     for database in databases:
         yield from _spilled(database)
     for directory, _, files in os.walk(data_dir / "parquet"):

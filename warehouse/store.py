@@ -1,9 +1,10 @@
 """The warehouse: a private working DuckDB database, its lock, merges, state and publishing.
 
 The pipeline writes only ``<data>/.work/warehouse.duckdb``. ``publish_database``
-checkpoints it and copies it over ``<data>/warehouse.duckdb`` by atomic rename,
-so readers opening the published file read-only never block a run and keep the
-snapshot they opened. One run at a time holds ``<data>/.work/lock``.
+checkpoints it and copies it over ``<data>/warehouse.duckdb`` by atomic rename, in a
+storage format DuckDB 1.x opens (``published``), so readers opening the published file
+read-only never block a run and keep the snapshot they opened.
+One run at a time holds ``<data>/.work/lock``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from warehouse.leftovers import remove_leftovers
 from warehouse.merge import MergeCounts, q
 from warehouse.migrate import add_missing_columns, drop_primary_keys
 from warehouse.parquet import ParquetPublisher
+from warehouse.published import write_published
 from warehouse.reader import DATABASE_FILE
 from warehouse.rebuild import Rebuilding
 from warehouse.runlog import RunLogRecorder
@@ -122,7 +124,7 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
     def _connect(self) -> None:
         self._con = duckdb.connect(str(self.work_db))
         self._con.execute("SET TimeZone = 'UTC'")
-        limit = os.environ.get(MEMORY_ENV) or MEMORY_LIMIT
+        limit = self._memory_limit()
         try:
             self._con.execute("SET memory_limit = ?", [limit])
         except duckdb.Error:
@@ -132,6 +134,10 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
                 f"{MEMORY_ENV}={limit!r} is not a memory size; give one such as 256MB or 1GB"
             ) from None
         self._secure_files()
+
+    @staticmethod
+    def _memory_limit() -> str:
+        return os.environ.get(MEMORY_ENV) or MEMORY_LIMIT
 
     def _secure_files(self) -> None:
         secure_file(self.work_db)
@@ -285,7 +291,7 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         try:
             # A WAL beside the published file would belong to an older file.
             (self.published_db.with_name(DATABASE_FILE + ".wal")).unlink(missing_ok=True)
-            copy_atomic(self.work_db, self.published_db)
+            write_published(self.work_db, self.published_db, self._memory_limit())
         finally:
             if reopen:
                 self._connect()

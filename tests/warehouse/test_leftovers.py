@@ -18,6 +18,9 @@ LEFTOVERS = [
     ".work/rebuilding.duckdb.wal",
     ".work/rebuilding.duckdb.tmp/duckdb_temp_4242_0_storage_DEFAULT-0.tmp",  # its spill files
     ".work/warehouse.duckdb.tmp/duckdb_temp_4242_0_storage_S64K-0.tmp",  # the working one's
+    ".work/publishing.duckdb",  # the published copy being written in the older format
+    ".work/publishing.duckdb.wal",
+    ".work/publishing.duckdb.tmp/duckdb_temp_4242_0_storage_DEFAULT-0.tmp",
     ".work/warehouse.duckdb.tmp/duckdb_temp_4242_0_owner",
     "raw/1/dividends/r1/.page-00002.json.gz.4242-139871.tmp",  # write_quick
     "raw/1/dividends/r1/.page-00002.meta.json.4242-139871.tmp",
@@ -66,6 +69,7 @@ def test_the_next_process_removes_leftovers_of_ours_and_nothing_else(tmp_path):
     assert [name for name in KEPT if name in left] == KEPT
     assert live in left
     assert not (data_dir / ".work" / "rebuilding.duckdb.tmp").exists()
+    assert not (data_dir / ".work" / "publishing.duckdb.tmp").exists()
 
 
 def test_a_process_refused_the_lock_removes_nothing(tmp_path):
