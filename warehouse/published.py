@@ -35,6 +35,7 @@ def write_published(work_db: Path, target: Path, memory_limit: str) -> None:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     try:
+        con.execute("SET enable_progress_bar = false")  # a long copy would draw it on stdout
         con.execute("SET memory_limit = ?", [memory_limit])
         con.execute("SET temp_directory = ?", [str(staging) + ".tmp"])
         con.execute("ATTACH ? AS working (READ_ONLY)", [str(work_db)])

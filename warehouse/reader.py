@@ -41,6 +41,8 @@ def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     try:
+        # DuckDB draws a progress bar on stdout past two seconds: it would corrupt `sql`'s output
+        con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET allowed_directories = $dirs", {"dirs": [_readable(data_dir)]})
         con.execute("SET enable_external_access = false")

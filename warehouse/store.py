@@ -124,6 +124,7 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
     def _connect(self) -> None:
         self._con = duckdb.connect(str(self.work_db))
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET enable_progress_bar = false")  # never drawn into a run's output
         limit = self._memory_limit()
         try:
             self._con.execute("SET memory_limit = ?", [limit])
