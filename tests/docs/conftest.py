@@ -9,7 +9,7 @@ from tests.flows.report.sample import build_warehouse
 
 @pytest.fixture(scope="session")
 def docs_dir(tmp_path_factory):
-    """A directory whose ``data/`` is a two-account sandbox export."""
+    """A directory whose ``data/`` is a two-account sandbox export with its CSV reports."""
     root = tmp_path_factory.mktemp("docs")
-    build_warehouse(root / "data", runs=1)
+    build_warehouse(root / "data", runs=1, with_reports=True)
     return root

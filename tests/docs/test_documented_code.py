@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pytest
 
@@ -63,7 +64,8 @@ def test_documented_python_runs_and_reads_rows(code, docs_dir, monkeypatch):
     monkeypatch.chdir(docs_dir)
     namespace: dict = {}
     exec(compile(code, "<docs/bi.md>", "exec"), namespace)
-    results = [v for v in namespace.values() if isinstance(v, pd.DataFrame | pa.Table)]
+    frames = pd.DataFrame | pa.Table | pl.DataFrame
+    results = [v for v in namespace.values() if isinstance(v, frames)]
     assert results, "a recipe ends with a frame or table"
     assert all(len(r) > 0 for r in results)
     for value in namespace.values():

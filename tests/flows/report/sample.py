@@ -16,11 +16,12 @@ RUNS = 3
 NO_DIVIDENDS = SandboxSize(instruments=100, positions=6, dividends=0, orders=30, transactions=25)
 
 
-def build_warehouse(data_dir: Path, runs: int = RUNS) -> datetime:
+def build_warehouse(data_dir: Path, runs: int = RUNS, with_reports: bool = False) -> datetime:
     """Export the two sandbox accounts with ``runs`` runs a month apart, the last one now.
 
     The sandbox's history ends today, so trailing-twelve-month figures have data,
     and the run clock is moved with it, so each run leaves its own daily snapshot.
+    With ``with_reports`` every run also imports the accounts' CSV reports.
     Returns the time of the last run.
     """
     now = datetime.now(UTC)
@@ -34,7 +35,7 @@ def build_warehouse(data_dir: Path, runs: int = RUNS) -> datetime:
         for run in range(runs):
             clock = first + timedelta(days=RUN_EVERY_DAYS * run)
             patch.setattr(run_module, "now_utc", lambda clock=clock: clock)
-            assert export(settings).exit_code == 0
+            assert export(settings, with_reports=with_reports).exit_code == 0
             if run < runs - 1:
                 sb.advance(RUN_EVERY_DAYS)
     return first + timedelta(days=RUN_EVERY_DAYS * (runs - 1))
