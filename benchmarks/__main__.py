@@ -6,11 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks import bigaccount, endtoend, local, network
+from benchmarks import bigaccount, endtoend, local, network, publish
 from benchmarks.report import render
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-PARTS = ("network", "local", "endtoend", "bigaccount")
+PARTS = ("network", "local", "endtoend", "bigaccount", "publish")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(endtoend.run(smoke=args.smoke, runs=runs))
     if "bigaccount" in parts:
         sections.append(bigaccount.run(smoke=args.smoke, runs=runs))
+    if "publish" in parts:
+        sections.append(publish.run(smoke=args.smoke, runs=runs))
     text = render(sections, runs=runs, smoke=args.smoke, seconds=time.monotonic() - started)
     args.out.write_text(text)
     print(text)

@@ -21,10 +21,11 @@ def test_network_time_is_the_union_of_requests_and_waits():
     assert busy.seconds() == 2.5
 
 
-def test_smoke_run_writes_every_network_and_local_table(tmp_path, capsys):
+def test_smoke_run_writes_every_network_local_and_publish_table(tmp_path, capsys):
     out = tmp_path / "RESULTS.md"
     # the dev dependencies only: the dlt reference is left out, which the results say
-    assert main(["--smoke", "--only", "network,local", "--dlt-rows", "0", "--out", str(out)]) == 0
+    parts = "network,local,publish"
+    assert main(["--smoke", "--only", parts, "--dlt-rows", "0", "--out", str(out)]) == 0
     text = out.read_text()
     assert text.strip() == capsys.readouterr().out.strip()
     assert "| cores |" in text and "| duckdb |" in text and "Smoke run" in text
@@ -32,12 +33,13 @@ def test_smoke_run_writes_every_network_and_local_table(tmp_path, capsys):
         "## Network: backfill at the rate limit",
         "## Network: nightly runs and reference lists",
         "## Local: raw pages to DuckDB and Parquet",
+        "## Publishing in the DuckDB 1.x format",
     ):
         assert title in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and " | " in line]
     measures = {line.split(" | ")[0][2:] for line in rows}
     assert {"backfill wall time", "429 answers", "insert: rows per second",
-            "update: peak memory"} <= measures  # fmt: skip
+            "update: peak memory", "smoke: publish, peak memory"} <= measures  # fmt: skip
     assert "nightly run, no new activity: requests | 5 |" in text
     assert "| 429 answers | 0 |" in text
     assert "(b) left out" in text

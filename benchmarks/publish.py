@@ -1,0 +1,106 @@
+"""The cost of publishing the warehouse in the DuckDB 1.x storage format, against a file copy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from benchmarks.report import Row, Section, median
+from warehouse import Warehouse
+from warehouse.published import STORAGE_VERSION
+from warehouse.store import MEMORY_LIMIT
+
+# rows per history table: a busy account (150,000 dividends, 60,000 orders, 40,000
+# transactions) and four times that, as bigaccount.py sizes them
+SIZES = {
+    "busy account": {"dividends": 150_000, "orders": 60_000, "transactions": 40_000},
+    "4x busy account": {"dividends": 600_000, "orders": 240_000, "transactions": 160_000},
+}
+SMOKE = {"smoke": {"dividends": 2_000, "orders": 1_000, "transactions": 500}}
+_MEASURE = """
+import resource, sys, time
+from pathlib import Path
+from warehouse.published import write_published
+work, target, how = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+started = time.perf_counter()
+if how == "copy":
+    import shutil
+    shutil.copyfile(work, target)
+else:
+    write_published(work, target, sys.argv[4])
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+# every column filled and varying, so the file compresses as a real one does
+_INSERTS = {
+    "dividends": "SELECT 1, 'ref-' || i, 'T' || (i % 3000) || '_US_EQ', 'ORDINARY', "
+    "now() - to_minutes(i), (i % 997) / 7, (i % 9973) / 100, (i % 9967) / 107, "
+    "'EUR', (i % 991) / 1000, 'USD', 'Instrument ' || (i % 3000), "
+    "'US' || (10000000000 + i % 3000), 'USD', now(), 'r'",
+    "orders": "SELECT 1, 1e10 + i, 'T' || (i % 3000) || '_US_EQ', 'MARKET', "
+    "CASE WHEN i % 3 = 0 THEN 'SELL' ELSE 'BUY' END, 'FILLED', 'QUANTITY', 'AUTOINVEST', 'DAY', "
+    "false, now() - to_minutes(i), 'EUR', (i % 97) / 7, (i % 97) / 7, (i % 99991) / 100, "
+    "(i % 99989) / 100, NULL, NULL, 'Instrument ' || (i % 3000), "
+    "'US' || (10000000000 + i % 3000), 'USD', now(), 'r'",
+    "transactions": "SELECT 1, 'tx-' || i, 'DEPOSIT', now() - to_minutes(i), "
+    "(i % 50021) / 100, 'EUR', now(), 'r'",
+}
+
+
+def fill(data_dir: Path, counts: dict[str, int]) -> Path:
+    """A working database with the catalogue's tables and ``counts`` synthetic rows; its path."""
+    with Warehouse.open(data_dir) as wh:
+        work = wh.work_db
+    con = duckdb.connect(str(work))
+    try:
+        for table, rows in counts.items():
+            con.execute(f"INSERT INTO {table} {_INSERTS[table]} FROM range({rows}) t(i)")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return work
+
+
+def measure(work: Path, how: str) -> tuple[float, float]:
+    """Seconds and peak MiB of one publication in a fresh process."""
+    target = work.parent.parent / f"published-{how}.duckdb"
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(work), str(target), how, MEMORY_LIMIT],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds, peak_kib = done.stdout.split()
+    target.unlink()
+    return float(seconds), int(peak_kib) / 1024
+
+
+def run(*, smoke: bool, runs: int) -> Section:
+    """File copy against the older-format copy, per warehouse size."""
+    section = Section(
+        "Publishing in the DuckDB 1.x format",
+        f"After every run the working database is copied to `warehouse.duckdb` in storage "
+        f"version {STORAGE_VERSION} (`COPY FROM DATABASE` into a database attached with that "
+        f"version) so DuckDB 1.x readers open it; the reference is the plain file copy it "
+        f"replaced. Each publication in a fresh process, DuckDB held to {MEMORY_LIMIT}.",
+    )
+    for name, counts in (SMOKE if smoke else SIZES).items():
+        rows = sum(counts.values())
+        with tempfile.TemporaryDirectory(prefix="t212-publish-") as tmp:
+            work = fill(Path(tmp) / "data", counts)
+            size = work.stat().st_size / 2**20
+            copy = [measure(work, "copy") for _ in range(runs)]
+            older = [measure(work, "older") for _ in range(runs)]
+        seconds = median([s for s, _ in older])
+        section.rows += [
+            Row(f"{name} ({rows:,} rows, {size:.0f} MiB): publish", seconds, "s",
+                "file copy", median([s for s, _ in copy])),
+            Row(f"{name}: publish, peak memory", median([m for _, m in older]), "MiB",
+                target="< 1 GiB", met=max(m for _, m in older) < 1024),
+        ]  # fmt: skip
+    return section
