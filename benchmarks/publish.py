@@ -36,19 +36,23 @@ print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru
 """
 
 
-# every column filled and varying, so the file compresses as a real one does
+# every column filled with values as varied as real ones (hashes, not repeating
+# patterns), so the file is as large and compresses as a real one does
 _INSERTS = {
-    "dividends": "SELECT 1, 'ref-' || i, 'T' || (i % 3000) || '_US_EQ', 'ORDINARY', "
-    "now() - to_minutes(i), (i % 997) / 7, (i % 9973) / 100, (i % 9967) / 107, "
-    "'EUR', (i % 991) / 1000, 'USD', 'Instrument ' || (i % 3000), "
-    "'US' || (10000000000 + i % 3000), 'USD', now(), 'r'",
-    "orders": "SELECT 1, 1e10 + i, 'T' || (i % 3000) || '_US_EQ', 'MARKET', "
-    "CASE WHEN i % 3 = 0 THEN 'SELL' ELSE 'BUY' END, 'FILLED', 'QUANTITY', 'AUTOINVEST', 'DAY', "
-    "false, now() - to_minutes(i), 'EUR', (i % 97) / 7, (i % 97) / 7, (i % 99991) / 100, "
-    "(i % 99989) / 100, NULL, NULL, 'Instrument ' || (i % 3000), "
-    "'US' || (10000000000 + i % 3000), 'USD', now(), 'r'",
-    "transactions": "SELECT 1, 'tx-' || i, 'DEPOSIT', now() - to_minutes(i), "
-    "(i % 50021) / 100, 'EUR', now(), 'r'",
+    "dividends": "SELECT 1, md5(i::VARCHAR), 'T' || (hash(i) % 3000) || '_US_EQ', 'ORDINARY', "
+    "now() - to_seconds(i * 61 + hash(i) % 60), (hash(i, 1) % 100000000) / 10000, "
+    "(hash(i, 2) % 1000000) / 100, (hash(i, 3) % 1000000) / 100, 'EUR', "
+    "(hash(i, 4) % 100000) / 10000, 'USD', 'Instrument ' || (hash(i) % 3000), "
+    "'US' || (10000000000 + hash(i) % 3000), 'USD', now(), md5((i // 1000)::VARCHAR)",
+    "orders": "SELECT 1, 10000000000 + i * 7 + hash(i) % 7, 'T' || (hash(i) % 3000) || '_US_EQ', "
+    "'MARKET', CASE WHEN hash(i, 5) % 3 = 0 THEN 'SELL' ELSE 'BUY' END, 'FILLED', 'QUANTITY', "
+    "'AUTOINVEST', 'DAY', false, now() - to_seconds(i * 61 + hash(i) % 60), 'EUR', "
+    "(hash(i, 1) % 100000000) / 10000, (hash(i, 1) % 100000000) / 10000, "
+    "(hash(i, 2) % 10000000) / 100, (hash(i, 2) % 10000000) / 100, NULL, NULL, "
+    "'Instrument ' || (hash(i) % 3000), 'US' || (10000000000 + hash(i) % 3000), 'USD', now(), "
+    "md5((i // 1000)::VARCHAR)",
+    "transactions": "SELECT 1, md5(i::VARCHAR), 'DEPOSIT', now() - to_seconds(i * 61), "
+    "(hash(i, 2) % 10000000) / 100, 'EUR', now(), md5((i // 1000)::VARCHAR)",
 }
 
 
