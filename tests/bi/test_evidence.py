@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ import pytest
 
 from tests.flows.report.browser import Browser
 from tests.flows.report.sample import build_warehouse
+from tests.loopback import serving
 
 pytestmark = pytest.mark.xdist_group("evidence")
 
@@ -183,15 +183,8 @@ class _Server(http.server.ThreadingHTTPServer):
 def serve(directory: Path) -> Iterator[str]:
     """Serve ``directory`` on a free loopback port; yields the base URL."""
     handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = _Server(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(_Server(("127.0.0.1", 0), handler)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

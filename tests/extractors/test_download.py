@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +11,7 @@ import pytest
 
 from extractors.errors import DeadlineExceeded, TransportError
 from extractors.reports import Downloader, ReportFailed
+from tests.loopback import serving
 
 SIGNATURE = "X-Amz-Signature=5ec2e7b1a9"
 REDIRECTED = "X-Amz-Signature=0dd5f1a2c3"
@@ -62,15 +62,8 @@ class Links(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def links() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Links)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Links)) as url:
+        yield url
 
 
 def test_signed_link_queries_never_reach_any_log(links, caplog):
