@@ -8,19 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-# (requests, period in seconds), from the published limits; the headers correct them.
-DOCUMENTED_LIMITS: dict[str, tuple[int, float]] = {
-    "/api/v0/equity/account/summary": (1, 5.0),
-    "/api/v0/equity/account/info": (1, 1.0),
-    "/api/v0/equity/positions": (1, 1.0),
-    "/api/v0/equity/metadata/instruments": (1, 50.0),
-    "/api/v0/equity/metadata/exchanges": (1, 30.0),
-    "/api/v0/equity/history/dividends": (6, 60.0),
-    "/api/v0/equity/history/orders": (6, 60.0),
-    "/api/v0/equity/history/transactions": (6, 60.0),
-    "GET /api/v0/equity/history/exports": (1, 60.0),
-    "POST /api/v0/equity/history/exports": (1, 30.0),
-}
+from extractors.resources import DOCUMENTED_LIMITS
+
 DEFAULT_LIMIT = (1, 1.0)
 # A header claiming more requests per window than this is not believed.
 MAX_LIMIT = 10_000

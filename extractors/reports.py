@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from extractors.client import ApiResponse, T212Client
 from extractors.download import Downloader, link_host
 from extractors.errors import MalformedResponse, ReportFailed, T212Error
-from extractors.resources import parse_time
+from extractors.extraction import parse_time
 
 EXPORTS = "/api/v0/equity/history/exports"
 INCLUDE_ALL = {

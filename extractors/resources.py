@@ -1,198 +1,134 @@
-"""Every exported resource as a small declaration, and the one extract loop they share."""
+"""Every exported resource declared once: endpoint, kind, limit, scope, key, cursor, tables.
+
+The run order is the order of the declarations; the client's documented limits, the
+resources a run takes only on request and the scope a 403 names all come from here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from extractors.client import ApiResponse, T212Client
+from enum import StrEnum
 
 API = "/api/v0/equity"
 
 
+class Kind(StrEnum):
+    """How a resource is fetched and what its rows are to the warehouse."""
+
+    SNAPSHOT = "snapshot"  # one answer per run and account, kept as that run's snapshot
+    HISTORY = "history"  # paginated newest first, read up to its cursor, merged by key
+    REFERENCE = "reference"  # a large list shared by the accounts, replaced when stale
+    REPORTS = "report"  # CSV reports requested a year at a time, merged by event
+
+
 @dataclass(frozen=True)
 class Resource:
-    """What to fetch and where it lands.
+    """What to fetch, how often the API allows it, and where it lands.
 
-    kind: ``history`` (paginated, incremental by ``cursor``), ``snapshot`` (one answer per
-    run, account-scoped), ``reference`` (a large global list refreshed when stale) or
-    ``report`` (CSV files requested per year, see ``extractors.reports``).
-    ``key`` and ``cursor`` are dotted paths into a raw item.
+    ``limit`` is the documented (requests, seconds) of its endpoint; ``scope`` the API key
+    permission it needs; ``key`` and ``cursor`` are dotted paths into a raw item;
+    ``on_request`` resources run only when asked (``--with-reports`` or ``--only``).
     """
 
     name: str
     path: str
-    kind: str
-    tables: tuple[str, ...]
+    kind: Kind
+    limit: tuple[int, float]
     scope: str
+    tables: tuple[str, ...]
     key: str | None = None
     cursor: str | None = None
+    on_request: bool = False
 
     @property
     def account_scoped(self) -> bool:
         """Whether rows carry an account id (reference lists are shared)."""
-        return self.kind != "reference"
+        return self.kind != Kind.REFERENCE
 
 
+# In run order, the order that suits the limits: the summary first (it names the
+# account), cheap snapshots next, paginated history, and the slow reference lists last.
 RESOURCES: dict[str, Resource] = {
     r.name: r
     for r in (
         Resource(
             "account_summary",
             f"{API}/account/summary",
-            "snapshot",
-            ("account_summaries",),
+            Kind.SNAPSHOT,
+            (1, 5.0),
             "account",
-        ),
-        Resource("positions", f"{API}/positions", "snapshot", ("positions",), "portfolio"),
-        Resource(
-            "instruments", f"{API}/metadata/instruments", "reference", ("instruments",), "metadata"
+            ("account_summaries",),
         ),
         Resource(
-            "exchanges",
-            f"{API}/metadata/exchanges",
-            "reference",
-            ("exchanges", "working_schedule_events"),
-            "metadata",
+            "positions", f"{API}/positions", Kind.SNAPSHOT, (1, 1.0), "portfolio", ("positions",)
         ),
         Resource(
             "dividends",
             f"{API}/history/dividends",
-            "history",
-            ("dividends",),
+            Kind.HISTORY,
+            (6, 60.0),
             "history:dividends",
+            ("dividends",),
             key="reference",
             cursor="paidOn",
         ),
         Resource(
             "orders",
             f"{API}/history/orders",
-            "history",
-            ("orders", "fills", "fill_taxes"),
+            Kind.HISTORY,
+            (6, 60.0),
             "history:orders",
+            ("orders", "fills", "fill_taxes"),
             key="order.id",
             cursor="order.createdAt",
         ),
         Resource(
             "transactions",
             f"{API}/history/transactions",
-            "history",
-            ("transactions",),
+            Kind.HISTORY,
+            (6, 60.0),
             "history:transactions",
+            ("transactions",),
             key="reference",
             cursor="dateTime",
         ),
-        # CSV reports, a year each: what the JSON lacks (taxes, interest, fees).
+        Resource(
+            "exchanges",
+            f"{API}/metadata/exchanges",
+            Kind.REFERENCE,
+            (1, 30.0),
+            "metadata",
+            ("exchanges", "working_schedule_events"),
+        ),
+        Resource(
+            "instruments",
+            f"{API}/metadata/instruments",
+            Kind.REFERENCE,
+            (1, 50.0),
+            "metadata",
+            ("instruments",),
+        ),
+        # CSV reports, a year each: what the JSON lacks (taxes, interest, fees). Listed
+        # with GET (its limit here), requested with POST, downloaded from a signed link.
         Resource(
             "reports",
             f"{API}/history/exports",
-            "report",
-            ("activity",),
+            Kind.REPORTS,
+            (1, 60.0),
             "history:orders",
+            ("activity",),
+            on_request=True,
         ),
     )
 }
+RUN_ORDER = tuple(RESOURCES)
+ON_REQUEST = frozenset(name for name, r in RESOURCES.items() if r.on_request)
 
-# The order that suits the limits: the summary first (it names the account), cheap
-# snapshots next, paginated history, and the slow reference lists last.
-RUN_ORDER = (
-    "account_summary",
-    "positions",
-    "dividends",
-    "orders",
-    "transactions",
-    "exchanges",
-    "instruments",
-    "reports",
-)
-# Resources a run includes only when asked (``--with-reports`` or ``--only reports``).
-ON_REQUEST = frozenset({"reports"})
-
-
-def dig(item: Any, dotted: str) -> Any:
-    """The value at a dotted path of nested dicts, or None."""
-    for part in dotted.split("."):
-        if not isinstance(item, dict):
-            return None
-        item = item.get(part)
-    return item
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An API timestamp (``Z`` or any offset, with or without fractions) in UTC, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def newest_time(
-    resource: Resource, items: list[Any], *, not_after: datetime | None = None
-) -> datetime | None:
-    """The newest cursor time among ``items``, leaving out times after ``not_after``.
-
-    A time after the run started is a clock that lies (a bad timestamp, a skewed server):
-    as a watermark it would make every later run stop before the items it has not seen.
-    """
-    times = [t for t in (parse_time(dig(i, resource.cursor or "")) for i in items) if t]
-    if not_after is not None:
-        times = [t for t in times if t <= not_after]
-    return max(times) if times else None
-
-
-def ends_walk(
-    resource: Resource, items: list[Any], watermark: datetime, stop_before: datetime
-) -> bool:
-    """True when a page holds nothing newer than ``watermark`` and reaches ``stop_before``.
-
-    A page with anything new (or anything without a time) is always followed by the next
-    one, so one old item among new ones (a limit order placed long ago and filled today is
-    listed by its creation time) never stops the walk; a night without activity still
-    costs one page.
-    """
-    times = [parse_time(dig(i, resource.cursor or "")) for i in items]
-    if any(t is None or t > watermark for t in times):
-        return False
-    return any(t < stop_before for t in times)
-
-
-def fetch_pages(
-    client: T212Client,
-    resource: Resource,
-    *,
-    watermark: datetime | None = None,
-    overlap: timedelta = timedelta(days=2),
-    on_page: Callable[[ApiResponse], None] | None = None,
-) -> Iterator[ApiResponse]:
-    """Yield the raw pages of ``resource`` newest first.
-
-    For history with a ``watermark`` (the newest time already stored), stop after the
-    first page that holds nothing newer and reaches ``watermark - overlap`` (see
-    :func:`ends_walk`); the overlap re-reads items that share a timestamp or arrived late,
-    and merging on the natural key de-duplicates them.
-    """
-    if resource.kind != "history":
-        page = client.get(resource.path)
-        if on_page:
-            on_page(page)
-        yield page
-        return
-    stop_before = watermark - overlap if watermark is not None else None
-    pages = client.paginate(resource.path)
-    try:
-        for page in pages:
-            if on_page:
-                on_page(page)
-            yield page
-            items = page.data["items"]
-            if watermark and stop_before and ends_walk(resource, items, watermark, stop_before):
-                return
-    finally:
-        pages.close()
+# (requests, period in seconds) of every endpoint the client calls, from the published
+# limits; the response headers correct them. Limits keyed "METHOD path" are per method.
+DOCUMENTED_LIMITS: dict[str, tuple[int, float]] = {
+    **{r.path: r.limit for r in RESOURCES.values() if r.kind != Kind.REPORTS},
+    **{f"GET {r.path}": r.limit for r in RESOURCES.values() if r.kind == Kind.REPORTS},
+    f"POST {RESOURCES['reports'].path}": (1, 30.0),
+    f"{API}/account/info": (1, 1.0),
+}

@@ -13,7 +13,7 @@ import httpx
 
 from extractors.client import ApiResponse, T212Client, decode_json
 from extractors.reports import Downloader, ReportFile, fetch_reports, periods, report_file
-from extractors.resources import Resource
+from extractors.resources import Kind, Resource
 from warehouse import Warehouse
 
 log = logging.getLogger("t212_etl")
@@ -102,6 +102,6 @@ def report_pages(
 
 def page_data(resource: Resource, request_path: str, body: bytes) -> Any:
     """A landed page decoded as its resource's normaliser expects it."""
-    if resource.kind == "report":
+    if resource.kind == Kind.REPORTS:
         return report_file(request_path, body)
     return decode_json(body)

@@ -21,7 +21,8 @@ import pandas as pd
 import pyarrow as pa
 
 from extractors.client import ApiResponse, EndpointStats, T212Client, decode_json
-from extractors.resources import Resource, dig, fetch_pages, newest_time, parse_time
+from extractors.extraction import dig, fetch_pages, newest_time, parse_time
+from extractors.resources import Resource
 from flows.feed import PageFeed
 from flows.pipeline import (
     ResourceResult,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from extractors.client import ApiResponse, EndpointStats, T212Client
-from extractors.errors import MalformedResponse, T212Error
-from extractors.resources import ON_REQUEST, RESOURCES, RUN_ORDER
+from extractors.errors import MalformedResponse, PermissionDenied, T212Error
+from extractors.resources import ON_REQUEST, RESOURCES, RUN_ORDER, Kind
 from flows.pipeline import ResourceResult, RunContext, copy_stats, export_resource
 from flows.settings import AccountConfig, Settings
 from transforms.account import account_identity
@@ -60,7 +60,7 @@ def select_resources(only: Iterable[str] | None, with_reports: bool = False) -> 
     Without ``only`` every resource except those run on request (CSV reports, unless
     ``with_reports``).
     """
-    extra = {"reports"} if with_reports else set()
+    extra = set(ON_REQUEST) if with_reports else set()
     if not only:
         return [name for name in RUN_ORDER if name not in ON_REQUEST or name in extra]
     wanted = {name.strip() for name in only if name.strip()} | extra
@@ -86,6 +86,8 @@ def failed_result(
     message = str(exc) if isinstance(exc, T212Error) else f"{type(exc).__name__}: {exc}"
     # one line: DuckDB appends paragraphs of advice to its errors
     message = redact((message.splitlines() or [""])[0])
+    if isinstance(exc, PermissionDenied) and not exc.scope and name in RESOURCES:
+        message += f"; this resource needs the scope '{RESOURCES[name].scope}'"
     return ResourceResult(name, account_id, outcome="failed", error=message)
 
 
@@ -132,7 +134,7 @@ def export_account(
     """
     result = AccountResult(account.name, identity.account_id, identity.currency)
     names = [
-        name for name in resources if RESOURCES[name].kind != "reference" or claims.claim(name)
+        name for name in resources if RESOURCES[name].kind != Kind.REFERENCE or claims.claim(name)
     ]
 
     def one(name: str) -> ResourceResult:
@@ -146,7 +148,7 @@ def export_account(
             log.error("account %s, %s: %s", account.name, name, outcome.error)
             return outcome
 
-    history = [name for name in names if RESOURCES[name].kind == "history"]
+    history = [name for name in names if RESOURCES[name].kind == Kind.HISTORY]
     with ThreadPoolExecutor(max_workers=max(1, len(history))) as pool:
         # each thread runs in a copy of this context, so Prefect nests its task runs here
         futures = {n: pool.submit(contextvars.copy_context().run, one, n) for n in history}

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from extractors.client import ApiResponse, EndpointStats, T212Client
-from extractors.resources import Resource, dig, fetch_pages, newest_time, parse_time
+from extractors.extraction import dig, fetch_pages, newest_time, parse_time
+from extractors.resources import Kind, Resource
 from flows.activity import ReportOptions, report_cursor, report_pages
 from flows.progress import Progress
 from transforms.account import normalise_account_summary
@@ -77,9 +78,9 @@ class ResourceResult:
 
 def page_records(resource: Resource, datas: list[Any]) -> Any:
     """The records of a resource's decoded pages: items of every page, or the single answer."""
-    if resource.kind == "history":
+    if resource.kind == Kind.HISTORY:
         return [item for data in datas for item in data["items"]]
-    if resource.kind == "report":
+    if resource.kind == Kind.REPORTS:
         return datas
     return datas[0]
 
@@ -98,9 +99,9 @@ def new_cursor(
 
     Reports store the years loaded whole instead.
     """
-    if resource.kind == "report":
+    if resource.kind == Kind.REPORTS:
         return report_cursor(datas, state)
-    if resource.kind != "history":
+    if resource.kind != Kind.HISTORY:
         return None
     times = [t for t in (newest_time(resource, d["items"], not_after=at) for d in datas) if t]
     return advance_cursor(max(times, default=None), state, not_after=at)
@@ -207,11 +208,11 @@ def export_resource(
     result = ResourceResult(resource.name, scope)
     with ctx.warehouse_lock:
         state = wh.get_state(scope, resource.name)
-    if resource.kind == "reference" and is_fresh(state, ctx):
+    if resource.kind == Kind.REFERENCE and is_fresh(state, ctx):
         result.outcome = "skipped"
         return result
     before = stats_before or copy_stats(client.stats.get(resource.path))
-    if resource.kind == "history" and not first_page:
+    if resource.kind == Kind.HISTORY and not first_page:
         from flows.chunks import export_history  # flows.chunks builds on this module
 
         return export_history(client, wh, resource, account_id, ctx, state=state, before=before)
@@ -219,7 +220,7 @@ def export_resource(
     raw_account = str(account_id) if resource.account_scoped else SHARED_RAW_ACCOUNT
     if first_page:
         pages = [first_page]
-    elif resource.kind == "report":
+    elif resource.kind == Kind.REPORTS:
         pages = report_pages(
             client, wh, account_id, state, now=ctx.started_at, full_refresh=ctx.full_refresh,
             options=ctx.reports, lock=ctx.warehouse_lock,
@@ -289,7 +290,7 @@ def _report_page(
     overlap: timedelta,
 ) -> None:
     label = f"{account_id}/{resource.name}"
-    if resource.kind != "history":
+    if resource.kind != Kind.HISTORY:
         progress.page(label, 1)
         return
     items = datas[-1]["items"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from extractors.resources import RESOURCES, Resource
+from extractors.resources import RESOURCES, Kind, Resource
 from flows.activity import page_data
 from flows.chunks import replay_history
 from flows.pipeline import SHARED_RAW_ACCOUNT, merge_normalised, new_cursor, normalise_pages
@@ -34,7 +34,7 @@ def replay_stale(wh: Warehouse) -> None:
 def replay_run(wh: Warehouse, resource: Resource, run: raw.RawRun) -> None:
     """Merge one landed run again, as its export merged it."""
     account_id = GLOBAL_ACCOUNT if run.account == SHARED_RAW_ACCOUNT else int(run.account)
-    if resource.kind == "history":
+    if resource.kind == Kind.HISTORY:
         replay_history(wh, resource, account_id, run)
         return
     datas = [page_data(resource, p.request_path, p.body) for p in raw.iter_pages(run)]

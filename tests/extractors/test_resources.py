@@ -10,15 +10,8 @@ from hypothesis import strategies as st
 
 from extractors.auth import Credentials
 from extractors.client import T212Client
-from extractors.resources import (
-    RESOURCES,
-    RUN_ORDER,
-    dig,
-    ends_walk,
-    fetch_pages,
-    newest_time,
-    parse_time,
-)
+from extractors.extraction import dig, ends_walk, fetch_pages, newest_time, parse_time
+from extractors.resources import DOCUMENTED_LIMITS, ON_REQUEST, RESOURCES, RUN_ORDER, Kind
 from tests.extractors.fakes import FakeClock, Script, json_response
 from transforms.catalogue import TABLES
 
@@ -29,8 +22,17 @@ def test_every_resource_targets_declared_tables_and_runs_in_order():
     assert set(RUN_ORDER) == set(RESOURCES)
     for resource in RESOURCES.values():
         assert all(t in TABLES for t in resource.tables)
-        if resource.kind == "history":
+        if resource.kind == Kind.HISTORY:
             assert resource.key and resource.cursor
+
+
+def test_limits_run_order_and_on_request_come_from_the_declarations():
+    assert RUN_ORDER[0] == "account_summary"  # it names the account
+    assert sorted(ON_REQUEST) == ["reports"]
+    for resource in RESOURCES.values():
+        method = "GET " if resource.kind == Kind.REPORTS else ""
+        assert DOCUMENTED_LIMITS[method + resource.path] == resource.limit
+    assert DOCUMENTED_LIMITS[DIVS.path] == (6, 60.0)
 
 
 def test_parse_time_normalises_offsets_to_utc():
