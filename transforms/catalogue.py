@@ -3,66 +3,64 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import pyarrow as pa
 
-DECIMAL_PRECISION = 38
-DECIMAL_SCALE = 10
-
-# logical type -> (DuckDB type, Arrow type)
-_TYPES: dict[str, tuple[str, pa.DataType]] = {
-    "text": ("VARCHAR", pa.string()),
-    # text that must be a currency code: the transforms report a record holding anything else
-    "currency": ("VARCHAR", pa.string()),
-    "bigint": ("BIGINT", pa.int64()),
-    "double": ("DOUBLE", pa.float64()),
-    "boolean": ("BOOLEAN", pa.bool_()),
-    "decimal": (
-        f"DECIMAL({DECIMAL_PRECISION},{DECIMAL_SCALE})",
-        pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
-    ),
-    "timestamp": ("TIMESTAMPTZ", pa.timestamp("us", tz="UTC")),
-    "date": ("DATE", pa.date32()),
-}
+from transforms.types import TYPES, LogicalType
 
 LOAD_METADATA = ("_loaded_at", "_run_id")
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column: snake_case name and a logical type (a key of the type map)."""
+    """One column: snake_case name and the name of its logical type (a key of ``TYPES``)."""
 
     name: str
     type: str
 
     def __post_init__(self) -> None:
-        if self.type not in _TYPES:
+        if self.type not in TYPES:
             raise ValueError(f"column {self.name}: unknown type {self.type!r}")
+
+    @property
+    def logical(self) -> LogicalType:
+        """The logical type of this column."""
+        return TYPES[self.type]
 
     @property
     def duckdb_type(self) -> str:
         """The DuckDB SQL type of this column."""
-        return _TYPES[self.type][0]
+        return self.logical.duckdb
 
     @property
     def arrow_type(self) -> pa.DataType:
         """The Arrow type of this column."""
-        return _TYPES[self.type][1]
+        return self.logical.arrow
+
+
+def columns(spec: str) -> tuple[Column, ...]:
+    """Parse ``"name:type name:type ..."`` into columns, in order."""
+    return tuple(Column(*item.split(":")) for item in spec.split())
+
+
+class TableKind(StrEnum):
+    """How loads change a table; the values keep the names the kinds had as plain strings."""
+
+    REPLACE = "current"  # a reference list, replaced whole by each load
+    SNAPSHOT = "snapshot"  # one snapshot per run, appended
+    MERGE = "history"  # history merged on the natural key
+    LOG = "log"  # the pipeline's own bookkeeping
 
 
 @dataclass(frozen=True)
 class Table:
-    """A warehouse table: columns, natural key, kind and Parquet partitioning.
-
-    kind is one of: ``current`` (a reference list replaced by each load),
-    ``snapshot`` (one snapshot per run appended), ``history`` (merged on the key),
-    ``log`` (the pipeline's own bookkeeping).
-    """
+    """A warehouse table: columns, natural key, kind and Parquet partitioning."""
 
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
-    kind: str
+    kind: TableKind
     partition_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -99,7 +97,7 @@ class Table:
         it, so on a data table it grows with the history until a large first export runs
         out of memory; the merge keeps those keys unique instead.
         """
-        return self.kind == "log"
+        return self.kind == TableKind.LOG
 
     def duckdb_ddl(self, if_not_exists: bool = True) -> str:
         """CREATE TABLE statement: key columns NOT NULL, and a primary key where :attr:`indexed`."""
@@ -118,10 +116,8 @@ class Table:
 
 
 def _cols(spec: str) -> tuple[Column, ...]:
-    """Parse 'name:type name:type ...' into columns, then append load metadata."""
-    cols = [Column(*item.split(":")) for item in spec.split()]
-    cols += [Column("_loaded_at", "timestamp"), Column("_run_id", "text")]
-    return tuple(cols)
+    """The columns of ``spec`` followed by the load metadata."""
+    return columns(f"{spec} _loaded_at:timestamp _run_id:text")
 
 
 _INSTRUMENT_REF = "instrument_name:text instrument_isin:text instrument_currency:currency"
@@ -154,13 +150,13 @@ TABLES: dict[str, Table] = {
                 "is_listed:boolean"
             ),
             key=("ticker",),
-            kind="current",
+            kind=TableKind.REPLACE,
         ),
         Table(
             "exchanges",
             _cols("exchange_id:bigint name:text"),
             key=("exchange_id",),
-            kind="current",
+            kind=TableKind.REPLACE,
         ),
         Table(
             "working_schedule_events",
@@ -168,7 +164,7 @@ TABLES: dict[str, Table] = {
                 "working_schedule_id:bigint event_at:timestamp event_type:text exchange_id:bigint"
             ),
             key=("working_schedule_id", "event_at", "event_type"),
-            kind="current",
+            kind=TableKind.REPLACE,
         ),
         Table(
             "account_summaries",
@@ -180,7 +176,7 @@ TABLES: dict[str, Table] = {
                 "investments_unrealized_profit_loss:decimal"
             ),
             key=("account_id", "snapshot_at"),
-            kind="snapshot",
+            kind=TableKind.SNAPSHOT,
             partition_by=("account_id", "snapshot_date"),
         ),
         Table(
@@ -195,7 +191,7 @@ TABLES: dict[str, Table] = {
                 "wallet_impact_total_cost:decimal wallet_impact_unrealized_profit_loss:decimal"
             ),
             key=("account_id", "snapshot_at", "ticker"),
-            kind="snapshot",
+            kind=TableKind.SNAPSHOT,
             partition_by=("account_id", "snapshot_date"),
         ),
         Table(
@@ -206,7 +202,7 @@ TABLES: dict[str, Table] = {
                 "gross_amount_per_share:decimal ticker_currency:currency " + _INSTRUMENT_REF
             ),
             key=("account_id", "reference"),
-            kind="history",
+            kind=TableKind.MERGE,
             partition_by=("account_id",),
         ),
         Table(
@@ -219,7 +215,7 @@ TABLES: dict[str, Table] = {
                 + _INSTRUMENT_REF
             ),
             key=("account_id", "order_id"),
-            kind="history",
+            kind=TableKind.MERGE,
             partition_by=("account_id",),
         ),
         Table(
@@ -231,7 +227,7 @@ TABLES: dict[str, Table] = {
                 "wallet_impact_net_value:decimal wallet_impact_realised_profit_loss:decimal"
             ),
             key=("account_id", "fill_id"),
-            kind="history",
+            kind=TableKind.MERGE,
             partition_by=("account_id",),
         ),
         Table(
@@ -241,7 +237,7 @@ TABLES: dict[str, Table] = {
                 "currency:currency quantity:decimal"
             ),
             key=("account_id", "fill_id", "name", "charged_at"),
-            kind="history",
+            kind=TableKind.MERGE,
             partition_by=("account_id",),
         ),
         Table(
@@ -251,7 +247,7 @@ TABLES: dict[str, Table] = {
                 "amount:decimal currency:currency"
             ),
             key=("account_id", "reference"),
-            kind="history",
+            kind=TableKind.MERGE,
             partition_by=("account_id",),
         ),
         Table(
@@ -267,7 +263,7 @@ TABLES: dict[str, Table] = {
                 + " extra:text"
             ),
             key=("account_id", "id"),
-            kind="history",
+            kind=TableKind.MERGE,
             partition_by=("account_id",),
         ),
     )

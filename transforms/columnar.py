@@ -22,20 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from transforms.catalogue import DECIMAL_PRECISION, DECIMAL_SCALE, table
+from transforms.catalogue import table
 from transforms.frames import Normalised, frame_columns
 from transforms.mapping import Mapping
+from transforms.types import TYPES
 from transforms.values import CURRENCY_PATTERN, parse_timestamps
 
-# logical type -> the Arrow type the JSON reader converts to (times are parsed after)
-_READ_TYPES: dict[str, pa.DataType] = {
-    "text": pa.string(),
-    "currency": pa.string(),
-    "bigint": pa.int64(),
-    "boolean": pa.bool_(),
-    "decimal": pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE),
-    "timestamp": pa.string(),
-}
 _BLOCK = 1 << 24  # bytes Arrow parses per block; larger than any page
 _WHOLE_CURRENCY = f"^(?:{CURRENCY_PATTERN})$"
 
@@ -85,7 +77,7 @@ def _grow(tree: dict, mapping: Mapping, prefix: str) -> None:
     """Add the leaves ``mapping`` reads below ``prefix`` to ``tree`` with their read types."""
     target = table(mapping.table)
     for paths, column in mapping.sources():
-        kind = _READ_TYPES.get(target.column(column).type)
+        kind = target.column(column).logical.json_read
         if kind is None:
             raise ValueError(f"{mapping.table}.{column}: no columnar reading")
         for path in paths:
@@ -190,7 +182,7 @@ def _finish(values: pa.ChunkedArray, kind: str, where: str) -> pa.ChunkedArray:
     parsed, errors = parse_timestamps(texts)
     if errors:
         raise NotColumnar(f"{where}: unreadable time")
-    return pa.chunked_array([pa.array(parsed, pa.timestamp("us", tz="UTC"))])
+    return pa.chunked_array([pa.array(parsed, TYPES["timestamp"].arrow)])
 
 
 def _check_keys(rows: pa.Table, key: Sequence[str], name: str) -> None:

@@ -9,18 +9,6 @@ import pyarrow as pa
 
 from transforms.catalogue import LOAD_METADATA, Table, table
 
-# the pandas dtype each logical type is held in between normalising and loading
-FRAME_DTYPES: dict[str, str] = {
-    "text": "object",
-    "currency": "object",
-    "bigint": "Int64",
-    "double": "float64",
-    "boolean": "boolean",
-    "decimal": "object",
-    "timestamp": "datetime64[us, UTC]",
-    "date": "object",
-}
-
 
 @dataclass
 class Normalised:
@@ -46,7 +34,10 @@ def empty_frame(name: str) -> pd.DataFrame:
     """A frame with no rows and the declared columns and dtypes of table ``name``."""
     target = table(name)
     return pd.DataFrame(
-        {c: pd.Series([], dtype=FRAME_DTYPES[target.column(c).type]) for c in frame_columns(target)}
+        {
+            c: pd.Series([], dtype=target.column(c).logical.frame_dtype)
+            for c in frame_columns(target)
+        }
     )
 
 

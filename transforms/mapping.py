@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -12,26 +11,8 @@ import pandas as pd
 
 from transforms.catalogue import table
 from transforms.frames import Normalised, frame_columns
-from transforms.values import (
-    coerce_column,
-    column_name,
-    parse_bool,
-    parse_currencies,
-    parse_decimals,
-    parse_int,
-    parse_texts,
-    parse_timestamps,
-)
-
-# logical type -> parser of a whole column, returning (values, errors by position)
-_COLUMN_PARSERS: dict[str, Callable[[list[Any]], tuple[list[Any], dict[int, str]]]] = {
-    "decimal": parse_decimals,
-    "text": parse_texts,
-    "currency": parse_currencies,
-    "bigint": partial(coerce_column, parse=parse_int),
-    "boolean": partial(coerce_column, parse=parse_bool),
-}
-_DTYPES = {"bigint": "Int64", "boolean": "boolean"}
+from transforms.types import TYPES, LogicalType
+from transforms.values import column_name
 
 Errors = dict[int, str]
 
@@ -99,15 +80,19 @@ def read_columns(rows: Sequence[Any], mapping: Mapping) -> Columns:
 
 def parse_values(raw: list[Any], kind: str, columns: Columns, column: str) -> Any:
     """Parse one column of raw values to the frame representation of logical type ``kind``."""
-    if kind == "timestamp":
-        parsed, errors = parse_timestamps(raw)
-        columns.fail(errors, column)
-        return parsed
-    values, errors = _COLUMN_PARSERS[kind](raw)
+    logical = TYPES[kind]
+    if logical.parser is None:
+        raise KeyError(kind)
+    values, errors = logical.parser(raw)
     columns.fail(errors, column)
-    if kind in _DTYPES:
-        return pd.array(values, dtype=_DTYPES[kind])
-    return values
+    return _held(values, logical)
+
+
+def _held(values: Any, logical: LogicalType) -> Any:
+    """``values`` in the frame dtype of their type; object columns stay as they are."""
+    if logical.frame_dtype == "object":
+        return values
+    return pd.array(values, dtype=logical.frame_dtype, copy=False)
 
 
 def _extract(rows: Sequence[dict], path: str, cache: dict[str, list[Any]], columns: Columns):
@@ -206,11 +191,10 @@ def _is_object(values: Any) -> bool:
 
 def _broadcast(value: Any, n: int, kind: str) -> Any:
     """A constant column of length ``n`` in the frame representation of ``kind``."""
-    if kind == "timestamp":
-        return pd.DatetimeIndex([value] * n, dtype="datetime64[us, UTC]")
-    if kind in _DTYPES:
-        return pd.array([value] * n, dtype=_DTYPES[kind])
-    return np.full(n, value, dtype=object)
+    logical = TYPES[kind]
+    if logical.frame_dtype == "object":
+        return np.full(n, value, dtype=object)
+    return _held([value] * n, logical)
 
 
 def _problem(

@@ -11,11 +11,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from transforms.catalogue import DECIMAL_PRECISION, DECIMAL_SCALE
-
+DECIMAL_PRECISION = 38
+DECIMAL_SCALE = 10
 MAX_INTEGER_DIGITS = DECIMAL_PRECISION - DECIMAL_SCALE
 _QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
-_ARROW_DECIMAL = pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)
+ARROW_DECIMAL = pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)
 # wide enough that no DECIMAL(38,10) operand is ever rounded
 EXACT = Context(prec=2 * DECIMAL_PRECISION)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -84,7 +84,7 @@ def parse_decimals(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
     """
     if _DECIMAL_TYPES.issuperset(map(type, values)):
         try:
-            pa.array(values, type=_ARROW_DECIMAL)
+            pa.array(values, type=ARROW_DECIMAL)
             return values, {}
         except (pa.ArrowException, ValueError, TypeError):
             pass

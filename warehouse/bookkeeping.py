@@ -7,75 +7,57 @@ account; their ``load_state`` and ``run_resources`` rows use ``account_id`` 0
 
 from __future__ import annotations
 
-from transforms.catalogue import Column, Table
+from transforms.catalogue import Table, TableKind, columns
 
 GLOBAL_ACCOUNT = 0
 
 _COUNTERS = (
-    Column("requests", "bigint"),
-    Column("retries", "bigint"),
-    Column("rate_limited", "bigint"),
-    Column("wait_seconds", "double"),
-    Column("duration_seconds", "double"),
-    Column("error", "text"),
+    "requests:bigint retries:bigint rate_limited:bigint wait_seconds:double "
+    "duration_seconds:double error:text"
 )
 
 RUNS = Table(
     "runs",
-    (
-        Column("run_id", "text"),
-        Column("started_at", "timestamp"),
-        Column("finished_at", "timestamp"),
-        Column("outcome", "text"),
+    columns(
+        "run_id:text started_at:timestamp finished_at:timestamp outcome:text "
         # JSON list of the account ids the run covered
-        Column("accounts", "text"),
-        *_COUNTERS,
+        f"accounts:text {_COUNTERS}"
     ),
     key=("run_id",),
-    kind="log",
+    kind=TableKind.LOG,
 )
 
 RUN_RESOURCES = Table(
     "run_resources",
-    (
-        Column("run_id", "text"),
-        Column("account_id", "bigint"),
-        Column("resource", "text"),
-        Column("finished_at", "timestamp"),
-        Column("outcome", "text"),
+    columns(
+        "run_id:text account_id:bigint resource:text finished_at:timestamp outcome:text "
         # JSON objects {table: count}
-        Column("rows_read", "text"),
-        Column("rows_inserted", "text"),
-        Column("rows_updated", "text"),
-        *_COUNTERS,
+        f"rows_read:text rows_inserted:text rows_updated:text {_COUNTERS}"
     ),
     key=("run_id", "account_id", "resource"),
-    kind="log",
+    kind=TableKind.LOG,
 )
 
 LOAD_STATE = Table(
     "load_state",
-    (
-        Column("account_id", "bigint"),
-        Column("resource", "text"),
+    columns(
+        "account_id:bigint resource:text "
         # JSON object, or NULL for resources without a cursor
-        Column("cursor", "text"),
-        Column("last_success_at", "timestamp"),
-        Column("last_run_id", "text"),
+        "cursor:text last_success_at:timestamp last_run_id:text"
     ),
     key=("account_id", "resource"),
-    kind="log",
+    kind=TableKind.LOG,
 )
 
 PENDING_PUBLISH = Table(
     "pending_publish",
-    (
-        Column("table_name", "text"),
+    columns(
+        "table_name:text "
         # JSON object {partition column: value as text} in partition order; {} when unpartitioned
-        Column("partition_values", "text"),
+        "partition_values:text"
     ),
     key=("table_name", "partition_values"),
-    kind="log",
+    kind=TableKind.LOG,
 )
 
 BOOKKEEPING: dict[str, Table] = {

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 
-from transforms.catalogue import LOAD_METADATA, Table
+from transforms.catalogue import LOAD_METADATA, Table, TableKind
 
 STAGE = "__t212_stage"
 _ARROW_VIEW = "__t212_incoming"
@@ -242,32 +242,32 @@ def merge_staged(
     """Merge the deduplicated rows staged for ``table`` by its kind; returns counts and
     the partitions to publish, with ``read`` (from :func:`dedupe_staged`) as rows read.
 
-    history: upsert on the key. snapshot: upsert, replacing each staged
-    (account, snapshot) group entirely. current: the input is the whole list;
+    MERGE: upsert on the key. SNAPSHOT: upsert, replacing each staged
+    (account, snapshot) group entirely. REPLACE: the input is the whole list;
     tables with listing columns keep history of what was seen, others are replaced.
     """
     con.execute(f"DROP TABLE IF EXISTS {q(STAGE)}")
     con.execute(f"ALTER TABLE {q(accumulator(table))} RENAME TO {q(STAGE)}")
     deleted = touched = 0
     group = tuple(c for c in table.key if c in _SNAPSHOT_GROUP)
-    if table.kind == "snapshot" and group != table.key:
+    if table.kind == TableKind.SNAPSHOT and group != table.key:
         partitions = _partitions(con, table, group)
         deleted = _delete_unmatched(con, table, group)
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
-    elif table.kind == "current" and set(_LISTING) <= set(table.column_names):
+    elif table.kind == TableKind.REPLACE and set(_LISTING) <= set(table.column_names):
         partitions = _partitions(con, table, table.key)
         inserted, updated, touched = _merge_listing(con, table, loaded_at, run_id)
-    elif table.kind == "current":
+    elif table.kind == TableKind.REPLACE:
         partitions = _partitions(con, table, table.key)
         deleted = _delete_unmatched(con, table, ())
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
-    elif table.kind == "history":
+    elif table.kind == TableKind.MERGE:
         return _merge_history(con, table, read)
-    elif table.kind == "snapshot":
+    elif table.kind == TableKind.SNAPSHOT:
         partitions = _partitions(con, table, table.key)
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
     else:
-        raise ValueError(f"{table.name}: cannot merge a table of kind {table.kind!r}")
+        raise ValueError(f"{table.name}: cannot merge a table of kind {table.kind.value!r}")
     # On failure the caller's rollback discards the stage; dropping it here
     # would only hide the original error behind "transaction aborted".
     con.execute(f"DROP TABLE {q(STAGE)}")

@@ -13,7 +13,8 @@ import pytest
 from tests.transforms import records
 from transforms.catalogue import TABLES, table
 from transforms.dividends import normalise_dividends
-from transforms.frames import FRAME_DTYPES, empty_frame, frame_columns, to_arrow
+from transforms.frames import empty_frame, frame_columns, to_arrow
+from transforms.types import TYPES
 
 TEN_PLACES = Decimal("123456789012345678.0123456789")
 
@@ -79,5 +80,5 @@ def test_empty_frames_have_declared_columns_and_dtypes(name):
     frame = empty_frame(name)
     assert list(frame.columns) == frame_columns(table(name))
     for column in frame.columns:
-        assert str(frame[column].dtype) == FRAME_DTYPES[table(name).column(column).type]
+        assert str(frame[column].dtype) == TYPES[table(name).column(column).type].frame_dtype
     assert to_arrow(frame, name).schema == table(name).arrow_schema()
