@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from extractors.answers import ApiResponse
 from extractors.errors import MalformedResponse, PaginationError
 from extractors.redaction import PLAIN, Redactor
-
-if TYPE_CHECKING:
-    from extractors.client import ApiResponse
 
 PAGE_LIMIT = 50
 API_PREFIX = "/api/v0"
