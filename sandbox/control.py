@@ -4,24 +4,63 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import parse_qs
 
-from sandbox.exports import render_csv
+from sandbox.config import AccountSpec
 from sandbox.wire import encode, iso
-
-if TYPE_CHECKING:
-    from sandbox.service import Sandbox
 
 JSON = "application/json"
 _REPORT = re.compile(r"/_sandbox/reports/(\d+)\.csv")
+
+
+class Controls(Protocol):
+    """What the control endpoints ask of the sandbox."""
+
+    def accounts(self) -> list[AccountSpec]:
+        """The accounts served, in configuration order."""
+
+    def now_ms(self) -> int:
+        """The accounts' clock, Unix milliseconds."""
+
+    def report_csv(self, report_id: int) -> bytes | None:
+        """A finished report's file, or None while there is none."""
+
+    def truth(self, account_id: int) -> dict:
+        """Exact totals per resource of an account."""
+
+    def request_counts(self, account_id: int | None = None) -> dict[str, int]:
+        """Requests answered per API path, of one account or of all."""
+
+    def reset_counts(self) -> None:
+        """Forget the request counts."""
+
+    def advance(self, days: int = 1) -> None:
+        """Move every account's clock ahead."""
+
+    def inject(
+        self,
+        fault: str,
+        path: str | None = None,
+        times: int = 1,
+        after: int = 0,
+        account_id: int | None = None,
+        method: str | None = None,
+    ) -> None:
+        """Apply ``fault`` to the next ``times`` matching API requests after ``after``."""
+
+    def set_fault_rates(self, **rates: float) -> None:
+        """Random faults at the given rates."""
+
+    def clear_faults(self) -> None:
+        """Remove scheduled faults and rates."""
 
 
 def _json(status: int, payload: object) -> tuple[int, bytes, str]:
     return status, encode(payload), JSON
 
 
-def _account(sandbox: Sandbox, params: dict[str, str]) -> int | None:
+def _account(sandbox: Controls, params: dict[str, str]) -> int | None:
     text = params.get("account_id")
     if text:
         return int(text)
@@ -29,7 +68,7 @@ def _account(sandbox: Sandbox, params: dict[str, str]) -> int | None:
 
 
 def handle(
-    sandbox: Sandbox, method: str, path: str, query: str, body: bytes
+    sandbox: Controls, method: str, path: str, query: str, body: bytes
 ) -> tuple[int, bytes, str]:
     """(status, body, content type) for a control request."""
     params = {k: v[0] for k, v in parse_qs(query).items()}
@@ -40,19 +79,17 @@ def handle(
 
 
 def _route(
-    sandbox: Sandbox, method: str, path: str, params: dict[str, str], body: bytes
+    sandbox: Controls, method: str, path: str, params: dict[str, str], body: bytes
 ) -> tuple[int, bytes, str]:
     match = _REPORT.fullmatch(path)
     if match and method == "GET":
-        found = sandbox.desk.finished(int(match.group(1)))
-        if found is None:
+        report = sandbox.report_csv(int(match.group(1)))
+        if report is None:
             return 404, b"", "text/plain"
-        book = sandbox.books[found.account_id]
-        return 200, render_csv(found, book), "text/csv; charset=utf-8"
+        return 200, report, "text/csv; charset=utf-8"
     if method == "GET" and path == "/_sandbox/accounts":
         accounts = [
-            {"id": b.spec.account_id, "currency": b.spec.currency, "kind": b.spec.kind}
-            for b in sandbox.books.values()
+            {"id": a.account_id, "currency": a.currency, "kind": a.kind} for a in sandbox.accounts()
         ]
         return _json(200, accounts)
     if method == "GET" and path == "/_sandbox/truth":
@@ -67,8 +104,7 @@ def _route(
         return _json(200, {"ok": True})
     if method == "POST" and path == "/_sandbox/advance":
         sandbox.advance(days=int(params.get("days", "1")))
-        first = next(iter(sandbox.books.values()))
-        return _json(200, {"now": iso(first.now_ms)})
+        return _json(200, {"now": iso(sandbox.now_ms())})
     if method == "POST" and path == "/_sandbox/faults":
         spec = json.loads(body or b"{}")
         if "rates" in spec:

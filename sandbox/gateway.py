@@ -74,6 +74,16 @@ class Gateway:
         self._lock = threading.Lock()
         self._foreign = 0
 
+    def request_counts(self) -> dict[tuple[int | None, str], int]:
+        """Requests answered so far per (account id, path); the id is None for an unknown key."""
+        with self._lock:
+            return dict(self.counts)
+
+    def reset_counts(self) -> None:
+        """Forget the request counts."""
+        with self._lock:
+            self.counts.clear()
+
     def _authenticate(self, header: str | None) -> tuple[KeyEntry | None, bool]:
         """(key entry if the key is known, whether the credentials are valid)."""
         found = credentials(header)

@@ -5,18 +5,30 @@ from __future__ import annotations
 import logging
 import socket
 import struct
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sandbox import control
+from sandbox.config import SandboxConfig
 from sandbox.gateway import echo, faulty
-
-if TYPE_CHECKING:
-    from sandbox.service import Sandbox
+from sandbox.resources import Reply
 
 log = logging.getLogger("sandbox")
 MAX_BODY = 1_000_000
+
+
+class Served(control.Controls, Protocol):
+    """What the server asks of the sandbox: API answers, controls, timings and shutdown."""
+
+    config: SandboxConfig
+    stopping: threading.Event  # set when the sandbox stops: slow answers end early
+
+    def answer(
+        self, method: str, path: str, query: str, auth: str | None, body: bytes
+    ) -> tuple[Reply, str | None]:
+        """The reply to an API request and the fault to apply while writing it (if any)."""
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -26,7 +38,7 @@ class SandboxServer(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+    def __init__(self, address: tuple[str, int], sandbox: Served) -> None:
         self.sandbox = sandbox
         super().__init__(address, Handler)
 
@@ -80,10 +92,9 @@ class Handler(BaseHTTPRequestHandler):
             if not url.path.startswith("/api/"):
                 self._send(404, b'{"code":"NotFound"}', "application/json", {})
                 return
-            reply, fault = sandbox.gateway.handle(
-                method, url.path, url.query, self.headers.get("Authorization"), body,
-                sandbox.base_url,
-            )  # fmt: skip
+            reply, fault = sandbox.answer(
+                method, url.path, url.query, self.headers.get("Authorization"), body
+            )
         except Exception:
             log.exception("sandbox failed on %s %s", method, url.path)
             self._send(500, b'{"code":"SandboxError"}', "application/json", {})

@@ -6,11 +6,12 @@ import threading
 from collections.abc import Iterable
 
 from sandbox.account import AccountBook
-from sandbox.config import ALL_SCOPES, SandboxConfig
-from sandbox.exports import ReportDesk
+from sandbox.config import ALL_SCOPES, AccountSpec, SandboxConfig
+from sandbox.exports import ReportDesk, render_csv
 from sandbox.faults import FaultPlan
 from sandbox.gateway import Gateway
 from sandbox.ratelimit import RateLimiter
+from sandbox.resources import Reply
 from sandbox.server import SandboxServer
 from sandbox.wire import to_ms
 
@@ -81,6 +82,29 @@ class Sandbox:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
+    # what the server and its control endpoints ask
+
+    def answer(
+        self, method: str, path: str, query: str, auth: str | None, body: bytes
+    ) -> tuple[Reply, str | None]:
+        """The reply to an API request and the fault to apply while writing it (if any)."""
+        return self.gateway.handle(method, path, query, auth, body, self.base_url)
+
+    def accounts(self) -> list[AccountSpec]:
+        """The accounts served, in configuration order."""
+        return [book.spec for book in self.books.values()]
+
+    def now_ms(self) -> int:
+        """The accounts' clock, Unix milliseconds (they all advance together)."""
+        return next(iter(self.books.values())).now_ms
+
+    def report_csv(self, report_id: int) -> bytes | None:
+        """A finished report's file, or None while it is unknown or not finished."""
+        report = self.desk.finished(report_id)
+        if report is None:
+            return None
+        return render_csv(report, self.books[report.account_id])
+
     # truth and counts
 
     def truth(self, account_id: int) -> dict:
@@ -92,18 +116,15 @@ class Sandbox:
 
         With ``account_id`` only that account's (known key) requests; otherwise all.
         """
-        with self.gateway._lock:
-            items = list(self.gateway.counts.items())
         counts: dict[str, int] = {}
-        for (acct, path), n in items:
+        for (acct, path), n in self.gateway.request_counts().items():
             if account_id is None or acct == account_id:
                 counts[path] = counts.get(path, 0) + n
         return dict(sorted(counts.items()))
 
     def reset_counts(self) -> None:
         """Forget the request counts."""
-        with self.gateway._lock:
-            self.gateway.counts.clear()
+        self.gateway.reset_counts()
 
     # the account changes
 
