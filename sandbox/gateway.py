@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from extractors.resources import RESOURCES, Kind
 from sandbox.account import AccountBook
 from sandbox.config import AccountSpec
 from sandbox.exports import ReportDesk
@@ -29,6 +30,9 @@ HTML_502 = (
     b"</body>\r\n</html>\r\n"
 )
 FOREIGN_HOST = "https://api.example.invalid"
+
+# the endpoints whose answers are pages (page faults apply to them): as the client declares
+PAGINATED = frozenset(r.path for r in RESOURCES.values() if r.kind == Kind.HISTORY)
 
 
 @dataclass
@@ -128,7 +132,7 @@ class Gateway:
             reply = error(429, "TooManyRequests", f"Limited: {limit} / {period:g}s")
             reply.headers.update(verdict.headers)
             return reply, None
-        paginated = method == "GET" and path.endswith(("/dividends", "/orders", "/transactions"))
+        paginated = method == "GET" and path in PAGINATED
         fault = self.faults.draw(path, account_id, paginated, method)
         if fault == "429":
             reply = error(429, "TooManyRequests")

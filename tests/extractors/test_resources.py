@@ -137,3 +137,15 @@ def test_times_after_the_run_started_never_become_the_newest():
     page = _page(datetime(2099, 1, 1, tzinfo=UTC), W, W - timedelta(days=1))
     assert newest_time(DIVS, page, not_after=started) == W
     assert newest_time(DIVS, page) == datetime(2099, 1, 1, tzinfo=UTC)
+
+
+def test_declared_limits_and_scopes_agree_with_the_api_double():
+    # The sandbox keeps the API's documented limits and scopes as its own truth, so a
+    # declaration that drifts from the specification fails here.
+    from sandbox.config import DEFAULT_RATE_LIMITS
+    from sandbox.resources import ROUTES
+
+    for resource in RESOURCES.values():
+        route = ROUTES[("GET", resource.path)]
+        assert DEFAULT_RATE_LIMITS[route.endpoint] == resource.limit, resource.name
+        assert resource.scope in route.scopes, resource.name
