@@ -63,6 +63,14 @@ RESOURCES: dict[str, Resource] = {
             "positions", f"{API}/positions", Kind.SNAPSHOT, (1, 1.0), "portfolio", ("positions",)
         ),
         Resource(
+            "pending_orders",
+            f"{API}/orders",
+            Kind.SNAPSHOT,
+            (1, 5.0),
+            "orders:read",
+            ("pending_orders",),
+        ),
+        Resource(
             "dividends",
             f"{API}/history/dividends",
             Kind.HISTORY,

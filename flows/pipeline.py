@@ -22,6 +22,7 @@ from transforms.exchanges import normalise_exchanges
 from transforms.frames import Normalised, to_arrow
 from transforms.instruments import normalise_instruments
 from transforms.orders import normalise_orders
+from transforms.pending_orders import normalise_pending_orders
 from transforms.positions import normalise_positions
 from transforms.transactions import normalise_transactions
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
@@ -33,6 +34,9 @@ SHARED_RAW_ACCOUNT = "shared"
 _NORMALISERS: dict[str, Callable[[Any, int, datetime], Normalised]] = {
     "account_summary": lambda data, acc, at: normalise_account_summary(data, snapshot_at=at),
     "positions": lambda data, acc, at: normalise_positions(data, account_id=acc, snapshot_at=at),
+    "pending_orders": lambda data, acc, at: normalise_pending_orders(
+        data, account_id=acc, snapshot_at=at
+    ),
     "instruments": lambda data, acc, at: normalise_instruments(data, seen_at=at),
     "exchanges": lambda data, acc, at: normalise_exchanges(data),
     "dividends": lambda items, acc, at: normalise_dividends(items, account_id=acc),

@@ -11,6 +11,7 @@ from sandbox.dividends import DividendSeries
 from sandbox.exchanges import exchange_truth
 from sandbox.instruments import KNOWN, Instrument, fx, instrument, major, price_on
 from sandbox.orders import ZERO, OrderSeries
+from sandbox.pending import pending_orders
 from sandbox.timeline import DAY_MS
 from sandbox.transactions import TransactionSeries
 from sandbox.wire import decimal_between, encode, iso, quantize, rng, shares_for
@@ -79,6 +80,12 @@ class AccountBook:
                 n = self.spec.size.instruments
                 self._instruments = encode([instrument(self.seed, i).tradable() for i in range(n)])
             return self._instruments
+
+    def pending_orders(self) -> list[dict]:
+        """Orders open at the current simulated time."""
+        return pending_orders(
+            self.seed, self.spec.account_id, self.spec.currency, self.universe, self.now_ms
+        )
 
     def positions(self) -> list[dict]:
         """Open positions at the current simulated day."""
@@ -152,6 +159,7 @@ class AccountBook:
     def truth(self) -> dict:
         """Exact figures per resource, from the same generator that serves the API."""
         positions = self.positions()
+        pending = self.pending_orders()
         return {
             "dividends": self.dividends.truth(),
             "orders": self.orders.truth(),
@@ -162,6 +170,10 @@ class AccountBook:
                 "wallet_current_value": sum(
                     (p["walletImpact"]["currentValue"] for p in positions), Decimal(0)
                 ),
+            },
+            "pending_orders": {
+                "count": len(pending),
+                "quantity": sum((o["quantity"] for o in pending), Decimal(0)),
             },
             "instruments": {"count": self.spec.size.instruments},
             "exchanges": exchange_truth(self.now_ms),

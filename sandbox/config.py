@@ -20,6 +20,7 @@ ALL_SCOPES = frozenset(
         "account",
         "portfolio",
         "metadata",
+        "orders:read",
         "history:orders",
         "history:dividends",
         "history:transactions",
@@ -32,6 +33,7 @@ API = "/api/v0/equity"
 DEFAULT_RATE_LIMITS: dict[str, tuple[int, float]] = {
     f"GET {API}/account/summary": (1, 5.0),
     f"GET {API}/positions": (1, 1.0),
+    f"GET {API}/orders": (1, 5.0),
     f"GET {API}/metadata/instruments": (1, 50.0),
     f"GET {API}/metadata/exchanges": (1, 30.0),
     f"GET {API}/history/dividends": (6, 60.0),

@@ -142,6 +142,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         f"GET {API}/account/summary", ("account",), lambda c: Reply(payload=c.book.summary())
     ),
     ("GET", f"{API}/positions"): Route(f"GET {API}/positions", ("portfolio",), _positions),
+    ("GET", f"{API}/orders"): Route(
+        f"GET {API}/orders", ("orders:read",), lambda c: Reply(payload=c.book.pending_orders())
+    ),
     ("GET", f"{API}/metadata/instruments"): Route(
         f"GET {API}/metadata/instruments",
         ("metadata",),

@@ -195,6 +195,19 @@ TABLES: dict[str, Table] = {
             partition_by=("account_id", "snapshot_date"),
         ),
         Table(
+            "pending_orders",
+            _cols(
+                "account_id:bigint snapshot_at:timestamp snapshot_date:date order_id:bigint "
+                "ticker:text type:text side:text status:text strategy:text initiated_from:text "
+                "time_in_force:text extended_hours:boolean created_at:timestamp "
+                "currency:currency quantity:decimal filled_quantity:decimal value:decimal "
+                "filled_value:decimal limit_price:decimal stop_price:decimal " + _INSTRUMENT_REF
+            ),
+            key=("account_id", "snapshot_at", "order_id"),
+            kind=TableKind.SNAPSHOT,
+            partition_by=("account_id", "snapshot_date"),
+        ),
+        Table(
             "dividends",
             _cols(
                 "account_id:bigint reference:text ticker:text type:text paid_on:timestamp "

@@ -15,33 +15,31 @@ from transforms.values import parse_int
 
 _TICKER = (("order.ticker", "order.instrument.ticker"), "ticker")
 
+# the fields of the specification's Order, as history items nest it and pending orders send it
+ORDER_FIELDS = (
+    "type",
+    "side",
+    "status",
+    "strategy",
+    "initiatedFrom",
+    "timeInForce",
+    "extendedHours",
+    "createdAt",
+    "currency",
+    "quantity",
+    "filledQuantity",
+    "value",
+    "filledValue",
+    "limitPrice",
+    "stopPrice",
+    "instrument.name",
+    "instrument.isin",
+    "instrument.currency",
+)
+
 ORDERS = Mapping(
     "orders",
-    (
-        ("order.id", "order_id"),
-        _TICKER,
-        *nested(
-            "order",
-            "type",
-            "side",
-            "status",
-            "strategy",
-            "initiatedFrom",
-            "timeInForce",
-            "extendedHours",
-            "createdAt",
-            "currency",
-            "quantity",
-            "filledQuantity",
-            "value",
-            "filledValue",
-            "limitPrice",
-            "stopPrice",
-            "instrument.name",
-            "instrument.isin",
-            "instrument.currency",
-        ),
-    ),
+    (("order.id", "order_id"), _TICKER, *nested("order", *ORDER_FIELDS)),
 )
 
 FILLS = Mapping(

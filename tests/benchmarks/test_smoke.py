@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from benchmarks.__main__ import main
 from benchmarks.endtoend import Busy
-from benchmarks.network import floor_seconds
+from benchmarks.network import HISTORY, SNAPSHOTS, floor_seconds
 
 
 def test_the_floor_counts_full_windows_before_the_last_burst():
@@ -40,6 +40,8 @@ def test_smoke_run_writes_every_network_local_and_publish_table(tmp_path, capsys
     measures = {line.split(" | ")[0][2:] for line in rows}
     assert {"backfill wall time", "429 answers", "insert: rows per second",
             "update: peak memory", "smoke: publish, peak memory"} <= measures  # fmt: skip
-    assert "nightly run, no new activity: requests | 5 |" in text
+    # one request per snapshot resource and one page per history endpoint, nothing more
+    quiet_night = SNAPSHOTS + len(HISTORY)
+    assert f"nightly run, no new activity: requests | {quiet_night} |" in text
     assert "| 429 answers | 0 |" in text
     assert "(b) left out" in text
