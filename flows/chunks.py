@@ -23,19 +23,19 @@ import pyarrow as pa
 from extractors.client import ApiResponse, EndpointStats, T212Client, decode_json
 from extractors.extraction import dig, fetch_pages, newest_time, parse_time
 from extractors.resources import Resource
-from flows.feed import PageFeed
-from flows.pipeline import (
+from flows.context import (
     ResourceResult,
     RunContext,
     advance_cursor,
     copy_stats,
     land_complete,
     land_page,
-    normalise_pages,
     publish_parquet_safely,
     stats_delta,
     stored_watermark,
 )
+from flows.feed import PageFeed
+from flows.normalisers import normalise_pages
 from transforms.columnar import NotColumnar, column_at, normalise_table_pages
 from transforms.dividends import DIVIDENDS
 from transforms.frames import Normalised, to_arrow

@@ -12,14 +12,6 @@ from flows.progress import Progress, activate
 from flows.run import NOTHING_EXPORTED, RunSummary
 from flows.settings import SettingsError, load_settings
 
-EXAMPLE_QUERIES = (
-    "SELECT month, currency, gross_amount FROM dividends_monthly ORDER BY month DESC LIMIT 12",
-    "SELECT ticker, income_ttm, yield_on_cost FROM dividend_income_by_ticker "
-    "ORDER BY income_ttm DESC NULLS LAST LIMIT 10",
-    "SELECT ticker, quantity, wallet_impact_current_value FROM positions_latest "
-    "ORDER BY wallet_impact_current_value DESC LIMIT 10",
-)
-
 
 class FlowError(Exception):
     """The flow ended before exporting (bad credentials, locked warehouse); exit code 2."""

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.commands import EXAMPLE_QUERIES
 from flows.run import RunSummary
 from sandbox import DEMO_ISA_KEY, DEMO_ISA_SECRET, DEMO_KEY, DEMO_SECRET, Sandbox, SandboxConfig
 from transforms.catalogue import TABLES
@@ -35,6 +34,14 @@ base_url = "{base_url}"
 key_env = "T212_DEMO_ISA_KEY"
 secret_env = "T212_DEMO_ISA_SECRET"
 """
+
+EXAMPLE_QUERIES = (
+    "SELECT month, currency, gross_amount FROM dividends_monthly ORDER BY month DESC LIMIT 12",
+    "SELECT ticker, income_ttm, yield_on_cost FROM dividend_income_by_ticker "
+    "ORDER BY income_ttm DESC NULLS LAST LIMIT 10",
+    "SELECT ticker, quantity, wallet_impact_current_value FROM positions_latest "
+    "ORDER BY wallet_impact_current_value DESC LIMIT 10",
+)
 
 
 def run_demo(

@@ -9,8 +9,9 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.states import Completed, Failed
 
+from flows.context import ResourceResult
 from flows.export import AccountResult, failed_result
-from flows.pipeline import ResourceResult, export_resource
+from flows.pipeline import export_resource
 from flows.run import NOTHING_EXPORTED, AccountJob, RunSummary, run_export
 from flows.settings import load_settings
 from flows.summary import summary_markdown

@@ -11,7 +11,7 @@ from pathlib import Path
 from extractors.reports import ReportFile
 from extractors.resources import RESOURCES
 from flows.activity import report_cursor
-from flows.pipeline import merge_normalised, new_run_id
+from flows.context import merge_normalised, new_run_id
 from flows.rebuild import replay_stale
 from transforms.activity import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw

@@ -14,6 +14,7 @@ import duckdb
 from extractors.client import T212Client
 from extractors.errors import ConfigurationError, T212Error
 from flows.activity import ReportOptions
+from flows.context import RunContext, new_run_id
 from flows.export import (
     AccountResult,
     Identity,
@@ -25,7 +26,7 @@ from flows.export import (
     now_utc,
     select_resources,
 )
-from flows.pipeline import RunContext, export_resource, new_run_id
+from flows.pipeline import export_resource
 from flows.progress import active as active_progress
 from flows.rebuild import replay_stale
 from flows.settings import Settings, SettingsError
