@@ -4,18 +4,47 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 
-from transforms.catalogue import TABLES
+from transforms.catalogue import TABLES, Table
 from warehouse import merge as merging
 from warehouse import parquet
 from warehouse.bookkeeping import LOAD_STATE
 from warehouse.crashpoints import crash_if_asked
 from warehouse.merge import MergeCounts, q
+
+
+def merge_with_cursor(
+    con: duckdb.DuckDBPyConnection,
+    resource: str,
+    account_id: int,
+    names: Iterable[str],
+    merge: Callable[[Table], tuple[MergeCounts, set[str]]],
+    *,
+    cursor: dict | None,
+    loaded_at: datetime,
+    run_id: str,
+) -> dict[str, MergeCounts]:
+    """Merge each named table by ``merge``, then store the cursor and pending Parquet work.
+
+    Returns the counts per table. Runs inside the caller's transaction and never commits,
+    so the tables, the cursor and the pending work land together or not at all.
+    """
+    cursor_json = None if cursor is None else json.dumps(cursor, sort_keys=True)
+    counts, pending = {}, set()
+    for name in names:
+        counts[name], partitions = merge(TABLES[name])
+        pending |= {(name, p) for p in partitions}
+    con.execute(
+        f"INSERT OR REPLACE INTO {q(LOAD_STATE.name)} VALUES (?, ?, ?, ?, ?)",
+        [account_id, resource, cursor_json, loaded_at, run_id],
+    )
+    parquet.add_pending(con, pending)
+    return counts
 
 
 class MergeBatch:
@@ -84,7 +113,6 @@ class MergeBatch:
 
         Returns the counts per table.
         """
-        cursor_json = None if cursor is None else json.dumps(cursor, sort_keys=True)
         try:
             # children first: a fill's taxes look up the fills' chunks before those are cut
             reads = {}
@@ -96,21 +124,22 @@ class MergeBatch:
                     chunks=self._chunks,
                     owner=TABLES[owner] if owner in self._tables else None,
                 )
-            pending = set()
-            for name in self._tables:
-                self.counts[name], partitions = merging.merge_staged(
+            self.counts = merge_with_cursor(
+                self._con,
+                self.resource,
+                self.account_id,
+                self._tables,
+                lambda table: merging.merge_staged(
                     self._con,
-                    TABLES[name],
-                    reads[name],
+                    table,
+                    reads[table.name],
                     loaded_at=self.loaded_at,
                     run_id=self.run_id,
-                )
-                pending |= {(name, p) for p in partitions}
-            self._con.execute(
-                f"INSERT OR REPLACE INTO {q(LOAD_STATE.name)} VALUES (?, ?, ?, ?, ?)",
-                [self.account_id, self.resource, cursor_json, self.loaded_at, self.run_id],
+                ),
+                cursor=cursor,
+                loaded_at=self.loaded_at,
+                run_id=self.run_id,
             )
-            parquet.add_pending(self._con, pending)
             crash_if_asked("commit")
             self._con.commit()
         except BaseException:

@@ -25,7 +25,7 @@ import pyarrow as pa
 from transforms.catalogue import TABLES
 from warehouse import merge as merging
 from warehouse import parquet
-from warehouse.batch import MergeBatch
+from warehouse.batch import MergeBatch, merge_with_cursor
 from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import (
@@ -209,20 +209,18 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         """
 
         def work(con: duckdb.DuckDBPyConnection) -> dict[str, MergeCounts]:
-            counts, pending = {}, set()
-            for name, data in tables.items():
-                result, partitions = merging.merge_table(
-                    con, TABLES[name], data, loaded_at=loaded_at, run_id=run_id
-                )
-                counts[name] = result
-                pending |= {(name, p) for p in partitions}
-            cursor_json = None if cursor is None else json.dumps(cursor, sort_keys=True)
-            con.execute(
-                f"INSERT OR REPLACE INTO {q(LOAD_STATE.name)} VALUES (?, ?, ?, ?, ?)",
-                [account_id, resource, cursor_json, loaded_at, run_id],
+            return merge_with_cursor(
+                con,
+                resource,
+                account_id,
+                tables,
+                lambda table: merging.merge_table(
+                    con, table, tables[table.name], loaded_at=loaded_at, run_id=run_id
+                ),
+                cursor=cursor,
+                loaded_at=loaded_at,
+                run_id=run_id,
             )
-            parquet.add_pending(con, pending)
-            return counts
 
         return self._transaction(work)
 
