@@ -13,16 +13,20 @@ import httpx
 
 from extractors.client import ApiResponse, T212Client, decode_json
 from extractors.reports import Downloader, ReportFile, fetch_reports, periods, report_file
-from extractors.resources import Kind, Resource
+from extractors.resources import RESOURCES, Kind, Resource
+from transforms.values import snake_case
 from warehouse import Warehouse
 
 log = logging.getLogger("t212_etl")
 
-# Where an account's activity is first seen, to know which years to request.
+# Where an account's activity is first seen, to know which years to request: each history
+# resource's cursor column (its newest-first order), and the reports' own event times.
 _EARLIEST = (
-    ("dividends", "paid_on"),
-    ("orders", "created_at"),
-    ("transactions", "date_time"),
+    *(
+        (r.tables[0], snake_case(r.cursor.rsplit(".", 1)[-1]))
+        for r in RESOURCES.values()
+        if r.kind == Kind.HISTORY and r.cursor
+    ),
     ("activity", "time"),
 )
 
