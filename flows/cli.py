@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -240,8 +241,18 @@ class _OwnRecordsOnly(logging.Filter):
     """Keep Prefect's records off the console: the CLI prints the run's outcome itself,
     and Prefect still ships its records to its API."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        # some Prefect services log under their class name ("Still processing items" at
+        # exit): known by the file they come from; found without importing Prefect
+        spec = importlib.util.find_spec("prefect")
+        places = spec.submodule_search_locations if spec else None
+        self._prefect_dir = str(Path(places[0])) + os.sep if places else None
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.name.startswith("prefect")
+        if record.name.startswith("prefect"):
+            return False
+        return not (self._prefect_dir and record.pathname.startswith(self._prefect_dir))
 
 
 def _configure_logging(debug: bool) -> None:
