@@ -16,9 +16,9 @@ import httpx
 
 from benchmarks.remote import RemoteSandbox
 from benchmarks.report import Row, Section, median
-from flows.demo import DEMO_TIME_SCALE
-from flows.run import run_export
-from flows.settings import AccountConfig, Settings
+from flows.app.demo import DEMO_TIME_SCALE
+from flows.pipeline.run import run_export
+from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import DEMO_ISA_KEY, DEMO_ISA_SECRET, DEMO_KEY, DEMO_SECRET, SandboxConfig
 
 CLI = str(Path(sys.executable).with_name("t212-etl"))

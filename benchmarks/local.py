@@ -21,7 +21,7 @@ from unittest import mock
 from benchmarks import ceiling, dltload, rawpages
 from benchmarks.report import Row, Section, median
 from extractors.resources import RESOURCES
-from flows.rebuild import replay_run
+from flows.pipeline.rebuild import replay_run
 from warehouse import Warehouse, raw
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ from unittest import mock
 from benchmarks.remote import RemoteSandbox
 from benchmarks.report import Row, Section, median
 from extractors.resources import RESOURCES, Kind
-from flows.run import RunSummary, run_export
-from flows.settings import AccountConfig, Settings
+from flows.pipeline.run import RunSummary, run_export
+from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, SandboxConfig
 from sandbox import SandboxSize as Size
 
@@ -130,7 +130,7 @@ def reference_lists(size: Size, time_scale: float, max_age_hours: int = 12) -> l
     now = [start]
     with tempfile.TemporaryDirectory() as tmp, sandbox_for(size, time_scale) as sb:
         settings = settings_for(sb, Path(tmp))
-        with mock.patch("flows.run.now_utc", lambda: now[0]):
+        with mock.patch("flows.pipeline.run.now_utc", lambda: now[0]):
             for k in range(12):
                 now[0] = start + timedelta(hours=2 * k)
                 assert run_export(settings).exit_code == 0

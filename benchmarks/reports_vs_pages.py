@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from extractors.client import RetryPolicy
-from flows.run import run_export
-from flows.settings import AccountConfig, Settings
+from flows.pipeline.run import run_export
+from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxConfig
 from sandbox.config import SandboxSize
 

@@ -1,7 +1,11 @@
 """Every exported resource declared once: endpoint, kind, limit, scope, key, cursor, tables.
 
 The run order is the order of the declarations; the client's documented limits, the
-resources a run takes only on request and the scope a 403 names all come from here.
+resources a run takes only on request, the scope a 403 names, the exporter a run uses
+(one per kind), the sandbox's endpoints and the README's table all come from here. Its
+rows are mapped by the module named after it, ``transforms.<name>``: ``normalise`` and,
+for history, the columnar ``normalise_pages`` (bound by name, as this package imports
+none of the others).
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ class Resource:
     key: str | None = None
     cursor: str | None = None
     on_request: bool = False
+
+    @property
+    def rows_module(self) -> str:
+        """The module that maps its answers to rows: ``normalise`` (+ ``normalise_pages``)."""
+        return f"transforms.{self.name}"
 
     @property
     def account_scoped(self) -> bool:

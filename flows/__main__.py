@@ -2,6 +2,6 @@
 
 import sys
 
-from flows.cli import main
+from flows.app.cli import main
 
 sys.exit(main())

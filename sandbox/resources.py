@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from extractors.resources import RESOURCES, Kind
 from sandbox.account import AccountBook
 from sandbox.config import API
 from sandbox.exchanges import exchanges
@@ -142,9 +143,6 @@ ROUTES: dict[tuple[str, str], Route] = {
         f"GET {API}/account/summary", ("account",), lambda c: Reply(payload=c.book.summary())
     ),
     ("GET", f"{API}/positions"): Route(f"GET {API}/positions", ("portfolio",), _positions),
-    ("GET", f"{API}/orders"): Route(
-        f"GET {API}/orders", ("orders:read",), lambda c: Reply(payload=c.book.pending_orders())
-    ),
     ("GET", f"{API}/metadata/instruments"): Route(
         f"GET {API}/metadata/instruments",
         ("metadata",),
@@ -177,4 +175,19 @@ ROUTES: dict[tuple[str, str], Route] = {
         f"POST {API}/history/exports", _HISTORY, _report_request
     ),
 }
+
+
+def _snapshot(name: str) -> Callable[[Call], Reply]:
+    return lambda c: Reply(payload=getattr(c.book, name)())
+
+
+# a declared snapshot without a handler above is served by the book's method of its name:
+# a new one needs only that method here
+ROUTES.update(
+    {
+        ("GET", r.path): Route(f"GET {r.path}", (r.scope,), _snapshot(r.name))
+        for r in RESOURCES.values()
+        if r.kind == Kind.SNAPSHOT and ("GET", r.path) not in ROUTES
+    }
+)
 PATHS = frozenset(path for _, path in ROUTES)

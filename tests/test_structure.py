@@ -80,3 +80,14 @@ def test_packages_import_only_downstream():
 def test_no_module_is_over_400_lines():
     sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
     assert not {name: n for name, n in sizes.items() if n > MAX_LINES}
+
+
+def test_the_pipeline_never_imports_the_application():
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in _graph().items()
+        if module.startswith("flows.pipeline")
+        for target in targets
+        if target.startswith("flows.app")
+    ]
+    assert not wrong

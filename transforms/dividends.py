@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
+from transforms.columnar import normalise_table_pages
 from transforms.frames import Normalised
 from transforms.mapping import Mapping, normalise_table
 from transforms.values import parse_int
@@ -32,3 +36,15 @@ DIVIDENDS = Mapping(
 def normalise_dividends(records: Sequence[Any], *, account_id: int) -> Normalised:
     """Dividend history items -> ``dividends``, first occurrence of a reference wins."""
     return normalise_table(records, DIVIDENDS, {"account_id": parse_int(account_id)})
+
+
+def normalise(records: Sequence[Any], *, account_id: int, at: datetime) -> Normalised:
+    """The resource's normaliser: the items of every page read."""
+    return normalise_dividends(records, account_id=account_id)
+
+
+def normalise_pages(
+    bodies: Sequence[bytes], *, account_id: int
+) -> tuple[Normalised, pa.ChunkedArray]:
+    """The columnar reader: clean pages a column at a time (``NotColumnar`` otherwise)."""
+    return normalise_table_pages(bodies, DIVIDENDS, {"account_id": parse_int(account_id)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from transforms.frames import Normalised
@@ -52,3 +53,8 @@ def normalise_exchanges(records: Sequence[Any]) -> Normalised:
     )
     frames = {"exchanges": exchanges, "working_schedule_events": events_frame}
     return Normalised(frames, unknown, problems + event_problems)
+
+
+def normalise(records: Sequence[Any], *, account_id: int, at: datetime) -> Normalised:
+    """The resource's normaliser: the exchange list (shared by accounts)."""
+    return normalise_exchanges(records)

@@ -32,3 +32,8 @@ def normalise_instruments(records: Sequence[Any], *, seen_at: datetime | str) ->
     seen = to_utc(seen_at)
     constants = {"first_seen_at": seen, "last_seen_at": seen, "is_listed": True}
     return normalise_table(records, INSTRUMENTS, constants)
+
+
+def normalise(records: Sequence[Any], *, account_id: int, at: datetime) -> Normalised:
+    """The resource's normaliser: the instrument list seen at ``at`` (shared by accounts)."""
+    return normalise_instruments(records, seen_at=at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -116,7 +117,7 @@ def _tax_rows(
     return rows, rows_origin
 
 
-def normalise_order_pages(
+def normalise_pages(
     bodies: Sequence[bytes], *, account_id: int
 ) -> tuple[Normalised, pa.ChunkedArray]:
     """Clean order pages, a column at a time: the result of ``normalise_orders`` and the items.
@@ -139,3 +140,8 @@ def normalise_order_pages(
     unknown |= unknown_paths(elements.type, {key: {} for key in TAX_FIELDS}, f"{_TAXES}.")
     frames = {"orders": orders, "fills": fills, "fill_taxes": taxes_frame}
     return Normalised(frames, unknown), items
+
+
+def normalise(records: Sequence[Any], *, account_id: int, at: datetime) -> Normalised:
+    """The resource's normaliser: the items of every page read."""
+    return normalise_orders(records, account_id=account_id)

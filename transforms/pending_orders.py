@@ -28,3 +28,8 @@ def normalise_pending_orders(
         "snapshot_date": utc_date(at),
     }
     return normalise_table(records, PENDING_ORDERS, constants)
+
+
+def normalise(records: Sequence[Any], *, account_id: int, at: datetime) -> Normalised:
+    """The resource's normaliser: the open orders seen at ``at``."""
+    return normalise_pending_orders(records, account_id=account_id, snapshot_at=at)

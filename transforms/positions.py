@@ -87,3 +87,8 @@ def add_major_prices(columns: Columns) -> None:
 def _to_major(price: Decimal, power: int) -> Decimal:
     """A minor-unit price shifted ``power`` decimal places, refused if it no longer fits."""
     return parse_decimal(price.scaleb(-power, context=EXACT))
+
+
+def normalise(records: Sequence[Any], *, account_id: int, at: datetime) -> Normalised:
+    """The resource's normaliser: the positions answer seen at ``at``."""
+    return normalise_positions(records, account_id=account_id, snapshot_at=at)

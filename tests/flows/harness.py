@@ -8,8 +8,8 @@ from typing import Any
 import duckdb
 
 from extractors.client import RetryPolicy
-from flows.run import RunSummary, run_export
-from flows.settings import AccountConfig, Settings
+from flows.pipeline.run import RunSummary, run_export
+from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import (
     DEMO_ACCOUNT_ID,
     DEMO_ISA_ACCOUNT_ID,

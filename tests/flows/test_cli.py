@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.cli import main
-from flows.status import status_report
+from flows.app.cli import main
+from flows.app.status import status_report
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import db_contents, export, run_cli, sandbox_config, settings_for
 from warehouse import Warehouse
@@ -246,7 +246,7 @@ def test_second_run_while_locked_exits_2(prefect_harness, tmp_path):
 def test_commands_that_need_no_flow_never_import_prefect(warehouse_dir):
     script = (
         "import sys\n"
-        "from flows.cli import main\n"
+        "from flows.app.cli import main\n"
         f"d = {str(warehouse_dir)!r}\n"
         "codes = [main(['sql', '--data-dir', d, 'SELECT 1']), main(['status', '--data-dir', d]),\n"
         "         main(['rebuild', '--data-dir', d])]\n"

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from extractors.client import decode_json
 from extractors.resources import RESOURCES
-from flows import chunks
-from flows.chunks import Chunk, columnar_chunk, normalise_bodies, normalise_decoded
+from flows.pipeline import history
+from flows.pipeline.history import Chunk, columnar_chunk, normalise_bodies, normalise_decoded
 from sandbox import DEMO_ACCOUNT_ID, AccountSpec, SandboxSize
 from sandbox.account import AccountBook
 from sandbox.config import DEFAULT_NOW, DEMO_KEY, DEMO_SECRET
@@ -164,12 +164,12 @@ def test_unknown_fields_nested_and_in_taxes_are_found_as_the_record_path_finds_t
 def test_a_refused_chunk_is_retaken_in_small_chunks_so_only_its_pages_go_record_by_record(
     monkeypatch,
 ):
-    monkeypatch.setattr(chunks, "REBUILD_CHUNK_PAGES", 6)
-    monkeypatch.setattr(chunks, "RECORD_CHUNK_PAGES", 2)
+    monkeypatch.setattr(history, "REBUILD_CHUNK_PAGES", 6)
+    monkeypatch.setattr(history, "RECORD_CHUNK_PAGES", 2)
     items = [_dividend(n) for n in range(18)]
     items[10]["amount"] = Decimal("0.12345678901")
     bodies = pages_of(items)  # six pages of three; the odd record is on page four
-    taken = list(chunks.replay_chunks(RESOURCES["dividends"], iter(bodies), ACCOUNT, AT))
+    taken = list(history.replay_chunks(RESOURCES["dividends"], iter(bodies), ACCOUNT, AT))
     assert len(taken) == 3
     assert [bool(c.normalised.problems) for c in taken] == [False, True, False]
     loaded = [r for c in taken for r in c.normalised.frames["dividends"]["reference"]]

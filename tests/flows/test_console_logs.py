@@ -6,7 +6,7 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from flows.cli import _OwnRecordsOnly
+from flows.app.cli import _OwnRecordsOnly
 
 
 def _record(name: str, pathname: str) -> logging.LogRecord:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.deployment import DEPLOYMENT_NAME, deploy_to_pool, local_timezone
+from flows.app.deployment import DEPLOYMENT_NAME, deploy_to_pool, local_timezone
 from tests.flows.harness import run_cli
 
 # one worker runs every test that uses the shared Prefect server, so it starts once
@@ -32,7 +32,7 @@ def test_deployment_on_a_work_pool(prefect_harness, tmp_path):
         deployment = client.read_deployment(deployment_id)
     assert deployment.name == DEPLOYMENT_NAME
     assert deployment.work_pool_name == "t212-test-pool"
-    assert deployment.entrypoint == "flows/flow.py:nightly_export"
+    assert deployment.entrypoint == "flows/pipeline/flow.py:nightly_export"
     assert deployment.parameters == {"data_dir": str(tmp_path), "config": None}
     (only,) = deployment.schedules
     assert only.schedule.cron == "30 2 * * *" and only.schedule.timezone == "Europe/London"
@@ -55,7 +55,7 @@ def test_serve_pool_command_prints_the_worker_command(prefect_harness, tmp_path)
 def test_credentials_from_prefect_secret_blocks(prefect_harness, tmp_path):
     from prefect.blocks.system import Secret
 
-    from flows.settings import SettingsError, load_settings
+    from flows.pipeline.settings import SettingsError, load_settings
 
     Secret(value="block-key-value").save("t212-test-key", overwrite=True)
     Secret(value="block-secret-value").save("t212-test-secret", overwrite=True)

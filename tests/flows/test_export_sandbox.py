@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from extractors.client import T212Client
-from flows.rebuild import rebuild
+from flows.pipeline.rebuild import rebuild
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import (
     db_contents,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from extractors.errors import PermissionDenied
 from extractors.resources import RESOURCES
-from flows.export import failed_result
+from flows.pipeline.account import failed_result
 
 
 def test_a_403_without_a_scope_names_the_scope_the_resource_declares():

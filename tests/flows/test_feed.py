@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.feed import PageFeed
+from flows.pipeline.feed import PageFeed
 
 
 @settings(max_examples=60, deadline=None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.run import RunSummary
+from flows.pipeline.run import RunSummary
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import KEYS, run_cli, sandbox_config, scalar
 
@@ -61,7 +61,7 @@ def latest_artifact() -> str:
 
 
 def test_two_accounts_in_one_flow_run_with_artifact(prefect_harness, two_accounts):
-    from flows.flow import nightly_export
+    from flows.pipeline.flow import nightly_export
 
     sb, data_dir, config = two_accounts
     state = nightly_export(data_dir=str(data_dir), config=str(config), return_state=True)

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from extractors.reports import EXPORTS, INCLUDE_ALL
-from flows.cli import main
-from flows.rebuild import rebuild
+from flows.app.cli import main
+from flows.pipeline.rebuild import rebuild
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import db_contents, sandbox_config, scalar
 from warehouse import raw
@@ -102,7 +102,7 @@ def test_a_bad_file_is_refused_and_nothing_is_loaded(files, tmp_path, capsys, da
 def test_files_beyond_the_memory_cap_are_refused_before_reading(
     files, tmp_path, capsys, monkeypatch
 ):
-    from flows import imports
+    from flows.pipeline import imports
 
     a, b = files["a.csv"], files["b.csv"]
     d = str(tmp_path / "wh")

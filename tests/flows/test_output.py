@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.output import FORMULA_TRIGGERS, format_csv
+from flows.app.output import FORMULA_TRIGGERS, format_csv
 
 cells = st.one_of(
     st.text(max_size=12),

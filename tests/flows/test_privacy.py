@@ -50,7 +50,7 @@ CI_MARKERS = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL", "
 # start migrates its database: about 15 s), and its first-run banner would show here.
 COMMANDS = """
 import sys
-from flows.cli import main
+from flows.app.cli import main
 sys.exit(main(["demo"]) or main(["run"]))
 """
 
@@ -177,7 +177,7 @@ def test_demo_and_run_talk_to_nothing_but_the_api_and_print_no_banner(prefect_ha
     assert "anonymous usage" not in output and "telemetry" not in output.lower()
     assert _outside_loopback(log) == []
     started = [json.loads(line).get("started", "") for line in log.read_text().splitlines()]
-    assert sum("from flows.cli import main" in command for command in started) == 1
+    assert sum("from flows.app.cli import main" in command for command in started) == 1
     assert sum("uvicorn" in command for command in started) >= 1, (
         "the temporary Prefect server must have been audited too"
     )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flows.progress import Progress, estimate_left
+from flows.pipeline.progress import Progress, estimate_left
 
 NEWEST = datetime(2026, 1, 31, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import flows.rebuild
-from flows.cli import main
-from flows.rebuild import RebuildRefused, rebuild
+import flows.pipeline.rebuild
+from flows.app.cli import main
+from flows.pipeline.rebuild import RebuildRefused, rebuild
 from sandbox import Sandbox
 from tests.flows.harness import db_contents, export, parquet_contents, sandbox_config, settings_for
 from transforms.catalogue import TABLES
@@ -69,13 +69,13 @@ def test_readers_see_every_row_throughout_a_rebuild(data_dir, monkeypatch):
     expected = parquet_counts(data_dir)
     assert published_counts(data_dir) == expected and expected["dividends"] > 0
     between_runs: list[tuple[dict, dict]] = []
-    replay = flows.rebuild.replay_run
+    replay = flows.pipeline.rebuild.replay_run
 
     def replay_then_read(wh, resource, run):
         replay(wh, resource, run)
         between_runs.append((parquet_counts(data_dir), published_counts(data_dir)))
 
-    monkeypatch.setattr(flows.rebuild, "replay_run", replay_then_read)
+    monkeypatch.setattr(flows.pipeline.rebuild, "replay_run", replay_then_read)
     scanned: list[dict] = []
     done = threading.Event()
 

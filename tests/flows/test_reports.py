@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from extractors.reports import EXPORTS, INCLUDE_ALL
-from flows.activity import ReportOptions
-from flows.export import select_resources
-from flows.rebuild import rebuild
-from flows.run import RunSummary, run_export
-from flows.settings import SettingsError, load_settings
+from flows.pipeline.account import select_resources
+from flows.pipeline.rebuild import rebuild
+from flows.pipeline.reports import ReportOptions
+from flows.pipeline.run import RunSummary, run_export
+from flows.pipeline.settings import SettingsError, load_settings
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from sandbox.csvreport import report_rows
 from tests.flows.harness import (

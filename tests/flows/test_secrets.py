@@ -97,7 +97,7 @@ def test_no_credential_in_files_output_logs_artifacts_or_prefect(prefect_harness
 
 def test_a_failure_that_is_not_a_client_error_is_redacted_too():
     from extractors.redaction import Redactor
-    from flows.export import failed_result
+    from flows.pipeline.account import failed_result
 
     key, secret = "KEY-0123456789abcdef", "SECRET-fedcba9876543210"
     redactor = Redactor((key, secret))

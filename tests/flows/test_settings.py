@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from extractors.errors import ConfigurationError
-from flows.settings import SettingsError, load_settings, read_dotenv
+from flows.pipeline.settings import SettingsError, load_settings, read_dotenv
 
 
 def test_single_account_from_environment(tmp_path: Path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.status import status_report
+from flows.app.status import status_report
 from sandbox import Sandbox
 from tests.flows.harness import export, killed_export, sandbox_config, settings_for
 from warehouse import parquet

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from extractors.reports import EXPORTS, INCLUDE_ALL
-from flows.imports import import_reports
+from flows.pipeline.imports import import_reports
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import (
     db_contents,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from flows.run import run_export
-from flows.settings import load_settings
+from flows.pipeline.run import run_export
+from flows.pipeline.settings import load_settings
 from sandbox import Sandbox
 from tests.flows.harness import FAST_RETRY, db_contents, export, sandbox_config, settings_for
 

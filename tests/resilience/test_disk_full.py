@@ -86,7 +86,7 @@ def test_duckdb_writer_on_a_full_disk(tmp_path, monkeypatch):
 
 
 def test_missing_or_corrupt_partitions_are_repaired_by_the_next_run(tmp_path):
-    from flows.status import status_report
+    from flows.app.status import status_report
 
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb:

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from flows.run import run_export
+from flows.pipeline.run import run_export
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import FAST_RETRY, run_cli, sandbox_config, settings_for
 from tests.flows.test_secrets import artifacts_text, file_bytes, prefect_database_files

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.run import run_export
+from flows.pipeline.run import run_export
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, Sandbox
 from sandbox.dividends import UNKNOWN_TYPES
 from tests.flows.harness import (
@@ -133,7 +133,7 @@ def test_429_storm_waits_for_the_reset_and_sends_nothing_meanwhile(sandbox, tmp_
 
 
 def test_ip_restricted_key_is_refused_with_a_clear_message(sandbox, tmp_path):
-    from flows.run import CredentialsRefused
+    from flows.pipeline.run import CredentialsRefused
 
     sandbox.set_ip_restricted(DEMO_KEY)
     with pytest.raises(CredentialsRefused, match="restricted to other IP addresses"):

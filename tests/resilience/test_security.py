@@ -8,8 +8,8 @@ import stat
 from decimal import Decimal
 from pathlib import Path
 
-from flows.cli import main
-from flows.rebuild import rebuild
+from flows.app.cli import main
+from flows.pipeline.rebuild import rebuild
 from sandbox import Sandbox, SandboxConfig
 from sandbox.cli import add_arguments
 from tests.flows.harness import export, sandbox_config, settings_for

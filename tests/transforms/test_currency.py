@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from sandbox.wire import encode
 from tests.transforms import records
 from tests.transforms.test_properties import QUICK
-from transforms.account import normalise_account_summary
-from transforms.activity import ReportFileError, read_report
+from transforms.account_summary import normalise_account_summary
 from transforms.catalogue import TABLES
 from transforms.columnar import NotColumnar, normalise_table_pages
 from transforms.dividends import DIVIDENDS, normalise_dividends
 from transforms.instruments import normalise_instruments
 from transforms.orders import normalise_orders
 from transforms.positions import normalise_positions
+from transforms.reports import ReportFileError, read_report
 from transforms.transactions import TRANSACTIONS, normalise_transactions
 
 CODE = re.compile(r"[A-Z]{3}")

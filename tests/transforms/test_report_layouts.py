@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from transforms.activity import TABLE, header_targets, normalise_reports, read_report
+from transforms.reports import TABLE, header_targets, normalise_reports, read_report
 
 FILES = Path(__file__).with_name("reports")
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.transforms import records
-from transforms.account import account_identity, normalise_account_summary
+from transforms.account_summary import account_identity, normalise_account_summary
 from transforms.catalogue import table
 from transforms.frames import frame_columns, to_arrow
 from transforms.positions import normalise_positions

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from tests.transforms.test_activity import write
+from tests.transforms.test_reports import write
 from tests.warehouse.conftest import T1
-from transforms.activity import normalise_reports
 from transforms.frames import to_arrow
+from transforms.reports import normalise_reports
 
 
 def _half(side: str, time: str, shares: str, isin: str = "US0000000009") -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows import run as run_module
+from flows.pipeline import run as run_module
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxSize
 from tests.flows.harness import export, sandbox_config, settings_for
 

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pandas as pd
 
-from flows.report import build_report
-from flows.report.money import format_change, format_money, format_percent
-from flows.report.queries import INTEREST_LIKE_BELOW, _median_gap_days, month_start
+from flows.app.report import build_report
+from flows.app.report.money import format_change, format_money, format_percent
+from flows.app.report.queries import INTEREST_LIKE_BELOW, _median_gap_days, month_start
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID
 from tests.flows.harness import scalar
 from warehouse import Warehouse
@@ -21,7 +21,7 @@ from warehouse import Warehouse
 # Runs `report` in a fresh interpreter and proves Prefect was never imported.
 NO_PREFECT = """
 import sys
-from flows.cli import main
+from flows.app.cli import main
 code = main(sys.argv[1:])
 loaded = sorted(m for m in sys.modules if m == "prefect" or m.startswith("prefect."))
 print("prefect modules:", loaded)

@@ -8,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from flows.report import write_report
-from flows.report.money import format_money
+from flows.app.report import write_report
+from flows.app.report.money import format_money
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID
 from tests.flows.harness import scalar
 from tests.flows.report.browser import Browser

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.report import build_report, write_report
-from flows.report.money import format_money
+from flows.app.report import build_report, write_report
+from flows.app.report.money import format_money
 from tests.flows.report.browser import Browser
 from warehouse import Warehouse
 

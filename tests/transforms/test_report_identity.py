@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.transforms.test_activity import write
-from transforms.activity import normalise_reports, read_report
+from tests.transforms.test_reports import write
 from transforms.catalogue import LOAD_METADATA, TABLES
 from transforms.frames import to_arrow
+from transforms.reports import normalise_reports, read_report
 from warehouse import Warehouse
 
 ACCOUNT = 7

@@ -13,9 +13,7 @@ import duckdb
 
 from extractors.client import T212Client
 from extractors.errors import ConfigurationError, T212Error
-from flows.activity import ReportOptions
-from flows.context import RunContext, new_run_id
-from flows.export import (
+from flows.pipeline.account import (
     AccountResult,
     Identity,
     ReferenceClaims,
@@ -26,10 +24,12 @@ from flows.export import (
     now_utc,
     select_resources,
 )
-from flows.pipeline import export_resource
-from flows.progress import active as active_progress
-from flows.rebuild import replay_stale
-from flows.settings import Settings, SettingsError
+from flows.pipeline.context import RunContext, new_run_id
+from flows.pipeline.progress import active as active_progress
+from flows.pipeline.rebuild import replay_stale
+from flows.pipeline.reports import ReportOptions
+from flows.pipeline.resource import export_resource
+from flows.pipeline.settings import Settings, SettingsError
 from warehouse import Warehouse, WarehouseLocked
 
 AccountJob = Callable[[], AccountResult]

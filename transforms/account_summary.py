@@ -46,3 +46,8 @@ def normalise_account_summary(
     return normalise_table(
         [record], ACCOUNT_SUMMARIES, {"snapshot_at": at, "snapshot_date": utc_date(at)}
     )
+
+
+def normalise(record: AnyMapping[str, Any], *, account_id: int, at: datetime) -> Normalised:
+    """The resource's normaliser: the account summary answer seen at ``at``."""
+    return normalise_account_summary(record, snapshot_at=at)

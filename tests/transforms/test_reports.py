@@ -11,9 +11,9 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from transforms.activity import ReportFileError, normalise_reports, read_report
 from transforms.catalogue import table
 from transforms.frames import frame_columns
+from transforms.reports import ReportFileError, normalise_reports, read_report
 
 D = Decimal
 # Canonical rows (made up): column -> (text as written, value expected), currencies apart.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.run import RunSummary
+from flows.pipeline.run import RunSummary
 
 COLUMNS = (
     "account",

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from extractors.errors import ConfigurationError
-from flows.settings import SettingsError, load_settings
+from flows.pipeline.settings import SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
@@ -110,7 +110,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     """Run read-only SQL and print the result."""
     import duckdb
 
-    from flows.output import FORMATS, format_csv
+    from flows.app.output import FORMATS, format_csv
     from warehouse import WriteRefused, check_read_only, connect_readonly
     from warehouse.reader import READ_ONLY_HINT
 
@@ -141,7 +141,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the status report; exit 1 when something needs attention."""
-    from flows.status import status_report
+    from flows.app.status import status_report
 
     text, attention = status_report(_data_dir(args))
     print(text)
@@ -150,7 +150,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Rebuild from the raw zone."""
-    from flows.rebuild import RebuildRefused, rebuild
+    from flows.pipeline.rebuild import RebuildRefused, rebuild
 
     try:
         replayed = rebuild(_data_dir(args))
@@ -163,7 +163,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report (no Prefect import: it only reads the published warehouse)."""
-    from flows.report import UnknownAccount, write_report
+    from flows.app.report import UnknownAccount, write_report
 
     try:
         path = write_report(_data_dir(args), args.output, args.account)
@@ -175,7 +175,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_import_csv(args: argparse.Namespace) -> int:
     """Load CSV reports downloaded by hand (no Prefect import)."""
-    from flows.imports import ImportRefused, import_reports
+    from flows.pipeline.imports import ImportRefused, import_reports
 
     try:
         result = import_reports(
@@ -205,21 +205,21 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """The export, as a Prefect flow run."""
-    from flows.commands import run_command
+    from flows.app.commands import run_command
 
     return run_command(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The export of the sandbox account into ./demo-data."""
-    from flows.commands import demo_command
+    from flows.app.commands import demo_command
 
     return demo_command(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the nightly schedule."""
-    from flows.commands import serve_command
+    from flows.app.commands import serve_command
 
     return serve_command(args)
 

@@ -10,8 +10,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -316,3 +317,15 @@ def normalise_reports(files: Sequence[tuple[str, bytes]], *, account_id: int) ->
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(TABLE.name)
     frame = frame[~frame["id"].duplicated(keep="first")].reset_index(drop=True)
     return Normalised({TABLE.name: frame}, unknown, [], notices)
+
+
+class ReportFileLike(Protocol):
+    """A downloaded or imported report: where it came from and its bytes."""
+
+    source: str
+    body: bytes
+
+
+def normalise(files: Sequence[ReportFileLike], *, account_id: int, at: datetime) -> Normalised:
+    """The resource's normaliser: the report files of a run (``at`` unused: rows carry times)."""
+    return normalise_reports([(f.source, f.body) for f in files], account_id=account_id)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.run import RunSummary
+from flows.pipeline.run import RunSummary
 from sandbox import DEMO_ISA_KEY, DEMO_ISA_SECRET, DEMO_KEY, DEMO_SECRET, Sandbox, SandboxConfig
 from transforms.catalogue import TABLES
 from warehouse import connect_readonly

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from extractors.reports import ReportFile
 from extractors.resources import RESOURCES
-from flows.activity import report_cursor
-from flows.context import merge_normalised, new_run_id
-from flows.rebuild import replay_stale
-from transforms.activity import ReportFileError, normalise_reports
+from flows.pipeline.context import merge_normalised, new_run_id
+from flows.pipeline.rebuild import replay_stale
+from flows.pipeline.reports import report_cursor
+from transforms.reports import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 from warehouse.crashpoints import crash_if_asked
 

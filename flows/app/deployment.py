@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 DEPLOYMENT_NAME = "t212-etl-nightly"
-ENTRYPOINT = "flows/flow.py:nightly_export"
+ENTRYPOINT = "flows/pipeline/flow.py:nightly_export"
 
 
 def local_timezone() -> str:
@@ -39,7 +39,7 @@ def deploy_to_pool(
     ``source`` is where workers find this code: a checkout path on their machine or a
     git URL. Parameters carry names only; workers read the secrets from their source.
     """
-    from flows.flow import nightly_export
+    from flows.pipeline.flow import nightly_export
 
     remote = nightly_export.from_source(source=str(source), entrypoint=ENTRYPOINT)
     deployment_id = remote.deploy(
@@ -56,7 +56,7 @@ def deploy_to_pool(
 
 def serve_here(*, cron: str, timezone: str | None, parameters: dict) -> None:
     """Serve the nightly schedule from this process until it is stopped."""
-    from flows.flow import nightly_export
+    from flows.pipeline.flow import nightly_export
 
     nightly_export.serve(
         name=DEPLOYMENT_NAME, schedules=[schedule(cron, timezone)], parameters=parameters

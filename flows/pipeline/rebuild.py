@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 
 from extractors.resources import RESOURCES, Kind, Resource
-from flows.activity import page_data
-from flows.chunks import replay_history
-from flows.context import SHARED_RAW_ACCOUNT, merge_normalised
-from flows.normalisers import normalise_pages
-from flows.pipeline import new_cursor
+from flows.pipeline.context import SHARED_RAW_ACCOUNT, merge_normalised
+from flows.pipeline.history import replay_history
+from flows.pipeline.normalisers import normalise_pages
+from flows.pipeline.reports import page_data
+from flows.pipeline.resource import new_cursor
 from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
 
 log = logging.getLogger("t212_etl")

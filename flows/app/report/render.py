@@ -8,9 +8,15 @@ from html import escape
 import pandas as pd
 import plotly.graph_objects as go
 
-from flows.report import figures
-from flows.report.money import format_change, format_date, format_money, format_percent, format_time
-from flows.report.queries import INTEREST_LIKE_BELOW, MONTHS, AccountData
+from flows.app.report import figures
+from flows.app.report.money import (
+    format_change,
+    format_date,
+    format_money,
+    format_percent,
+    format_time,
+)
+from flows.app.report.queries import INTEREST_LIKE_BELOW, MONTHS, AccountData
 
 NEXT_PAYERS_DAYS = 90
 _CONFIG = {"displaylogo": False, "responsive": True}

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from extractors.client import EndpointStats
 from extractors.extraction import parse_time
 from extractors.resources import Resource
-from flows.activity import ReportOptions
-from flows.progress import Progress
+from flows.pipeline.progress import Progress
+from flows.pipeline.reports import ReportOptions
 from transforms.frames import Normalised, to_arrow
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 

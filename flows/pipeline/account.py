@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from extractors.client import ApiResponse, EndpointStats, T212Client
 from extractors.errors import MalformedResponse, PermissionDenied, T212Error
 from extractors.resources import ON_REQUEST, RESOURCES, RUN_ORDER, Kind
-from flows.context import ResourceResult, RunContext, copy_stats
-from flows.pipeline import export_resource
-from flows.settings import AccountConfig, Settings
-from transforms.account import account_identity
+from flows.pipeline.context import ResourceResult, RunContext, copy_stats
+from flows.pipeline.resource import export_resource
+from flows.pipeline.settings import AccountConfig, Settings
+from transforms.account_summary import account_identity
 
 log = logging.getLogger("t212_etl")
 

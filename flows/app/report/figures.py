@@ -8,7 +8,7 @@ from html import escape
 import pandas as pd
 import plotly.graph_objects as go
 
-from flows.report.queries import MONTHS, month_start
+from flows.app.report.queries import MONTHS, month_start
 
 TOP_PAYERS = 8
 TOP_HOLDINGS = 15

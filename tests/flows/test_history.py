@@ -6,9 +6,9 @@ import threading
 import time
 
 from extractors.resources import RUN_ORDER
-from flows import chunks
-from flows.pipeline import export_resource
-from flows.rebuild import rebuild
+from flows.pipeline import history
+from flows.pipeline.rebuild import rebuild
+from flows.pipeline.resource import export_resource
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxSize
 from tests.flows.harness import db_contents, export, sandbox_config, settings_for
 from tests.flows.test_export_sandbox import assert_matches_truth, assert_parquet_equals_duckdb
@@ -69,7 +69,7 @@ def test_one_page_chunks_and_a_chunked_rebuild_give_the_same_tables(tmp_path, mo
     assert 0 < counts["dividends"]["dividends"].inserted < 10
     assert counts["dividends"]["dividends"].read == truth["dividends"]["count"]
     before = {name: db_contents(tmp_path, name) for name in TABLES}
-    monkeypatch.setattr(chunks, "REBUILD_CHUNK_PAGES", 1)
+    monkeypatch.setattr(history, "REBUILD_CHUNK_PAGES", 1)
     rebuild(tmp_path)
     for name in TABLES:
         assert db_contents(tmp_path, name) == before[name], name

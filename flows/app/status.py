@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from flows.output import format_table
+from flows.app.output import format_table
 from transforms.catalogue import TABLES
 from warehouse import GLOBAL_ACCOUNT, connect_readonly
 from warehouse.parquet import find_problems

@@ -9,12 +9,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.states import Completed, Failed
 
-from flows.context import ResourceResult
-from flows.export import AccountResult, failed_result
-from flows.pipeline import export_resource
-from flows.run import NOTHING_EXPORTED, AccountJob, RunSummary, run_export
-from flows.settings import load_settings
-from flows.summary import summary_markdown
+from flows.pipeline.account import AccountResult, failed_result
+from flows.pipeline.context import ResourceResult
+from flows.pipeline.resource import export_resource
+from flows.pipeline.run import NOTHING_EXPORTED, AccountJob, RunSummary, run_export
+from flows.pipeline.settings import load_settings
+from flows.pipeline.summary import summary_markdown
 
 # Retries live in the HTTP client only: Prefect must not multiply them.
 _TASK_OPTIONS = {"cache_policy": NONE, "retries": 0, "persist_result": False}

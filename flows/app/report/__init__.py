@@ -20,9 +20,9 @@ def build_report(
     data_dir: Path, account_ids: Sequence[int] | None = None, as_of: datetime | None = None
 ) -> str:
     """The report page of ``account_ids`` (default every account) as HTML text."""
-    from flows.report.queries import account_ids as known_accounts
-    from flows.report.queries import read_account
-    from flows.report.render import render_page
+    from flows.app.report.queries import account_ids as known_accounts
+    from flows.app.report.queries import read_account
+    from flows.app.report.render import render_page
 
     as_of = as_of or datetime.now(UTC)
     con = connect_readonly(Path(data_dir))

@@ -7,10 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from flows.export import select_resources
-from flows.progress import Progress, activate
-from flows.run import NOTHING_EXPORTED, RunSummary
-from flows.settings import SettingsError, load_settings
+from flows.pipeline.account import select_resources
+from flows.pipeline.progress import Progress, activate
+from flows.pipeline.run import NOTHING_EXPORTED, RunSummary
+from flows.pipeline.settings import SettingsError, load_settings
 
 
 class FlowError(Exception):
@@ -19,7 +19,7 @@ class FlowError(Exception):
 
 def run_flow(**parameters) -> RunSummary:
     """Run `nightly_export` with names-only parameters and return its summary."""
-    from flows.flow import nightly_export
+    from flows.pipeline.flow import nightly_export
 
     state = nightly_export(**parameters, return_state=True)
     outcome = state.result(raise_on_failure=False)
@@ -34,8 +34,8 @@ def run_flow(**parameters) -> RunSummary:
 
 def print_summary(summary: RunSummary) -> None:
     """The run's figures as a table on stdout, failures on stderr."""
-    from flows.output import format_table
-    from flows.summary import COLUMNS, summary_rows
+    from flows.app.output import format_table
+    from flows.pipeline.summary import COLUMNS, summary_rows
 
     rows = summary_rows(summary)
     print(f"run {summary.run_id}: {summary.outcome} in {summary.seconds:.1f}s")
@@ -92,7 +92,7 @@ def check_data_dir(data_dir: Path) -> None:
 
 def demo_command(args: argparse.Namespace) -> int:
     """`t212-etl demo`: the sandbox on a free loopback port, exported into ./demo-data."""
-    from flows.demo import run_demo
+    from flows.app.demo import run_demo
 
     activate(Progress())
     return run_demo(Path(args.data_dir), run_flow, print_summary)
@@ -100,7 +100,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     """`t212-etl serve`: the nightly schedule, served here or registered on a work pool."""
-    from flows.deployment import deploy_to_pool, local_timezone, serve_here
+    from flows.app.deployment import deploy_to_pool, local_timezone, serve_here
 
     settings = load_settings(data_dir=args.data_dir, config=args.config)
     if not os.environ.get("PREFECT_API_URL"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ import pyarrow as pa
 from extractors.client import ApiResponse, EndpointStats, T212Client, decode_json
 from extractors.extraction import dig, fetch_pages, newest_time, parse_time
 from extractors.resources import Resource
-from flows.context import (
+from flows.pipeline.context import (
     ResourceResult,
     RunContext,
     advance_cursor,
@@ -34,13 +34,10 @@ from flows.context import (
     stats_delta,
     stored_watermark,
 )
-from flows.feed import PageFeed
-from flows.normalisers import normalise_pages
-from transforms.columnar import NotColumnar, column_at, normalise_table_pages
-from transforms.dividends import DIVIDENDS
+from flows.pipeline.feed import PageFeed
+from flows.pipeline.normalisers import columnar_reader, normalise_pages
+from transforms.columnar import NotColumnar, column_at
 from transforms.frames import Normalised, to_arrow
-from transforms.orders import normalise_order_pages
-from transforms.transactions import TRANSACTIONS
 from warehouse import Warehouse, raw
 
 log = logging.getLogger("t212_etl")
@@ -50,15 +47,6 @@ OWNERS = {"fill_taxes": "fills"}
 # 50,000 items: each merge scans the table, so few large merges; Arrow keeps them compact
 REBUILD_CHUNK_PAGES = 1000
 RECORD_CHUNK_PAGES = 200  # pages decoded into Python objects at a time
-
-# landed page bodies -> (result, items read), raising NotColumnar unless they are clean
-_COLUMNAR: dict[str, Callable[[list[bytes], int], tuple[Normalised, pa.ChunkedArray]]] = {
-    "dividends": lambda bodies, acc: normalise_table_pages(bodies, DIVIDENDS, {"account_id": acc}),
-    "orders": lambda bodies, acc: normalise_order_pages(bodies, account_id=acc),
-    "transactions": lambda bodies, acc: normalise_table_pages(
-        bodies, TRANSACTIONS, {"account_id": acc}
-    ),
-}
 
 
 @dataclass
@@ -165,11 +153,11 @@ def columnar_chunk(
 ) -> Chunk | None:
     """Page bodies normalised a column at a time, with their newest item time up to ``at``,
     or None when they need the record path."""
-    columnar = _COLUMNAR.get(resource.name)
+    columnar = columnar_reader(resource)
     if columnar is None:
         return None
     try:
-        normalised, items = columnar(bodies, account_id)
+        normalised, items = columnar(bodies, account_id=account_id)
     except NotColumnar as exc:
         log.debug("%s: pages read record by record (%s)", resource.name, exc)
         return None

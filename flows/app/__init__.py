@@ -1,0 +1,1 @@
+"""The application: command line, commands, output, status, demo, deployment, HTML report."""
