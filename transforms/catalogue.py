@@ -279,6 +279,39 @@ TABLES: dict[str, Table] = {
             kind=TableKind.MERGE,
             partition_by=("account_id",),
         ),
+        # The portfolio model: derived from the tables above after every load, replaced whole.
+        Table(
+            "disposals",
+            _cols(
+                "account_id:bigint method:text disposal_id:text disposed_at:timestamp "
+                "day:date year:text instrument:text ticker:text isin:text quantity:decimal "
+                "proceeds:decimal sale_costs:decimal acquisition_costs:decimal "
+                "allowable_costs:decimal gain:decimal currency:currency matching:text "
+                "result_before_fees:decimal broker_result:decimal"
+            ),
+            key=("account_id", "method", "disposal_id"),
+            kind=TableKind.REPLACE,
+        ),
+        Table(
+            "holding_changes",
+            _cols(
+                "account_id:bigint instrument:text day:date ticker:text isin:text "
+                "quantity:decimal cost_basis:decimal cost_basis_with_fees:decimal "
+                "currency:currency"
+            ),
+            key=("account_id", "instrument", "day"),
+            kind=TableKind.REPLACE,
+        ),
+        Table(
+            "returns",
+            _cols(
+                "account_id:bigint period_kind:text period:text start_day:date end_day:date "
+                "start_value:decimal end_value:decimal net_flows:decimal twr:decimal "
+                "mwr:decimal max_drawdown:decimal days:bigint currency:currency"
+            ),
+            key=("account_id", "period_kind", "period"),
+            kind=TableKind.REPLACE,
+        ),
     )
 }
 
