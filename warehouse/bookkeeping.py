@@ -60,8 +60,16 @@ PENDING_PUBLISH = Table(
     kind=TableKind.LOG,
 )
 
+# Choices the views read, written by each run from the configuration (``base_currency``).
+SETTINGS = Table(
+    "settings",
+    columns("name:text value:text"),
+    key=("name",),
+    kind=TableKind.LOG,
+)
+
 BOOKKEEPING: dict[str, Table] = {
-    t.name: t for t in (RUNS, RUN_RESOURCES, LOAD_STATE, PENDING_PUBLISH)
+    t.name: t for t in (RUNS, RUN_RESOURCES, LOAD_STATE, PENDING_PUBLISH, SETTINGS)
 }
 
 # The run log is also published as Parquet; state and pending work are internal.

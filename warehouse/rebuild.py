@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse import parquet
-from warehouse.bookkeeping import PUBLISHED_LOGS
+from warehouse.bookkeeping import PUBLISHED_LOGS, SETTINGS
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import fsync_dir
 from warehouse.leftovers import REBUILD_FILE, remove_database
@@ -52,7 +52,8 @@ class Rebuilding:
             built._connect()
             built._create_tables()
             built.create_views()
-            logs = {t.name: self.read_table(t.name) for t in PUBLISHED_LOGS}
+            # the run log, and the settings the views read
+            logs = {t.name: self.read_table(t.name) for t in (*PUBLISHED_LOGS, SETTINGS)}
             built._transaction(lambda con: _start(con, logs))
             yield built
             built.connection.execute("CHECKPOINT")
@@ -79,7 +80,8 @@ class Rebuilding:
 
 
 def _start(con: duckdb.DuckDBPyConnection, logs: Mapping[str, pa.Table]) -> None:
-    """Copy the run log into a database being rebuilt and mark every dataset for publishing."""
+    """Copy the run log and settings into a database being rebuilt; mark every dataset for
+    publishing."""
     for name, rows in logs.items():
         con.register("run_log", rows)
         con.execute(f"INSERT INTO {q(name)} BY NAME SELECT * FROM run_log")

@@ -26,7 +26,7 @@ from transforms.catalogue import TABLES
 from warehouse import merge as merging
 from warehouse import parquet
 from warehouse.batch import MergeBatch, merge_with_cursor
-from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE
+from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE, SETTINGS
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import (
     WarehouseLocked as WarehouseLocked,  # raised by Warehouse.open; part of this module's API
@@ -233,6 +233,18 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         """
         return MergeBatch(
             self.connection.cursor(), resource, account_id, on_close=self._secure_files, **options
+        )
+
+    def write_setting(self, name: str, value: str | None) -> None:
+        """Store a choice the views read (``settings``); None removes it."""
+        self._transaction(
+            lambda con: (
+                con.execute(f"DELETE FROM {q(SETTINGS.name)} WHERE name = ?", [name])
+                if value is None
+                else con.execute(
+                    f"INSERT OR REPLACE INTO {q(SETTINGS.name)} VALUES (?, ?)", [name, value]
+                )
+            )
         )
 
     def get_state(self, account_id: int, resource: str) -> dict | None:

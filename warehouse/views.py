@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import duckdb
 
+from warehouse.portfolio_views import PORTFOLIO_VIEWS
+
 _SCALE = 10_000_000_000  # 10 ** DECIMAL_SCALE
 # Deposits under this amount with no report row to tell are taken for interest on cash.
 INTEREST_LIKE_BELOW = 10
@@ -320,6 +322,6 @@ VIEWS: dict[str, str] = {
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or replace every analysis view."""
-    for name, body in VIEWS.items():
+    """Create or replace every analysis view, the portfolio model's after the others."""
+    for name, body in {**VIEWS, **PORTFOLIO_VIEWS}.items():
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
