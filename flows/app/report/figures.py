@@ -131,9 +131,8 @@ def value_over_time(history: pd.DataFrame, currency: str) -> go.Figure:
         ("investments_current_value", "Holdings value"),
         ("investments_total_cost", "Invested (cost of holdings)"),
     ):
-        fig.add_scatter(
-            x=dates, y=[float(v) for v in history[column]], name=name, mode="lines+markers"
-        )
+        values = [None if pd.isna(v) else float(v) for v in history[column]]  # None: a gap
+        fig.add_scatter(x=dates, y=values, name=name, mode="lines+markers")
     return _layout(fig, f"Account value and invested amount, {currency}", currency)
 
 

@@ -33,6 +33,9 @@ class AccountData:
     allocation: pd.DataFrame
     value_history: pd.DataFrame
     cash_flows: pd.DataFrame
+    gains: pd.DataFrame
+    income_years: pd.DataFrame
+    returns: pd.DataFrame
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -79,6 +82,9 @@ def read_account(con: duckdb.DuckDBPyConnection, account_id: int, as_of: datetim
         allocation=_allocation(con, account_id),
         value_history=summaries,
         cash_flows=_cash_flows(con, account_id, as_of),
+        gains=_gains(con, account_id),
+        income_years=_income_years(con, account_id),
+        returns=_returns(con, account_id),
     )
 
 
@@ -200,4 +206,43 @@ def _cash_flows(con, account_id: int, as_of: datetime) -> pd.DataFrame:
            WHERE "account_id" = ? AND "date_time" >= ? AND "date_time" <= ?
            GROUP BY ALL ORDER BY ALL""",
         [account_id, month_start(as_of, MONTHS - 1), as_of],
+    )
+
+
+def _gains(con, account_id: int) -> pd.DataFrame:
+    """Realised gains per year and currency by UK share matching and by average cost."""
+    return frame(
+        con,
+        """SELECT "method", "year", "currency", CAST("disposals" AS BIGINT) AS "disposals",
+                  "proceeds", "allowable_costs", "gain", "loss", "gain" - "loss" AS "net"
+           FROM "realised_gains_by_year"
+           WHERE "account_id" = ? AND "method" IN ('uk', 'average')
+           ORDER BY "method", "currency", "year" DESC""",
+        [account_id],
+    )
+
+
+def _income_years(con, account_id: int) -> pd.DataFrame:
+    """Dividends, withholding tax, interest and fees per UK tax year and account currency."""
+    return frame(
+        con,
+        """SELECT "tax_year", "currency", sum("dividends_gross") AS "gross",
+                  sum("withholding_tax") AS "withholding", sum("dividends_net") AS "net",
+                  sum("interest") AS "interest", sum("fees") AS "fees",
+                  CAST(sum("dividend_payments") AS BIGINT) AS "payments"
+           FROM "income_monthly" WHERE "account_id" = ?
+           GROUP BY ALL ORDER BY "currency", "tax_year" DESC""",
+        [account_id],
+    )
+
+
+def _returns(con, account_id: int) -> pd.DataFrame:
+    """The year and inception rows of ``returns``, latest year first, inception last."""
+    return frame(
+        con,
+        """SELECT "period_kind", "period", "start_day", "end_day", "start_value", "end_value",
+                  "net_flows", "twr", "mwr", "max_drawdown", "days", "currency"
+           FROM "returns" WHERE "account_id" = ? AND "period_kind" IN ('year', 'inception')
+           ORDER BY "period_kind" = 'inception', "period" DESC""",
+        [account_id],
     )

@@ -8,7 +8,8 @@ from html import escape
 import pandas as pd
 import plotly.graph_objects as go
 
-from flows.app.report import figures
+from flows.app.report import figures, portfolio
+from flows.app.report.markup import empty, money_cell
 from flows.app.report.money import (
     format_change,
     format_date,
@@ -61,21 +62,11 @@ class _Charts:
         return f'<figure class="chart" data-testid="{escape(testid)}">{div}</figure>'
 
 
-def _empty(message: str, testid: str) -> str:
-    return f'<p class="empty" data-testid="{escape(testid)}">{escape(message)}</p>'
-
-
-def _money_cell(amount, currency: str, testid: str = "") -> str:
-    attrs = f' data-testid="{escape(testid)}"' if testid else ""
-    value = "" if amount is None else f' data-value="{amount}"'
-    return f'<td class="num"{attrs}{value}>{escape(format_money(amount, currency))}</td>'
-
-
 def render_page(accounts: list[AccountData], as_of: datetime) -> str:
     """The whole report page for ``accounts`` as of ``as_of``."""
     charts = _Charts()
     body = [_section(data, as_of, charts) for data in accounts] or [
-        _empty(
+        empty(
             "This warehouse holds no account data yet: run `t212-etl run` first, "
             "then make the report again.",
             "empty-warehouse",
@@ -94,7 +85,7 @@ def _header(accounts: list[AccountData], as_of: datetime) -> str:
         f'<tr data-testid="header-account-{d.account_id}"><td>{d.account_id}</td>'
         f"<td>{escape(_currency(d) or '–')}</td>"
         + (
-            _money_cell(d.summary["total_value"], d.summary["currency"], f"value-{d.account_id}")
+            money_cell(d.summary["total_value"], d.summary["currency"], f"value-{d.account_id}")
             if d.summary is not None
             else "<td>–</td>"
         )
@@ -135,10 +126,16 @@ def _section(data: AccountData, as_of: datetime, charts: _Charts) -> str:
         _income_table(data),
         "<h3>Next expected payers</h3>",
         _next_payers(data, as_of),
+        "<h3>Income by UK tax year, net of withholding</h3>",
+        portfolio.income_section(data),
         "<h3>Allocation of the current portfolio</h3>",
         _allocation(data, charts),
+        "<h3>Realised gains by UK tax year</h3>",
+        portfolio.gains_section(data),
         "<h3>Account value over time</h3>",
         _value(data, charts),
+        "<h3>Returns</h3>",
+        portfolio.returns_section(data, as_of),
         f"<h3>Cash in and out per month (last {MONTHS} months)</h3>",
         _cash_flows(data, as_of, charts),
         "</section>",
@@ -149,7 +146,7 @@ def _section(data: AccountData, as_of: datetime, charts: _Charts) -> str:
 def _dividends(data: AccountData, as_of: datetime, charts: _Charts) -> str:
     acc = data.account_id
     if data.ttm.empty and data.monthly_dividends.empty:
-        return _empty(
+        return empty(
             f"No dividends in the last {MONTHS} months in this account.", f"empty-dividends-{acc}"
         )
     out = []
@@ -173,15 +170,15 @@ def _dividends(data: AccountData, as_of: datetime, charts: _Charts) -> str:
 def _income_table(data: AccountData) -> str:
     acc = data.account_id
     if data.by_ticker.empty:
-        return _empty("No dividend income recorded yet.", f"empty-income-{acc}")
+        return empty("No dividend income recorded yet.", f"empty-income-{acc}")
     rows = []
     for r in data.by_ticker.itertuples():
         yoc = None if pd.isna(r.yield_on_cost) else r.yield_on_cost
         rows.append(
             f'<tr data-ticker="{escape(r.ticker)}"><td>{escape(r.ticker)}</td>'
             f"<td>{escape(str(r.name or ''))}</td>"
-            + _money_cell(r.income_all_time, r.currency, "income-all-time")
-            + _money_cell(r.income_ttm, r.currency, "income-ttm")
+            + money_cell(r.income_all_time, r.currency, "income-all-time")
+            + money_cell(r.income_ttm, r.currency, "income-ttm")
             + f'<td class="num">{format_percent(yoc)}</td>'
             f'<td class="num">{r.payments}</td><td>{format_date(r.last_paid)}</td>'
             f"<td>{'yes' if r.held else 'no'}</td></tr>"
@@ -203,7 +200,7 @@ def _next_payers(data: AccountData, as_of: datetime) -> str:
     due = frame[frame["next_expected"].notna()] if len(frame) else frame
     due = due[(due["next_expected"] <= horizon) & (due["next_expected"] >= as_of - timedelta(30))]
     if due.empty:
-        return _empty(
+        return empty(
             f"No held instrument has a payment pattern that points into the next "
             f"{NEXT_PAYERS_DAYS} days.",
             f"empty-next-payers-{acc}",
@@ -224,7 +221,7 @@ def _next_payers(data: AccountData, as_of: datetime) -> str:
 def _allocation(data: AccountData, charts: _Charts) -> str:
     acc = data.account_id
     if data.allocation.empty:
-        return _empty("No open positions in the latest snapshot.", f"empty-allocation-{acc}")
+        return empty("No open positions in the latest snapshot.", f"empty-allocation-{acc}")
     out = []
     for cur, alloc in data.allocation.groupby("currency"):
         total = alloc["value"].sum()
@@ -252,7 +249,7 @@ def _allocation(data: AccountData, charts: _Charts) -> str:
 def _value(data: AccountData, charts: _Charts) -> str:
     acc = data.account_id
     if data.value_history.empty:
-        return _empty("No account snapshots yet.", f"empty-value-{acc}")
+        return empty("No account snapshots yet.", f"empty-value-{acc}")
     out = []
     for cur, history in data.value_history.groupby("currency"):
         out.append(charts.html(figures.value_over_time(history, cur), f"chart-value-{acc}-{cur}"))
@@ -264,14 +261,14 @@ def _value(data: AccountData, charts: _Charts) -> str:
 def _cash_flows(data: AccountData, as_of: datetime, charts: _Charts) -> str:
     acc = data.account_id
     if data.cash_flows.empty:
-        return _empty(f"No transactions in the last {MONTHS} months.", f"empty-cash-{acc}")
+        return empty(f"No transactions in the last {MONTHS} months.", f"empty-cash-{acc}")
     out = []
     for cur, flows in data.cash_flows.groupby("currency"):
         out.append(charts.html(figures.cash_flows(flows, cur, as_of), f"chart-cash-{acc}-{cur}"))
         sums = flows.groupby("kind")["amount"].sum()
         rows = "".join(
             f"<tr><td>{escape(figures.CASH_FLOW_LABELS.get(kind, kind.title()))}</td>"
-            + _money_cell(sums[kind], cur, f"cash-{kind.lower()}")
+            + money_cell(sums[kind], cur, f"cash-{kind.lower()}")
             + "</tr>"
             for kind in sums.index
         )

@@ -1,8 +1,9 @@
 """Hostile text in the warehouse shows as text in the report and never runs as script.
 
 The texts from the data that reach the page are tickers, instrument names and types,
-currencies and transaction types. Account names live in the settings only: the
-warehouse and so the report know accounts by their numeric id.
+currencies, transaction types, and the years and periods of the portfolio model's gains
+and returns. Account names live in the settings only: the warehouse and so the report
+know accounts by their numeric id.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ NAMES = (
 )
 INSTRUMENT_TYPE = '<i>ETF</i><br><iframe srcdoc="<script>parent.__pwned=11</script>">'
 TRANSACTION_TYPE = "FEE<img src=x onerror=window.__pwned=12>"
+TAX_YEAR = '2024/25"><img src=x onerror=window.__pwned=13>'
+PERIOD = "2025</td><script>window.__pwned=14</script><td>"
 ACCOUNTS = {7001: CURRENCY_A, 7002: CURRENCY_B}
 CHARTS = ("dividends", "holdings", "currency", "type", "value", "cash")
 
@@ -104,6 +107,18 @@ def _fill(con, account_id: int, currency: str) -> None:
         _insert(con, "transactions", account_id=account_id, reference=f"t{n}", type=kind,
                 date_time=AS_OF - timedelta(days=20), amount=Decimal(amount),
                 currency=currency)  # fmt: skip
+    for method in ("uk", "average"):
+        _insert(con, "disposals", account_id=account_id, method=method, disposal_id="d1",
+                disposed_at=AS_OF - timedelta(days=30), day=(AS_OF - timedelta(days=30)).date(),
+                year=TAX_YEAR, instrument=TICKERS[0], ticker=TICKERS[0], quantity=Decimal(1),
+                proceeds=Decimal("110"), sale_costs=Decimal(0), acquisition_costs=Decimal(100),
+                allowable_costs=Decimal(100), gain=Decimal(10), currency=currency)  # fmt: skip
+    for kind, period in (("year", PERIOD), ("inception", "inception")):
+        _insert(con, "returns", account_id=account_id, period_kind=kind, period=period,
+                start_day=(AS_OF - timedelta(days=40)).date(),
+                end_day=(AS_OF - timedelta(days=10)).date(), start_value=Decimal("1500.25"),
+                end_value=Decimal("1500.25"), net_flows=Decimal(0), twr=Decimal(0),
+                mwr=Decimal(0), max_drawdown=Decimal(0), days=30, currency=currency)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +161,9 @@ def test_hostile_text_shows_as_text_and_runs_nothing(hostile_warehouse, tmp_path
     for ticker, name in zip(TICKERS, NAMES, strict=True):
         assert ticker in shown and name in shown, "the income table's cells"
     assert TRANSACTION_TYPE.title() in shown, "the cash table's label"
+    assert TAX_YEAR in shown and PERIOD in shown, "the gains' and returns' first cells"
+    for currency in ACCOUNTS.values():
+        assert f"In {currency}:" in shown, "the gains' and income tables' captions"
     assert sorted(state["tickers"]) == sorted(TICKERS * len(ACCOUNTS))
 
     charts = {c["testid"]: c for c in state["charts"]}
