@@ -1,0 +1,53 @@
+"""The portfolio model: disposals by every method and daily holdings, derived from events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from transforms.catalogue import table
+from transforms.events import Event, positions
+from transforms.frames import empty_frame, frame_columns
+from transforms.gains import Disposal, fifo_position
+from transforms.holdings import HoldingChange, track_position
+from transforms.share_matching import uk_position
+
+
+def derive_portfolio(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
+    """Disposals (methods ``average``, ``fifo`` and ``uk``) and holding changes of ``events``.
+
+    Returns the frames of tables ``disposals`` and ``holding_changes``: the declared columns
+    in declared order without load metadata, typed as every normalised frame (decimals as
+    ``Decimal`` objects, dates as ``date`` objects, timestamps in UTC). Rows come position
+    by position (account, then instrument), each method's rows in time order.
+    """
+    disposals: list[tuple] = []
+    changes: list[tuple] = []
+    # kept as plain tuples: the cycle collector stops tracking those, while it would walk
+    # every named tuple again at each full collection (a third of the time on large inputs)
+    for position in positions(events):
+        sold, held = track_position(position)
+        disposals += map(tuple, sold)
+        disposals += map(tuple, fifo_position(position))
+        disposals += map(tuple, uk_position(position))
+        changes += map(tuple, held)
+    return {
+        "disposals": rows_frame("disposals", Disposal._fields, disposals),
+        "holding_changes": rows_frame("holding_changes", HoldingChange._fields, changes),
+    }
+
+
+def rows_frame(name: str, fields: Sequence[str], rows: Sequence[tuple]) -> pd.DataFrame:
+    """The frame of table ``name`` from rows whose values follow ``fields``."""
+    target = table(name)
+    columns = frame_columns(target)
+    if list(fields) != columns:
+        raise ValueError(f"{name}: rows carry {list(fields)}, the table declares {columns}")
+    if not rows:
+        return empty_frame(name)
+    data = {
+        column: pd.Series(list(values), dtype=target.column(column).logical.frame_dtype)
+        for column, values in zip(columns, zip(*rows, strict=True), strict=True)
+    }
+    return pd.DataFrame(data)
