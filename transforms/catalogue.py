@@ -51,6 +51,7 @@ class TableKind(StrEnum):
     SNAPSHOT = "snapshot"  # one snapshot per run, appended
     MERGE = "history"  # history merged on the natural key
     LOG = "log"  # the pipeline's own bookkeeping
+    DERIVED = "derived"  # computed from the tables above, replaced whole by each derivation
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,7 @@ TABLES: dict[str, Table] = {
                 "result_before_fees:decimal broker_result:decimal"
             ),
             key=("account_id", "method", "disposal_id"),
-            kind=TableKind.REPLACE,
+            kind=TableKind.DERIVED,
         ),
         Table(
             "holding_changes",
@@ -300,7 +301,7 @@ TABLES: dict[str, Table] = {
                 "currency:currency"
             ),
             key=("account_id", "instrument", "day"),
-            kind=TableKind.REPLACE,
+            kind=TableKind.DERIVED,
         ),
         Table(
             "returns",
@@ -310,7 +311,7 @@ TABLES: dict[str, Table] = {
                 "mwr:decimal max_drawdown:decimal days:bigint currency:currency"
             ),
             key=("account_id", "period_kind", "period"),
-            kind=TableKind.REPLACE,
+            kind=TableKind.DERIVED,
         ),
     )
 }

@@ -245,6 +245,7 @@ def merge_staged(
     MERGE: upsert on the key. SNAPSHOT: upsert, replacing each staged
     (account, snapshot) group entirely. REPLACE: the input is the whole list;
     tables with listing columns keep history of what was seen, others are replaced.
+    DERIVED: replaced like REPLACE, every row stamped with this load's metadata.
     """
     con.execute(f"DROP TABLE IF EXISTS {q(STAGE)}")
     con.execute(f"ALTER TABLE {q(accumulator(table))} RENAME TO {q(STAGE)}")
@@ -257,10 +258,12 @@ def merge_staged(
     elif table.kind == TableKind.REPLACE and set(_LISTING) <= set(table.column_names):
         partitions = _partitions(con, table, table.key)
         inserted, updated, touched = _merge_listing(con, table, loaded_at, run_id)
-    elif table.kind == TableKind.REPLACE:
+    elif table.kind in (TableKind.REPLACE, TableKind.DERIVED):
         partitions = _partitions(con, table, table.key)
         deleted = _delete_unmatched(con, table, ())
-        inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
+        # a derived row is as new as the derivation that last made it, changed or not
+        touch = LOAD_METADATA if table.kind == TableKind.DERIVED else ()
+        inserted, updated, touched = _upsert(con, table, LOAD_METADATA, touch)
     elif table.kind == TableKind.MERGE:
         return _merge_history(con, table, read)
     elif table.kind == TableKind.SNAPSHOT:

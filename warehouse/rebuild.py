@@ -53,7 +53,10 @@ class Rebuilding:
             built._create_tables()
             built.create_views()
             # the run log, and the settings the views read
-            logs = {t.name: self.read_table(t.name) for t in (*PUBLISHED_LOGS, SETTINGS)}
+            logs = {t.name: self.read_table(t.name) for t in PUBLISHED_LOGS}
+            logs[SETTINGS.name] = self.connection.sql(
+                f"SELECT * FROM {q(SETTINGS.name)}"
+            ).to_arrow_table()
             built._transaction(lambda con: _start(con, logs))
             yield built
             built.connection.execute("CHECKPOINT")

@@ -11,6 +11,7 @@ from pathlib import Path
 from extractors.reports import ReportFile
 from extractors.resources import RESOURCES
 from flows.pipeline.context import merge_normalised, new_run_id
+from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import report_cursor
 from transforms.reports import ReportFileError, normalise_reports
@@ -128,6 +129,8 @@ def import_reports(
             wh, resource, account, normalised, run_id=run_id, loaded_at=started,
             cursor=report_cursor(files, state),
         )  # fmt: skip
+        wh.create_views()
+        problems = refresh_portfolio_step(wh, run_id=run_id, loaded_at=started)
         finished = datetime.now(UTC)
         seconds = time.monotonic() - clock
         wh.record_resource_result(
@@ -144,6 +147,6 @@ def import_reports(
         account,
         len(files),
         counts,
-        normalised.notices,
+        [*normalised.notices, *problems],
         {f.removeprefix("column ") for f in normalised.unknown_fields},
     )

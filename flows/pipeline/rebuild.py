@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from extractors.resources import RESOURCES, Kind, Resource
-from flows.pipeline.context import SHARED_RAW_ACCOUNT, merge_normalised
+from flows.pipeline.context import SHARED_RAW_ACCOUNT, merge_normalised, new_run_id
 from flows.pipeline.history import replay_history
 from flows.pipeline.normalisers import normalise_pages
+from flows.pipeline.portfolio import refresh_portfolio
 from flows.pipeline.reports import page_data
 from flows.pipeline.resource import new_cursor
 from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
@@ -64,6 +66,7 @@ def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
     new one with its publishing still pending, which that command completes.
     """
     replayed: dict[str, int] = {}
+    now, last = datetime.now(UTC), None
     with Warehouse.open(data_dir, lock_timeout=lock_timeout, views=False) as wh:
         try:
             with wh.rebuilding() as built:
@@ -74,6 +77,10 @@ def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
                         continue
                     replay_run(built, resource, run)
                     replayed[resource.name] = replayed.get(resource.name, 0) + 1
+                    last = run
+                # derived as the last replayed run derived it, so the rebuild changes nothing
+                run_id, at = (last.run_id, last.started_at) if last else (new_run_id(now), now)
+                refresh_portfolio(built, run_id=run_id, loaded_at=at)
         except raw.UnreadablePage as exc:
             raise RebuildRefused(
                 f"{exc}; the rebuild stopped and nothing changed: restore the file from a "

@@ -25,6 +25,7 @@ from flows.pipeline.account import (
     select_resources,
 )
 from flows.pipeline.context import RunContext, new_run_id
+from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.progress import active as active_progress
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import ReportOptions
@@ -182,6 +183,10 @@ def run_export(
             ]
             summary.accounts += runner(jobs)
             summary.publish_errors += prepared.result()
+            summary.publish_errors += refresh_portfolio_step(
+                wh, run_id=ctx.run_id, loaded_at=ctx.started_at,
+                base_currency=settings.base_currency,
+            )  # fmt: skip
             summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
             run_log = partial(record_run_log, wh, ctx, summary)

@@ -56,6 +56,8 @@ class Settings:
     # A run stops cleanly after this long (None: never), so that a stuck server or an
     # endless walk cannot hold the lock into the next night's run.
     run_time_limit_hours: float | None = DEFAULT_TIME_LIMIT_HOURS
+    # the currency the portfolio views also convert to (None: account currencies only)
+    base_currency: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def account(self, name: str) -> AccountConfig:
@@ -173,8 +175,22 @@ def load_settings(
         overlap_days=float(export.get("overlap_days", 2.0)),
         **_report_settings(export),
         run_time_limit_hours=_time_limit(export),
+        base_currency=_base_currency(
+            document.get("base_currency") or env.get("T212_BASE_CURRENCY")
+        ),
         environ=env,
     )
+
+
+def _base_currency(value: object) -> str | None:
+    """``base_currency``: a three-letter ISO code such as GBP, or nothing."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value):
+        raise SettingsError(
+            f'{CONFIG_NAME}: base_currency must be a three-letter currency code such as "GBP"'
+        )
+    return value.upper()
 
 
 def _report_settings(export: Mapping[str, object]) -> dict[str, object]:

@@ -123,3 +123,25 @@ def test_dotenv_quoting_and_comments_follow_the_usual_rules(tmp_path: Path):
     assert env["T212_API_SECRET"] == "s=1"
     assert env["T212_ENV"] == "demo"
     assert env["T212_DATA_DIR"] == "dir#1"
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "expected"),
+    [
+        ("", {}, None),
+        ('base_currency = "gbp"\n', {}, "GBP"),
+        ("", {"T212_BASE_CURRENCY": "EUR"}, "EUR"),
+        ('base_currency = "USD"\n', {"T212_BASE_CURRENCY": "EUR"}, "USD"),
+    ],
+)
+def test_base_currency_from_the_file_or_the_environment(tmp_path: Path, toml, env, expected):
+    (tmp_path / "t212-etl.toml").write_text(toml)
+    assert load_settings(environ=env, cwd=tmp_path).base_currency == expected
+
+
+@pytest.mark.parametrize("value", ['"pounds"', '"GB"', "826", '"£"'])
+def test_a_base_currency_that_is_no_code_is_refused_in_one_line(tmp_path: Path, value):
+    (tmp_path / "t212-etl.toml").write_text(f"base_currency = {value}\n")
+    with pytest.raises(SettingsError, match="three-letter currency code") as refused:
+        load_settings(environ={}, cwd=tmp_path)
+    assert "\n" not in str(refused.value)

@@ -1,0 +1,82 @@
+"""The portfolio model, derived again after every load: disposals, holdings and returns.
+
+Everything is computed from the facts the warehouse holds (``position_events``, the
+account summaries, ``external_flows``), so a run, an import and a rebuild all leave the
+same model. The three tables are replaced in one transaction: a failure leaves the
+previous model and the committed facts as they were, and is told in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from transforms.events import events_from_rows
+from transforms.frames import to_arrow
+from transforms.portfolio import derive_portfolio
+from transforms.returns import compute_returns
+from warehouse import GLOBAL_ACCOUNT, Warehouse
+
+log = logging.getLogger("t212_etl")
+
+RESOURCE = "portfolio"  # its load_state row: when the model was last derived
+KEEP = object()  # leave the stored base currency as it is
+_EVENTS = """
+    SELECT "account_id", "event_id", "at", "instrument", "ticker", "isin", "kind",
+           "quantity", "value", "fees", "currency", "ratio", "broker_result"
+    FROM "position_events"
+    ORDER BY "account_id", "instrument", "at",
+             CASE "kind" WHEN 'split' THEN 0 ELSE 1 END, "event_id"
+"""
+_VALUES = """
+    SELECT "account_id", "date", "total_value", "currency" FROM "portfolio_value_daily"
+    WHERE "total_value" IS NOT NULL ORDER BY "account_id", "date"
+"""
+_FLOWS = """
+    SELECT "account_id", "day", sum("amount") FROM "external_flows"
+    GROUP BY ALL ORDER BY ALL
+"""
+
+
+def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dict[str, int]:
+    """Derive the portfolio tables from the warehouse's facts and replace them; row counts."""
+    started = time.monotonic()
+    con = wh.connection
+    events = events_from_rows(con.sql(_EVENTS).to_arrow_table().to_pylist())
+    frames = derive_portfolio(events)
+    frames["returns"] = compute_returns(
+        con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall()
+    )
+    tables = {name: to_arrow(frame, name) for name, frame in frames.items()}
+    wh.merge_resource(
+        RESOURCE, GLOBAL_ACCOUNT, tables, run_id=run_id, loaded_at=loaded_at, cursor=None
+    )
+    counts = {name: table.num_rows for name, table in tables.items()}
+    log.info(
+        "portfolio model: %d events -> %s in %.1f s",
+        len(events),
+        ", ".join(f"{n} {name}" for name, n in counts.items()),
+        time.monotonic() - started,
+    )
+    return counts
+
+
+def refresh_portfolio_step(
+    wh: Warehouse, *, run_id: str, loaded_at: datetime, base_currency: object = KEEP
+) -> list[str]:
+    """Store ``base_currency`` for the views' converted columns (None: none; by default
+    the stored one stays), then :func:`refresh_portfolio`; a failure turned into the one
+    line a run reports."""
+    try:
+        if base_currency is not KEEP:
+            wh.write_setting("base_currency", base_currency)  # type: ignore[arg-type]
+        refresh_portfolio(wh, run_id=run_id, loaded_at=loaded_at)
+    except Exception as exc:  # any failure: the facts stay committed, the old model stays
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.error("portfolio model not derived: %s", reason)
+        return [
+            f"the portfolio model could not be derived ({reason}); the exported data is "
+            "committed, and the previous model stays until a run derives it"
+        ]
+    return []
