@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
+from extractors.reports import EXPORTS, INCLUDE_ALL
 from flows.pipeline import run as run_module
-from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxSize
+from flows.pipeline.imports import import_reports
+from sandbox import (
+    DEMO_ACCOUNT_ID,
+    DEMO_ISA_ACCOUNT_ID,
+    DEMO_ISA_KEY,
+    DEMO_ISA_SECRET,
+    DEMO_KEY,
+    DEMO_SECRET,
+    AccountSpec,
+    Sandbox,
+    SandboxSize,
+)
 from tests.flows.harness import export, sandbox_config, settings_for
 
 RUN_EVERY_DAYS = 30
@@ -47,3 +61,34 @@ def build_dividend_free_warehouse(data_dir: Path) -> None:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     with Sandbox(sandbox_config(accounts=(spec,), now=today)) as sb:
         assert export(settings_for(sb, data_dir)).exit_code == 0
+
+
+def build_imported_warehouse(data_dir: Path, folder: Path, years: int = 3) -> datetime:
+    """A warehouse made only of the ISA account's CSV reports, as a user who never ran
+    an export would have: the last ``years`` years, one report a year, imported at once.
+    Returns the end of the last report."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = today + timedelta(days=1)
+    paths = []
+    with (
+        Sandbox(sandbox_config(two_accounts=True, now=today)) as sb,
+        httpx.Client(base_url=sb.base_url, auth=(DEMO_ISA_KEY, DEMO_ISA_SECRET)) as client,
+    ):
+        for n in range(years):
+            time_to = end - timedelta(days=365 * n)
+            period = {"timeFrom": (time_to - timedelta(days=365)).isoformat(),
+                      "timeTo": time_to.isoformat()}  # fmt: skip
+            answer = client.post(EXPORTS, json={"dataIncluded": INCLUDE_ALL, **period})
+            report_id = answer.json()["reportId"]
+            link = None
+            while link is None:
+                time.sleep(0.01)
+                listing = client.get(EXPORTS)
+                if listing.status_code == 200:
+                    (entry,) = [r for r in listing.json() if r["reportId"] == report_id]
+                    link = entry.get("downloadLink")
+            path = folder / f"report-{n}.csv"
+            path.write_bytes(httpx.get(link).content)
+            paths.append(path)
+    import_reports(data_dir, paths, account_id=DEMO_ISA_ACCOUNT_ID)
+    return end

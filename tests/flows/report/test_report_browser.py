@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from flows.app.report import write_report
-from flows.app.report.money import format_money
+from flows.app.report.money import format_money, format_percent
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID
 from tests.flows.harness import scalar
 from tests.flows.report.browser import Browser
@@ -110,6 +110,22 @@ def test_report_draws_every_chart_with_warehouse_numbers(report_warehouse, tmp_p
             scalar(data_dir, "SELECT count(*) FROM portfolio_value_daily WHERE account_id = ?", acc)
             == RUNS
         )
+        twr = scalar(
+            data_dir,
+            "SELECT twr FROM returns WHERE account_id = ? AND period_kind = 'inception'",
+            acc,
+        )
+        shown = ids[f"returns-twr-{account}"]
+        assert (Decimal(shown["value"]), shown["text"]) == (twr, format_percent(twr))
+        net = scalar(
+            data_dir,
+            "SELECT sum(gain) - sum(loss) FROM realised_gains_by_year "
+            "WHERE account_id = ? AND method = 'uk' AND currency = ?",
+            [account, cur],
+        )
+        shown = ids[f"gains-total-{account}-{cur}"]
+        assert Decimal(shown["value"]) == net
+        assert f"net {format_money(net, cur)} by HMRC share matching" in shown["text"]
 
 
 def _as_of(page: Path) -> str:

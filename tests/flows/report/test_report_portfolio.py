@@ -19,30 +19,19 @@ from flows.app.report import build_report
 from flows.app.report.money import format_money, format_percent
 from flows.app.report.portfolio import MAX_YEARS, RETURN_METHODS, UK_METHOD
 from tests.flows.report.pages import insert, query, read_page
+from tests.flows.report.portfolio_checks import (
+    GAINS_SQL,
+    INCEPTION_SQL,
+    INCOME_SQL,
+    NET_SQL,
+    RETURNS_SQL,
+    assert_money_cells,
+)
 from warehouse import Warehouse
 
 AS_OF = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 FULL, NOTHING, SHORT = 7101, 7102, 7103
 CURRENCIES = {FULL: "GBP", NOTHING: "EUR", SHORT: "USD"}
-GAINS_SQL = """
-    SELECT "year", "disposals", "proceeds", "allowable_costs", "gain", "loss",
-           "gain" - "loss"
-    FROM "realised_gains_by_year" WHERE "account_id" = ? AND "method" = 'uk'
-    ORDER BY "year" DESC"""
-INCOME_SQL = """
-    SELECT "tax_year", sum("dividends_gross"), sum("withholding_tax"), sum("dividends_net"),
-           sum("interest"), sum("fees"), sum("dividend_payments")
-    FROM "income_monthly" WHERE "account_id" = ? AND "currency" = ?
-    GROUP BY ALL ORDER BY "tax_year" DESC"""
-RETURNS_SQL = """
-    SELECT "period", "start_day", "end_day", "start_value", "end_value", "net_flows", "twr"
-    FROM "returns" WHERE "account_id" = ? AND "period_kind" = 'year' ORDER BY "period" DESC"""
-NET_SQL = """
-    SELECT sum("gain") - sum("loss"), sum("disposals") FROM "realised_gains_by_year"
-    WHERE "account_id" = ? AND "method" = ?"""
-INCEPTION_SQL = """
-    SELECT "twr", "mwr", "max_drawdown", "start_day", "end_day", "days" FROM "returns"
-    WHERE "account_id" = ? AND "period_kind" = 'inception'"""
 
 
 def _disposal(con, account_id, method, n, at, year, proceeds, gain, currency):
@@ -123,21 +112,9 @@ def page(portfolio_warehouse):
     return read_page(build_report(portfolio_warehouse, as_of=AS_OF))
 
 
-def _cells(row: dict, names: tuple[str, ...]) -> list:
-    return [row["year"], *(row[name] for name in names)]
-
-
-def _money(rows: list[dict], names: tuple[str, ...], currency: str) -> None:
-    """Each money cell's text is its exact value formatted in ``currency``."""
-    for row in rows:
-        for name in names:
-            cell = row[name]
-            assert cell.text == format_money(Decimal(cell.value), currency), (row["year"], name)
-
-
 def test_gains_show_the_latest_six_uk_tax_years_with_the_views_numbers(portfolio_warehouse, page):
     rows = page.tables[f"gains-table-{FULL}-GBP"]
-    expected = query(portfolio_warehouse, GAINS_SQL, [FULL])
+    expected = query(portfolio_warehouse, GAINS_SQL, [FULL, "GBP"])
     assert len(expected) == 9
     money = ("gains-proceeds", "gains-allowable-costs", "gains-gains", "gains-losses", "gains-net")
     shown = [
@@ -146,15 +123,15 @@ def test_gains_show_the_latest_six_uk_tax_years_with_the_views_numbers(portfolio
     ]
     assert shown == [list(row) for row in expected[:MAX_YEARS]]
     assert [r["year"] for r in rows] == [f"{y}/{(y + 1) % 100:02d}" for y in range(2024, 2018, -1)]
-    _money(rows, money, "GBP")
+    assert_money_cells(rows, money, "GBP")
     assert rows[0]["gains-net"].text == "£17.33"  # 24.3333 - 7.005, half-even to the penny
     assert UK_METHOD in page.ids[f"gains-method-{FULL}"].text
     assert "Amounts in" not in page.ids[f"gains-method-{FULL}"].text, "pounds need no warning"
 
 
 def test_gains_total_covers_every_year_and_is_compared_with_average_cost(portfolio_warehouse, page):
-    ((uk_net, uk_disposals),) = query(portfolio_warehouse, NET_SQL, [FULL, "uk"])
-    ((average_net, _),) = query(portfolio_warehouse, NET_SQL, [FULL, "average"])
+    ((uk_net, uk_disposals),) = query(portfolio_warehouse, NET_SQL, [FULL, "uk", "GBP"])
+    ((average_net, _),) = query(portfolio_warehouse, NET_SQL, [FULL, "average", "GBP"])
     total = page.ids[f"gains-total-{FULL}-GBP"]
     assert Decimal(total.value) == uk_net
     assert f"All tax years, {uk_disposals} disposals: net {format_money(uk_net, 'GBP')}" in (
@@ -191,7 +168,7 @@ def test_income_by_tax_year_is_the_sum_of_the_months(portfolio_warehouse, page):
         for r in rows
     ]
     assert shown == [list(row) for row in expected[:MAX_YEARS]]
-    _money(rows, money, "GBP")
+    assert_money_cells(rows, money, "GBP")
     by_year = {r["year"]: r for r in rows}
     withheld = by_year["2024/25"]
     # the API dividend of May 2024 fell in 2024/25 too, with nothing withheld
@@ -211,7 +188,7 @@ def test_returns_per_year_and_since_inception(portfolio_warehouse, page):
     money = ("returns-start-value", "returns-end-value", "returns-net-flows")
     shown = [[r["year"], *(Decimal(r[m].value) for m in (*money, "returns-twr"))] for r in rows]
     assert shown == [[e[0], *e[3:]] for e in expected[:MAX_YEARS]]
-    _money(rows, money, "GBP")
+    assert_money_cells(rows, money, "GBP")
     assert rows[0]["returns-net-flows"].text == "-£50.12"
     for row in rows:
         assert row["returns-twr"].text == format_percent(Decimal(row["returns-twr"].value))
