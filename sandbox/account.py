@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import math
 import threading
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sandbox.config import AccountSpec
 from sandbox.dividends import DividendSeries
 from sandbox.exchanges import exchange_truth
 from sandbox.instruments import KNOWN, Instrument, fx, instrument, major, price_on
+from sandbox.ledger import CENT, Holding
 from sandbox.orders import ZERO, OrderSeries
 from sandbox.pending import pending_orders
 from sandbox.timeline import DAY_MS
 from sandbox.transactions import TransactionSeries
-from sandbox.wire import decimal_between, encode, iso, quantize, rng, shares_for
+from sandbox.wire import decimal_between, encode, iso, quantize, rng
 
 
 class AccountBook:
@@ -33,11 +34,12 @@ class AccountBook:
         start_ms = now_ms - int(size.years * 365 * DAY_MS)
         args = (seed, spec, self.universe)
         self.dividends = DividendSeries(*args, size.dividends, start_ms, now_ms, extra_fields)
-        self.orders = OrderSeries(*args, size.orders, start_ms, now_ms, extra_fields)
+        self.kept = self._kept()
+        self.orders = OrderSeries(*args, size.orders, start_ms, now_ms, extra_fields, self.kept)
+        self.ledger = self.orders.ledger
         self.transactions = TransactionSeries(
             *args, size.transactions, start_ms, now_ms, extra_fields
         )
-        self.held = self._held()
 
     def _universe(self) -> tuple[Instrument, ...]:
         """The instruments this account has ever traded: a few known ones, then random picks."""
@@ -48,12 +50,15 @@ class AccountBook:
         picks = r.sample(range(len(known), n), wanted)
         return tuple(known + [instrument(self.seed, j) for j in picks])
 
-    def _held(self) -> tuple[Instrument, ...]:
-        """Open positions: always a US share and a London ETF priced in GBX, then a sample."""
+    def _kept(self) -> tuple[int, ...]:
+        """Universe slots never retired: a US share, a London ETF priced in GBX, a sample.
+
+        The orders leave about ``size.positions`` open positions: the others are sold out.
+        """
         r = rng(self.seed, self.spec.account_id, "held")
-        first = [self.universe[0], self.universe[2]]
-        rest = [u for u in self.universe if u not in first]
-        return tuple(first + r.sample(rest, self.spec.size.positions - 2))
+        rest = [k for k in range(len(self.universe)) if k not in (0, 2)]
+        wanted = max(0, self.spec.size.positions - 2)
+        return (0, 2, *r.sample(rest, wanted)) if self.spec.size.positions > 1 else (0,)
 
     @property
     def day(self) -> int:
@@ -88,35 +93,32 @@ class AccountBook:
         )
 
     def positions(self) -> list[dict]:
-        """Open positions at the current simulated day."""
-        return [self._position(k, ins) for k, ins in enumerate(self.held)]
+        """Open positions now: the ledger's holdings after the newest order."""
+        return [self._position(slot, h) for slot, h in self.ledger.holdings().items()]
 
-    def _position(self, k: int, ins: Instrument) -> dict:
+    def _position(self, slot: int, held: Holding) -> dict:
+        ins = self.universe[slot]
         r = rng(self.seed, self.spec.account_id, "position", ins.index)
         acct = self.spec.currency
-        opened_ms = self.now_ms - r.randrange(30, 1500) * DAY_MS + r.randrange(DAY_MS)
-        average = quantize(ins.price * decimal_between(r, "0.6", "1.1", 4), 4)
+        quantity = held.quantity
         price = price_on(ins.price, ins.index, self.day)
         rate_now = fx(major(ins.currency), acct, self.day)
-        rate_then = fx(major(ins.currency), acct, opened_ms // DAY_MS)
         pence = Decimal(100) if ins.currency == "GBX" else Decimal(1)
-        quantity = shares_for(r, decimal_between(r, "200", "7000", 2), average * rate_then / pence)
-        if k % 4 == 0:
-            quantity += Decimal("0.25") * self.days_advanced
         value = quantize(quantity * price * rate_now / pence, 2)
-        cost = quantize(quantity * average * rate_then / pence, 2)
+        cost = held.cost.quantize(CENT, rounding=ROUND_HALF_UP)  # as the broker rounds
         in_pies = ZERO if r.random() < 0.7 else quantize(quantity / 4, 10)
         fx_impact = None
         if major(ins.currency) != acct:
-            fx_impact = quantize(quantity * price * (rate_now - rate_then) / pence, 2)
+            rate_paid = held.cost * pence / held.cost_in_currency  # the buys' average rate
+            fx_impact = quantize(quantity * price * (rate_now - rate_paid) / pence, 2)
         item = {
             "instrument": ins.ref(),
-            "createdAt": iso(opened_ms, 180 if r.random() < 0.5 else 0, r.random() < 0.5),
+            "createdAt": iso(held.opened_ms, 180 if r.random() < 0.5 else 0, r.random() < 0.5),
             "quantity": quantity,
             "quantityAvailableForTrading": quantity - in_pies,
             "quantityInPies": in_pies,
             "currentPrice": price,
-            "averagePricePaid": average,
+            "averagePricePaid": quantize(held.cost_in_currency / quantity, 4),
             "walletImpact": {
                 "currency": acct,
                 "totalCost": cost,
@@ -138,7 +140,6 @@ class AccountBook:
         available = decimal_between(r, "50", "4000", 2)
         in_pies = decimal_between(r, "0", "80", 2)
         reserved = ZERO if r.random() < 0.8 else decimal_between(r, "1", "300", 2)
-        realized = decimal_between(rng(self.seed, self.spec.account_id, "pl"), "-500", "9000", 2)
         return {
             "id": self.spec.account_id,
             "currency": self.spec.currency,
@@ -151,7 +152,7 @@ class AccountBook:
             "investments": {
                 "currentValue": value,
                 "totalCost": cost,
-                "realizedProfitLoss": realized + Decimal("3.17") * self.days_advanced,
+                "realizedProfitLoss": self.ledger.realised(),
                 "unrealizedProfitLoss": value - cost,
             },
         }

@@ -169,6 +169,7 @@ def major(currency: str) -> str:
     return "GBP" if currency == "GBX" else currency
 
 
+@lru_cache(maxsize=65_536)
 def fx(source: str, target: str, day: int = 0) -> Decimal:
     """Units of ``target`` for one unit of ``source`` on simulated ``day`` (10 places)."""
     if source == target:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 DAY_MS = 86_400_000
 
@@ -23,11 +25,11 @@ class Segment:
     group: int
     salt: int
 
-    @property
+    @cached_property
     def _groups(self) -> int:
         return -(-self.count // self.group)
 
-    @property
+    @cached_property
     def _spacing(self) -> int:
         return (self.end_ms - self.start_ms) // max(1, self._groups)
 
@@ -70,6 +72,22 @@ class Timeline:
             raise IndexError(i)
         seg = self.segments[bisect.bisect_right(self._firsts, i) - 1]
         return seg.time_ms(i - seg.first)
+
+    def times(self, lo: int, hi: int) -> Iterator[int]:
+        """Instants of items ``lo .. hi-1`` in order (a walk without a search per item)."""
+        for seg in self.segments:
+            for j in range(
+                max(lo, seg.first) - seg.first, min(hi, seg.first + seg.count) - seg.first
+            ):
+                yield seg.time_ms(j)
+
+    def next_ms(self, i: int) -> int:
+        """A lower bound of item ``i + 1``'s instant: its instant, or if it is not there yet
+        (the last item of a segment) one past the segment's end, where the next one starts.
+        """
+        seg = self.segments[bisect.bisect_right(self._firsts, i) - 1]
+        j = i - seg.first + 1
+        return seg.time_ms(j) if j < seg.count else seg.end_ms + 1
 
     def index_at_or_before(self, ms: int) -> int:
         """Index of the newest item whose instant is at or before ``ms``; -1 if none."""

@@ -60,9 +60,13 @@ def uuid_like(*parts: object) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
 
+_EXPONENTS = tuple(Decimal(1).scaleb(-places) for places in range(16))
+
+
 def quantize(value: Decimal, places: int) -> Decimal:
     """Round to a fixed number of decimal places (banker's rounding)."""
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    exponent = _EXPONENTS[places] if 0 <= places < 16 else Decimal(1).scaleb(-places)
+    return value.quantize(exponent, rounding=ROUND_HALF_EVEN)
 
 
 def decimal_between(r: random.Random, low: str, high: str, places: int) -> Decimal:

@@ -1,4 +1,8 @@
-"""Scale: a million dividends and orders, 16,000 instruments, in milliseconds and little memory."""
+"""Scale: a million dividends and orders, 16,000 instruments, in milliseconds and little memory.
+
+The orders are the exception: their first newest page waits for the account's ledger to walk
+the million once.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +44,13 @@ def test_a_million_items_are_created_instantly_and_paged_in_milliseconds() -> No
             assert body["items"][0]["reference"] == series.item(index)["reference"]
             assert len(body["items"]) == min(50, index + 1)
             assert (body["nextPagePath"] is None) == (index < 50)
-        orders = client.get(f"{API}/history/orders?limit=50").json()
+        # the newest orders wait for the ledger's one walk over the million (seconds, see
+        # sandbox/ledger.py); the walk is kept, so the next look is as quick as any page
+        orders = client.get(f"{API}/history/orders?limit=50", timeout=600).json()
         assert orders["items"][0]["order"]["id"] > 30_000_000_000 + 7 * (MILLION - 2)
+        begun = time.perf_counter()
+        assert client.get(f"{API}/history/orders?limit=50").json() == orders
+        assert time.perf_counter() - begun < 1.0
         assert statistics.median(latencies) < 0.05
 
 
