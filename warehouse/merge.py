@@ -275,7 +275,9 @@ def merge_staged(
     # would only hide the original error behind "transaction aborted".
     con.execute(f"DROP TABLE {q(STAGE)}")
     written = inserted + updated + deleted + touched
-    return MergeCounts(read, inserted, updated + deleted), (partitions if written else set())
+    # a derived table is published by every derivation, empty too: readers find its schema
+    published = written or table.kind == TableKind.DERIVED
+    return MergeCounts(read, inserted, updated + deleted), (partitions if published else set())
 
 
 def _merge_history(

@@ -14,7 +14,8 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -55,6 +56,18 @@ LOCK_FILE = "lock"
 # it: a 4x busy account (1M rows) exports within it. T212_DUCKDB_MEMORY_LIMIT overrides.
 MEMORY_LIMIT = "256MB"
 MEMORY_ENV = "T212_DUCKDB_MEMORY_LIMIT"
+
+
+_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+          "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}  # fmt: skip
+
+
+def memory_bytes(size: str) -> int | None:
+    """Bytes of a DuckDB memory size such as ``256MB`` or ``1GiB``; None if not one."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]I?)?B?\s*", size.upper())
+    if not match:
+        return None
+    return int(float(match[1]) * _UNITS[match[2] or ""])
 
 
 class CheckpointFailed(OSError):
@@ -139,6 +152,19 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
     @staticmethod
     def _memory_limit() -> str:
         return os.environ.get(MEMORY_ENV) or MEMORY_LIMIT
+
+    @contextlib.contextmanager
+    def memory_at_least(self, floor: int) -> Iterator[None]:
+        """DuckDB's memory limit raised to ``floor`` bytes for the block, when set lower."""
+        limit = memory_bytes(self._memory_limit())
+        if limit is None or limit >= floor:
+            yield
+            return
+        self.connection.execute(f"SET memory_limit = '{floor // 2**20}MiB'")
+        try:
+            yield
+        finally:
+            self.connection.execute("SET memory_limit = ?", [self._memory_limit()])
 
     def _secure_files(self) -> None:
         secure_file(self.work_db)

@@ -22,12 +22,15 @@ log = logging.getLogger("t212_etl")
 
 RESOURCE = "portfolio"  # its load_state row: when the model was last derived
 KEEP = object()  # leave the stored base currency as it is
+# DuckDB reserves memory per hash join whatever the rows; position_events joins fills to
+# orders, instruments and taxes, which a very small memory limit cannot hold at once
+MEMORY_FLOOR = 64 * 2**20
+# unsorted: DuckDB's sort takes more memory than the run allows it on a small limit, and
+# the rows are sorted below anyway
 _EVENTS = """
     SELECT "account_id", "event_id", "at", "instrument", "ticker", "isin", "kind",
            "quantity", "value", "fees", "currency", "ratio", "broker_result"
     FROM "position_events"
-    ORDER BY "account_id", "instrument", "at",
-             CASE "kind" WHEN 'split' THEN 0 ELSE 1 END, "event_id"
 """
 _VALUES = """
     SELECT "account_id", "date", "total_value", "currency" FROM "portfolio_value_daily"
@@ -39,11 +42,27 @@ _FLOWS = """
 """
 
 
+def _order(row: dict) -> tuple:
+    """Per account and instrument in time; a split first among events of its instant."""
+    return (
+        row["account_id"],
+        row["instrument"],
+        row["at"],
+        row["kind"] != "split",
+        row["event_id"],
+    )
+
+
 def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dict[str, int]:
     """Derive the portfolio tables from the warehouse's facts and replace them; row counts."""
     started = time.monotonic()
     con = wh.connection
-    events = events_from_rows(con.sql(_EVENTS).to_arrow_table().to_pylist())
+    # rows merged since the last checkpoint are held in memory; written out first, they
+    # leave the derivation DuckDB's whole memory limit, however small
+    con.execute("CHECKPOINT")
+    with wh.memory_at_least(MEMORY_FLOOR):
+        rows = con.sql(_EVENTS).to_arrow_table().to_pylist()
+    events = events_from_rows(sorted(rows, key=_order))
     frames = derive_portfolio(events)
     frames["returns"] = compute_returns(
         con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall()

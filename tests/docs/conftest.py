@@ -11,5 +11,6 @@ from tests.flows.report.sample import build_warehouse
 def docs_dir(tmp_path_factory):
     """A directory whose ``data/`` is a two-account sandbox export with its CSV reports."""
     root = tmp_path_factory.mktemp("docs")
-    build_warehouse(root / "data", runs=1, with_reports=True)
+    # two runs: the returns need two days of account values
+    build_warehouse(root / "data", runs=2, with_reports=True)
     return root

@@ -16,6 +16,8 @@ import pytest
 from tests.warehouse.conftest import T0, T1
 from transforms.catalogue import TABLES
 from warehouse import MergeCounts, Warehouse, store
+from warehouse.bookkeeping import BOOKKEEPING
+from warehouse.store import MEMORY_ENV, memory_bytes
 
 ROWS = 60_000
 CHUNK = 300  # six pages of 50, as a rate-limited export merges them
@@ -83,7 +85,7 @@ def test_old_warehouses_lose_their_primary_keys_and_keep_their_rows(tmp_path):
         keys = wh.connection.execute(
             "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'"
         ).fetchall()
-        assert {k[0] for k in keys} <= {"runs", "run_resources", "load_state", "pending_publish"}
+        assert {k[0] for k in keys} <= set(BOOKKEEPING)  # only the pipeline's own small tables
         assert wh.count_rows("dividends") == 10
         wh.merge_resource("dividends", 7, _dividends(5, 10), run_id="r1", loaded_at=T1, cursor=None)
         assert wh.count_rows("dividends") == 15
@@ -119,3 +121,27 @@ def test_a_merge_in_slices_equals_a_merge_at_once(tmp_path, monkeypatch):
             results[name] = (first, second, rows_now)
     assert results["sliced"] == results["whole"]
     assert results["whole"][1] == {"dividends": MergeCounts(30, 20, 10)}
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [("24MB", 24 * 10**6), ("256 MB", 256 * 10**6), ("1GiB", 2**30), ("64mib", 64 * 2**20),
+     ("1.5GB", 15 * 10**8), ("lots", None), ("MB", None)],
+)  # fmt: skip
+def test_memory_sizes_are_read_as_duckdb_reads_them(size, expected):
+    assert memory_bytes(size) == expected
+
+
+def test_a_memory_floor_raises_a_lower_limit_for_its_block_only(tmp_path, monkeypatch):
+    monkeypatch.setenv(MEMORY_ENV, "24MB")
+
+    def limit(wh) -> str:
+        return wh.connection.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    with Warehouse.open(tmp_path / "data") as wh:
+        assert limit(wh) == "22.8 MiB"
+        with wh.memory_at_least(64 * 2**20):
+            assert limit(wh) == "64.0 MiB"
+        assert limit(wh) == "22.8 MiB"
+        with wh.memory_at_least(16 * 2**20):  # already above the floor: left alone
+            assert limit(wh) == "22.8 MiB"

@@ -7,7 +7,10 @@ from decimal import Decimal as D
 
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
 from warehouse import Warehouse
+from warehouse.portfolio_views import PORTFOLIO_VIEWS
 from warehouse.views import VIEWS
+
+ALL_VIEWS = {**VIEWS, **PORTFOLIO_VIEWS}
 
 
 def _load(wh, resource, account, table, rows):
@@ -125,7 +128,7 @@ def test_portfolio_value_daily_takes_the_last_snapshot_of_each_day(wh):
 
 
 def test_views_keep_money_as_decimal(wh):
-    for name in VIEWS:
+    for name in ALL_VIEWS:
         types = wh.connection.sql(f'DESCRIBE "{name}"').fetchall()
         assert types, name
         for column, type_, *_ in types:
@@ -136,10 +139,10 @@ def test_views_can_be_left_to_a_later_create_views(tmp_path):
     with Warehouse.open(tmp_path / "data", views=False) as wh:
         assert _view_names(wh) == set()
         wh.create_views()
-        assert _view_names(wh) == set(VIEWS)
+        assert _view_names(wh) == set(ALL_VIEWS)
         assert wh.connection.sql("SELECT count(*) FROM positions_latest").fetchall() == [(0,)]
     with Warehouse.open(tmp_path / "data") as wh:
-        assert _view_names(wh) == set(VIEWS)
+        assert _view_names(wh) == set(ALL_VIEWS)
 
 
 def _view_names(wh) -> set[str]:
