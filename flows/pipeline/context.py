@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import duckdb
+
 from extractors.client import EndpointStats
 from extractors.extraction import parse_time
 from extractors.resources import Resource
@@ -164,3 +166,8 @@ def new_run_id(now: datetime | None = None) -> str:
     """A sortable, unique run id."""
     now = now or datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def stopped_earlier(exc: BaseException) -> bool:
+    """Whether ``exc`` only says that an earlier fatal error stopped the database."""
+    return isinstance(exc, duckdb.FatalException) and "previous fatal error" in str(exc)

@@ -12,6 +12,7 @@ import logging
 import time
 from datetime import datetime
 
+from flows.pipeline.context import stopped_earlier
 from transforms.events import events_from_rows
 from transforms.frames import to_arrow
 from transforms.portfolio import derive_portfolio
@@ -57,9 +58,6 @@ def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dic
     """Derive the portfolio tables from the warehouse's facts and replace them; row counts."""
     started = time.monotonic()
     con = wh.connection
-    # rows merged since the last checkpoint are held in memory; written out first, they
-    # leave the derivation DuckDB's whole memory limit, however small
-    con.execute("CHECKPOINT")
     with wh.memory_at_least(MEMORY_FLOOR):
         rows = con.sql(_EVENTS).to_arrow_table().to_pylist()
     events = events_from_rows(sorted(rows, key=_order))
@@ -92,6 +90,8 @@ def refresh_portfolio_step(
             wh.write_setting("base_currency", base_currency)  # type: ignore[arg-type]
         refresh_portfolio(wh, run_id=run_id, loaded_at=loaded_at)
     except Exception as exc:  # any failure: the facts stay committed, the old model stays
+        if stopped_earlier(exc):
+            return []  # the write that stopped the database reports the cause itself
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         log.error("portfolio model not derived: %s", reason)
         return [

@@ -24,7 +24,7 @@ from flows.pipeline.account import (
     now_utc,
     select_resources,
 )
-from flows.pipeline.context import RunContext, new_run_id
+from flows.pipeline.context import RunContext, new_run_id, stopped_earlier
 from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.progress import active as active_progress
 from flows.pipeline.rebuild import replay_stale
@@ -240,6 +240,8 @@ def _write_error(step: Callable[[], object]) -> str | None:
     try:
         step()
     except (OSError, duckdb.Error) as exc:
+        if stopped_earlier(exc):
+            return None  # the write that stopped the database reports the cause itself
         text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return text.splitlines()[0] if text else type(exc).__name__
     return None
