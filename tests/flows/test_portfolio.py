@@ -13,17 +13,10 @@ from flows.app.cli import main
 from flows.pipeline import run as run_module
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import db_contents, export, sandbox_config, settings_for
-from warehouse import connect_readonly, raw
+from tests.flows.report.pages import query
+from warehouse import raw
 
 METHODS = ("average", "fifo", "uk")
-
-
-def query(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = connect_readonly(data_dir)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
