@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 
 from flows.pipeline.context import stopped_earlier
-from transforms.events import events_from_rows
+from transforms.events import Event, events_from_rows
 from transforms.frames import to_arrow
 from transforms.portfolio import derive_portfolio
 from transforms.returns import compute_returns
@@ -26,6 +26,7 @@ KEEP = object()  # leave the stored base currency as it is
 # DuckDB reserves memory per hash join whatever the rows; position_events joins fills to
 # orders, instruments and taxes, which a very small memory limit cannot hold at once
 MEMORY_FLOOR = 64 * 2**20
+EVENT_BATCH = 20_000
 # unsorted: DuckDB's sort takes more memory than the run allows it on a small limit, and
 # the rows are sorted below anyway
 _EVENTS = """
@@ -43,36 +44,45 @@ _FLOWS = """
 """
 
 
-def _order(row: dict) -> tuple:
+def _order(event: Event) -> tuple:
     """Per account and instrument in time; a split first among events of its instant."""
-    return (
-        row["account_id"],
-        row["instrument"],
-        row["at"],
-        row["kind"] != "split",
-        row["event_id"],
-    )
+    return (event.account_id, event.instrument, event.at, event.kind != "split", event.event_id)
+
+
+def read_events(wh: Warehouse) -> list[Event]:
+    """Every position event, in the order the engine applies them.
+
+    Read in batches, each turned into events before the next: the rows as dicts would
+    hold several times the memory of the events.
+    """
+    events: list[Event] = []
+    with wh.memory_at_least(MEMORY_FLOOR):
+        reader = wh.connection.sql(_EVENTS).to_arrow_reader(EVENT_BATCH)
+        for batch in reader:
+            events += events_from_rows(batch.to_pylist())
+    events.sort(key=_order)
+    return events
 
 
 def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dict[str, int]:
     """Derive the portfolio tables from the warehouse's facts and replace them; row counts."""
     started = time.monotonic()
     con = wh.connection
-    with wh.memory_at_least(MEMORY_FLOOR):
-        rows = con.sql(_EVENTS).to_arrow_table().to_pylist()
-    events = events_from_rows(sorted(rows, key=_order))
+    events = read_events(wh)
     frames = derive_portfolio(events)
+    count = len(events)
+    del events  # the frames and tables below are the larger part of the peak
     frames["returns"] = compute_returns(
         con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall()
     )
-    tables = {name: to_arrow(frame, name) for name, frame in frames.items()}
+    tables = {name: to_arrow(frames.pop(name), name) for name in list(frames)}
     wh.merge_resource(
         RESOURCE, GLOBAL_ACCOUNT, tables, run_id=run_id, loaded_at=loaded_at, cursor=None
     )
     counts = {name: table.num_rows for name, table in tables.items()}
     log.info(
         "portfolio model: %d events -> %s in %.1f s",
-        len(events),
+        count,
         ", ".join(f"{n} {name}" for name, n in counts.items()),
         time.monotonic() - started,
     )
