@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
+import pyarrow as pa
 
 from transforms.catalogue import table
 from transforms.events import Event, positions
-from transforms.frames import empty_frame, frame_columns
+from transforms.frames import empty_frame, frame_columns, to_arrow
 from transforms.gains import Disposal, fifo_position
 from transforms.holdings import HoldingChange, track_position
 from transforms.share_matching import uk_position
+
+CHUNK_ROWS = 50_000  # rows turned to Arrow at a time
 
 
 def derive_portfolio(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
@@ -36,6 +39,37 @@ def derive_portfolio(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
         "disposals": rows_frame("disposals", Disposal._fields, disposals),
         "holding_changes": rows_frame("holding_changes", HoldingChange._fields, changes),
     }
+
+
+def derive_portfolio_tables(
+    events: Iterable[Event], *, chunk_rows: int = CHUNK_ROWS
+) -> dict[str, pa.Table]:
+    """:func:`derive_portfolio` as Arrow tables, turned to Arrow ``chunk_rows`` rows at a time.
+
+    The rows of a long history as Python objects would hold several times their Arrow size.
+    """
+    fields = {"disposals": Disposal._fields, "holding_changes": HoldingChange._fields}
+    pending: dict[str, list[tuple]] = {name: [] for name in fields}
+    done: dict[str, list[pa.Table]] = {name: [] for name in fields}
+
+    def flush(name: str) -> None:
+        done[name].append(to_arrow(rows_frame(name, fields[name], pending[name]), name))
+        pending[name] = []
+
+    for position in positions(events):
+        sold, held = track_position(position)
+        rows = pending["disposals"]
+        rows += map(tuple, sold)
+        rows += map(tuple, fifo_position(position))
+        rows += map(tuple, uk_position(position))
+        pending["holding_changes"] += map(tuple, held)
+        for name in fields:
+            if len(pending[name]) >= chunk_rows:
+                flush(name)
+    for name in fields:
+        if pending[name] or not done[name]:
+            flush(name)
+    return {name: pa.concat_tables(tables) for name, tables in done.items()}
 
 
 def rows_frame(name: str, fields: Sequence[str], rows: Sequence[tuple]) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from datetime import datetime
 from flows.pipeline.context import stopped_earlier
 from transforms.events import Event, events_from_rows
 from transforms.frames import to_arrow
-from transforms.portfolio import derive_portfolio
+from transforms.portfolio import derive_portfolio_tables
 from transforms.returns import compute_returns
 from warehouse import GLOBAL_ACCOUNT, Warehouse
 
@@ -69,13 +69,11 @@ def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dic
     started = time.monotonic()
     con = wh.connection
     events = read_events(wh)
-    frames = derive_portfolio(events)
+    tables = derive_portfolio_tables(events)
     count = len(events)
-    del events  # the frames and tables below are the larger part of the peak
-    frames["returns"] = compute_returns(
-        con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall()
-    )
-    tables = {name: to_arrow(frames.pop(name), name) for name in list(frames)}
+    del events
+    returns = compute_returns(con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall())
+    tables["returns"] = to_arrow(returns, "returns")
     wh.merge_resource(
         RESOURCE, GLOBAL_ACCOUNT, tables, run_id=run_id, loaded_at=loaded_at, cursor=None
     )

@@ -175,7 +175,7 @@ def test_a_model_that_cannot_be_derived_fails_in_one_line_and_keeps_everything(
         def broken(events):
             raise ValueError("an event the engine cannot read")
 
-        monkeypatch.setattr(portfolio_module, "derive_portfolio", broken)
+        monkeypatch.setattr(portfolio_module, "derive_portfolio_tables", broken)
         sb.advance(3)
         summary = export(settings)
     assert summary.exit_code == 1
