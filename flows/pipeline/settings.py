@@ -16,6 +16,9 @@ from extractors.auth import Credentials, resolve_base_url
 CONFIG_NAME = "t212-etl.toml"
 # under a day, so a nightly run never runs into the next night's
 DEFAULT_TIME_LIMIT_HOURS = 23.0
+# accounts exported at once: each has its own rate limits, so they wait side by side
+DEFAULT_PARALLEL_ACCOUNTS = 64
+_STORAGE_SCHEMES = ("s3", "gs", "az", "abfs", "file")
 _LITERAL_SECRET_KEYS = {"key", "secret", "api_key", "api_secret", "password", "token"}
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -58,6 +61,9 @@ class Settings:
     run_time_limit_hours: float | None = DEFAULT_TIME_LIMIT_HOURS
     # the currency the portfolio views also convert to (None: account currencies only)
     base_currency: str | None = None
+    # where the lake lives (s3://, gs://, az://, file://); None keeps everything local
+    storage_url: str | None = None
+    parallel_accounts: int = DEFAULT_PARALLEL_ACCOUNTS
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def account(self, name: str) -> AccountConfig:
@@ -132,6 +138,7 @@ def load_settings(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     config: str | os.PathLike[str] | None = None,
+    storage_url: str | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
@@ -178,8 +185,40 @@ def load_settings(
         base_currency=_base_currency(
             document.get("base_currency") or env.get("T212_BASE_CURRENCY")
         ),
+        storage_url=_storage_url(
+            storage_url or env.get("T212_STORAGE_URL") or document.get("storage_url")
+        ),
+        parallel_accounts=_parallel_accounts(export),
         environ=env,
     )
+
+
+def _storage_url(value: object) -> str | None:
+    """``storage_url``: a bucket URL with an optional prefix, never carrying credentials."""
+    if value is None or value == "":
+        return None
+    hint = 'give one such as "s3://bucket/prefix", "gs://bucket", "az://container" or "file:///path"'
+    if not isinstance(value, str) or "://" not in value:
+        raise SettingsError(f"storage_url must be a URL; {hint}")
+    scheme, rest = value.split("://", 1)
+    if scheme not in _STORAGE_SCHEMES or not rest.strip("/"):
+        raise SettingsError(f"storage_url {scheme}://… is not supported; {hint}")
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    if ":" in userinfo or "?" in rest:  # user:password@ or a ?signature=… token
+        # never echo the value: it may hold a secret
+        raise SettingsError(
+            "storage_url must not carry credentials; the cloud's own chain supplies them "
+            "(environment variables, a profile or an instance role)"
+        )
+    return value.rstrip("/")
+
+
+def _parallel_accounts(export: Mapping[str, object]) -> int:
+    """``parallel_accounts`` of ``[export]``: how many accounts are exported at once."""
+    value = export.get("parallel_accounts", DEFAULT_PARALLEL_ACCOUNTS)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+        raise SettingsError(f"{CONFIG_NAME}: [export] parallel_accounts must be from 1 to 256")
+    return value
 
 
 def _base_currency(value: object) -> str | None:
