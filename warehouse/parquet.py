@@ -14,6 +14,7 @@ import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -21,8 +22,12 @@ import pyarrow.parquet as pq
 
 from transforms.catalogue import TABLES, Table
 from warehouse.bookkeeping import PENDING_PUBLISH, PUBLISHED_LOGS
+from warehouse.crashpoints import crash_if_asked
 from warehouse.files import atomic_path, escape_component, remove_file, unescape_component
 from warehouse.merge import partition_json, q
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
 
 PARQUET_DIR = "parquet"
 FILE_NAME = "data.parquet"
@@ -131,11 +136,18 @@ def _publish_table(con: duckdb.DuckDBPyConnection, root: Path, table: Table) -> 
             remove_file(path, stop_at=Path(root) / escape_component(table.name))
 
 
-def publish_pending(con: duckdb.DuckDBPyConnection, root: Path) -> int:
-    """Write every pending partition, then clear its pending row; returns how many."""
+def publish_pending(con: duckdb.DuckDBPyConnection, root: Path, lake: Lake | None = None) -> int:
+    """Write every pending partition, then clear its pending row; returns how many.
+
+    With a ``lake`` each table's pending partitions go to it in one commit instead.
+    """
     pending = q(PENDING_PUBLISH.name)
     rows = con.execute(f"SELECT {_PENDING_COLS} FROM {pending} ORDER BY ALL").fetchall()
-    for name, partition in rows:
+    if lake is not None:
+        for name, group in itertools.groupby(rows, key=lambda row: row[0]):
+            crash_if_asked("lake")
+            lake.publish(con, PUBLISHED[name], [partition for _, partition in group])
+    for name, partition in rows if lake is None else ():
         table = PUBLISHED[name]
         if partition == WHOLE_TABLE:
             _publish_table(con, root, table)
@@ -234,7 +246,7 @@ class ParquetPublisher:
         """
         if self.building:
             return 0
-        return self._transaction(lambda con: publish_pending(con, self.parquet_dir))
+        return self._transaction(lambda con: publish_pending(con, self.parquet_dir, self.lake))
 
     def publish_all_parquet(self) -> None:
         """Rewrite every table's Parquet dataset and drop partitions DuckDB no longer has."""
@@ -242,13 +254,22 @@ class ParquetPublisher:
         self._transaction(lambda con: add_pending(con, whole))
         self.publish_parquet()
 
+    def _problems(self) -> list[Problem]:
+        if self.lake is None:
+            return find_problems(self.connection, self.parquet_dir)
+        return [
+            Problem(table.name, WHOLE_TABLE, message)
+            for table in PUBLISHED.values()
+            for message in self.lake.problems(self.connection, table)
+        ]
+
     def check_parquet(self) -> list[str]:
-        """Problems of the Parquet datasets against DuckDB; empty when they agree."""
-        return [p.message for p in find_problems(self.connection, self.parquet_dir)]
+        """Problems of the Parquet datasets (or the lake) against DuckDB; empty when they agree."""
+        return [p.message for p in self._problems()]
 
     def repair_parquet(self) -> list[str]:
         """Rewrite or remove every partition :meth:`check_parquet` flags; returns what was fixed."""
-        problems = find_problems(self.connection, self.parquet_dir)
+        problems = self._problems()
         items = {(p.table, p.partition) for p in problems}
         self._transaction(lambda con: add_pending(con, items))
         self.publish_parquet()

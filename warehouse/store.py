@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -43,10 +43,15 @@ from warehouse.merge import MergeCounts, q
 from warehouse.migrate import add_missing_columns, drop_primary_keys
 from warehouse.parquet import ParquetPublisher
 from warehouse.published import write_published
+from warehouse.raw import RAW_DIR
 from warehouse.reader import DATABASE_FILE
 from warehouse.rebuild import Rebuilding
 from warehouse.runlog import RunLogRecorder
+from warehouse.uploads import restore_database, upload_database, upload_raw
 from warehouse.views import create_views as replace_views
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
 
 T = TypeVar("T")
 WORK_DIR = ".work"
@@ -81,8 +86,16 @@ class MemoryLimitInvalid(ValueError):
 class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
     """Storage of one data directory; open with :meth:`Warehouse.open`."""
 
-    def __init__(self, data_dir: Path, lock_fd: int | None, work_db: Path | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        lock_fd: int | None,
+        work_db: Path | None = None,
+        lake: Lake | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
+        # with a storage URL the tables are published to the lake instead of parquet/
+        self.lake = lake
         self.work_db = work_db or self.data_dir / WORK_DIR / DATABASE_FILE
         self.published_db = self.data_dir / DATABASE_FILE
         self.parquet_dir = self.data_dir / parquet.PARQUET_DIR
@@ -94,7 +107,14 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         self.building = False
 
     @classmethod
-    def open(cls, data_dir: Path, *, lock_timeout: float = 0.0, views: bool = True) -> Warehouse:
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        lock_timeout: float = 0.0,
+        views: bool = True,
+        lake: Lake | None = None,
+    ) -> Warehouse:
         """Create the directories, take the run lock, open the working database and its schema.
 
         Temporary files that killed processes left are removed first (see ``leftovers``).
@@ -102,14 +122,19 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         Waits up to ``lock_timeout`` seconds for another run's lock, then raises
         :class:`WarehouseLocked`. With ``views`` False the analysis views are left to a
         later :meth:`create_views` (a run creates them while its first requests are out).
+        With a ``lake``, a data directory with no database starts from the one the worker
+        last uploaded there, cursors and all.
         """
         data_dir = Path(data_dir)
         work = ensure_dir(data_dir / WORK_DIR)
         ensure_dir(data_dir / parquet.PARQUET_DIR)
         lock = take_lock(work / LOCK_FILE, lock_timeout)
-        warehouse = cls(data_dir, lock)
+        warehouse = cls(data_dir, lock, lake=lake)
         try:
             remove_leftovers(data_dir, warehouse.work_db, os.fstat(lock).st_mtime_ns)
+            fresh = not warehouse.work_db.exists() and not warehouse.published_db.exists()
+            if fresh and lake is not None:
+                restore_database(lake.store, warehouse.published_db, lake.name)
             if not warehouse.work_db.exists() and warehouse.published_db.exists():
                 copy_atomic(warehouse.published_db, warehouse.work_db)
             warehouse._connect()
@@ -329,6 +354,8 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
             # A WAL beside the published file would belong to an older file.
             (self.published_db.with_name(DATABASE_FILE + ".wal")).unlink(missing_ok=True)
             write_published(self.work_db, self.published_db, self._memory_limit())
+            if self.lake is not None:
+                upload_database(self.lake.store, self.published_db, self.lake.name)
         finally:
             if reopen:
                 self._connect()
@@ -336,6 +363,9 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
                 self._secure_files()
 
     def publish(self, *, reopen: bool = True) -> None:
-        """Publish pending Parquet partitions, then the database (see :meth:`publish_database`)."""
+        """Publish pending Parquet partitions, then the database (see :meth:`publish_database`),
+        then, with a lake, copy the raw zone's new runs to it."""
         self.publish_parquet()
         self.publish_database(reopen=reopen)
+        if self.lake is not None:
+            upload_raw(self.lake.store, self.data_dir / RAW_DIR)

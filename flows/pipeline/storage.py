@@ -1,0 +1,56 @@
+"""Where a run publishes: the local data directory alone, or with the lake of a storage URL."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from flows.pipeline.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
+
+ALL_ACCOUNTS = "warehouse"
+
+
+def worker_name(settings: Settings, account_names: Sequence[str] | None) -> str:
+    """The name of this worker's published database in the lake.
+
+    A run of every configured account publishes ``warehouse``; a run of some accounts
+    (one deployment of a group) publishes under their names, so groups never overwrite
+    each other's database.
+    """
+    names = sorted(set(account_names or ()))
+    if not names or names == sorted(a.name for a in settings.accounts):
+        return ALL_ACCOUNTS
+    return "+".join(names)
+
+
+def lake_for(settings: Settings, account_names: Sequence[str] | None = None) -> Lake | None:
+    """The lake of the storage URL, or None when everything stays local."""
+    if settings.storage_url is None:
+        return None
+    if any(importlib.util.find_spec(name) is None for name in ("deltalake", "obstore")):
+        raise SettingsError(
+            "storage_url needs the lake libraries; install them with pip install 't212-etl[lake]'"
+        )
+    from warehouse.lake import Lake
+
+    return Lake(settings.storage_url, worker_name(settings, account_names))
+
+
+@contextlib.contextmanager
+def leases_held(lake: Lake | None, accounts: Mapping[int, str]) -> Iterator[None]:
+    """Hold the lake's lease of every account for the block (nothing without a lake).
+
+    Raises ``AccountBusy`` when another live process exports one of them.
+    """
+    if lake is None:
+        yield
+        return
+    from warehouse.leases import Leases
+
+    with Leases(lake.store, accounts):
+        yield

@@ -1,0 +1,256 @@
+"""The lake: every published table as a Delta Lake table under the storage URL.
+
+Object stores have no atomic rename, so a table's change is published as one Delta
+commit: new Parquet files first, then one log entry created only if absent. Readers
+(DuckDB, Polars, Spark, Trino) read the last committed version and never see half a
+change; two writers racing for the same entry are ordered by the store, the loser
+checks for a conflict and commits next. ``deltalake`` is imported only here.
+
+Scopes: tables with an ``account_id`` are partitioned by it in the lake, and a worker
+rewrites only the partitions of the accounts it exports, so workers exporting different
+accounts never touch each other's rows. Reference lists (no account) are replaced
+whole; the run logs are merged on their key, so every worker's runs stay.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterable
+from datetime import date
+from functools import cached_property
+
+import duckdb
+import pyarrow as pa
+
+from transforms.catalogue import Table, TableKind
+from warehouse.bookkeeping import GLOBAL_ACCOUNT, LOAD_STATE
+from warehouse.merge import q
+from warehouse.objectstore import ObjectStore, delta_options
+
+TABLES_PREFIX = "tables"
+WHOLE_TABLE = "*"
+BATCH_ROWS = 100_000
+COMMIT_ATTEMPTS = 8
+# past this many pending partitions of one table, its accounts are rewritten whole: one
+# short predicate instead of a long one
+MAX_PARTITION_TERMS = 64
+
+
+class LakeConflict(Exception):
+    """A table's commit lost to other writers every time it was tried."""
+
+
+def lake_partitions(table: Table) -> tuple[str, ...]:
+    """The lake's partition columns: the account first, so workers never share a file."""
+    if not _per_account(table):
+        return ()
+    return ("account_id", *(c for c in table.partition_by if c != "account_id"))
+
+
+def _per_account(table: Table) -> bool:
+    return "account_id" in table.column_names and table.kind != TableKind.LOG
+
+
+def _literal(table: Table, column: str, value: str) -> str:
+    """A predicate literal of a partition value, parsed so no text reaches the SQL as is."""
+    kind = table.column(column).type
+    if kind == "bigint":
+        return str(int(value))
+    if kind == "date":
+        return f"'{date.fromisoformat(value).isoformat()}'"
+    raise ValueError(f"{table.name}.{column}: no predicate for a {kind} partition")
+
+
+def scope_predicate(table: Table, partitions: list[str], accounts: Iterable[int]) -> str:
+    """The Delta predicate for what one publish replaces.
+
+    ``partitions`` are the pending partitions (JSON of text values, or ``*``). A whole
+    table (or an unpartitioned one, or too many partitions) is scoped to ``accounts``.
+    """
+    whole = WHOLE_TABLE in partitions or not table.partition_by
+    if whole or len(partitions) > MAX_PARTITION_TERMS:
+        ids = set(accounts) if whole else {int(json.loads(p)["account_id"]) for p in partitions}
+        if not ids:
+            return "FALSE"
+        return f"account_id IN ({', '.join(str(int(i)) for i in sorted(ids))})"
+    terms = []
+    for partition in partitions:
+        values = json.loads(partition)
+        parts = [f"{c} = {_literal(table, c, values[c])}" for c in table.partition_by]
+        terms.append("(" + " AND ".join(parts) + ")")
+    return " OR ".join(terms)
+
+
+def _duckdb_scope(predicate: str) -> str:
+    """The same scope for DuckDB: dates compared as dates."""
+    return predicate.replace("snapshot_date = '", "snapshot_date = DATE '")
+
+
+def owned_accounts(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """The accounts this working database loads: the ones its worker may rewrite."""
+    rows = con.execute(
+        f'SELECT DISTINCT "account_id" FROM {q(LOAD_STATE.name)} WHERE "account_id" <> ?',
+        [GLOBAL_ACCOUNT],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _reader(con: duckdb.DuckDBPyConnection, table: Table, where: str) -> pa.RecordBatchReader:
+    schema = table.arrow_schema()
+    cols = ", ".join(q(n) for n in schema.names)
+    source = con.sql(f"SELECT {cols} FROM {q(table.name)} WHERE {where}")
+    batches = source.to_arrow_reader(BATCH_ROWS)
+    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
+
+
+class Lake:
+    """The Delta tables under one storage URL."""
+
+    def __init__(
+        self, url: str, name: str = "warehouse", *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.name = name  # the worker's published database is duckdb/<name>.duckdb
+        self.options = delta_options(self.url)
+        self.commits = 0
+        self._sleep = sleep
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        """The object store under the same URL (raw zone, databases, leases)."""
+        return ObjectStore(self.url)
+
+    def __repr__(self) -> str:
+        return f"Lake({self.url!r})"
+
+    def table_uri(self, name: str) -> str:
+        """Where the Delta table ``name`` lives."""
+        return f"{self.url}/{TABLES_PREFIX}/{name}"
+
+    def publish(self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str]) -> None:
+        """Publish the pending ``partitions`` of ``table`` in one Delta commit."""
+        if table.kind == TableKind.LOG:
+            self._attempt(table, lambda: self._upsert(con, table))
+            return
+        if not _per_account(table):
+            self._attempt(table, lambda: self._overwrite(con, table, None))
+            return
+        predicate = scope_predicate(table, partitions, owned_accounts(con))
+        self._attempt(table, lambda: self._overwrite(con, table, predicate))
+
+    def _attempt(self, table: Table, write: Callable[[], None]) -> None:
+        """Run ``write``; a commit that conflicts with another writer's is tried again."""
+        from deltalake.exceptions import CommitFailedError
+
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                write()
+            except CommitFailedError as exc:
+                if attempt == COMMIT_ATTEMPTS:
+                    raise LakeConflict(
+                        f"{self.table_uri(table.name)}: the commit conflicted with other "
+                        f"writers {attempt} times ({str(exc).splitlines()[0][:160]}); "
+                        "it stays pending for the next run"
+                    ) from None
+                self._sleep(random.uniform(0.05, 0.2 * 2**attempt))
+            else:
+                self.commits += 1
+                return
+
+    def _ensure(self, table: Table) -> None:
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            DeltaTable(self.table_uri(table.name), storage_options=self.options)
+        except TableNotFoundError:
+            DeltaTable.create(
+                self.table_uri(table.name),
+                table.arrow_schema(),
+                partition_by=list(lake_partitions(table)) or None,
+                mode="ignore",
+                storage_options=self.options,
+            )
+
+    def _overwrite(
+        self, con: duckdb.DuckDBPyConnection, table: Table, predicate: str | None
+    ) -> None:
+        from deltalake import write_deltalake
+
+        self._ensure(table)
+        if predicate == "FALSE":
+            return
+        where = "TRUE" if predicate is None else _duckdb_scope(predicate)
+        reader = _reader(con, table, where)
+        try:
+            write_deltalake(
+                self.table_uri(table.name),
+                reader,
+                mode="overwrite",
+                predicate=predicate,
+                partition_by=list(lake_partitions(table)) or None,
+                storage_options=self.options,
+            )
+        finally:
+            reader.close()
+
+    def _upsert(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
+        from deltalake import DeltaTable
+
+        self._ensure(table)
+        data = _reader(con, table, "TRUE").read_all()
+        on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key)
+        target = DeltaTable(self.table_uri(table.name), storage_options=self.options)
+        (
+            target.merge(data, predicate=on, source_alias="s", target_alias="t")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )
+
+    def counts(self, table: Table) -> dict[int | None, int] | None:
+        """Rows per account (None for a table without one) in the lake's current version,
+        read from the commit log's statistics, not the data; None when there is no table."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            target = DeltaTable(self.table_uri(table.name), storage_options=self.options)
+        except TableNotFoundError:
+            return None
+        actions = pa.table(target.get_add_actions(flatten=True))
+        counts: dict[int | None, int] = {}
+        accounts = (
+            actions.column("partition.account_id").to_pylist()
+            if lake_partitions(table)
+            else [None] * actions.num_rows
+        )
+        for account, rows in zip(accounts, actions.column("num_records").to_pylist(), strict=True):
+            key = None if account is None else int(account)
+            counts[key] = counts.get(key, 0) + int(rows or 0)
+        return counts
+
+    def problems(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
+        """How the lake's copy of ``table`` differs from DuckDB in row counts, per account."""
+        lake = self.counts(table)
+        uri = self.table_uri(table.name)
+        if table.kind == TableKind.LOG:  # merged from every worker: only its presence tells
+            return [] if lake is not None else [f"{uri}: missing"]
+        if not _per_account(table):
+            local = int(con.execute(f"SELECT count(*) FROM {q(table.name)}").fetchall()[0][0])
+            found = None if lake is None else lake.get(None, 0)
+            return [] if found == local else [f"{uri}: has {found} rows, DuckDB has {local}"]
+        owned = owned_accounts(con)
+        rows = con.execute(
+            f'SELECT "account_id", count(*) FROM {q(table.name)} GROUP BY ALL'
+        ).fetchall()
+        local = {int(a): int(n) for a, n in rows if int(a) in owned}
+        messages = []
+        for account in sorted(set(owned) | set(local)):
+            want = local.get(account, 0)
+            have = None if lake is None else lake.get(account, 0)
+            if have != want:
+                messages.append(f"{uri} account {account}: has {have} rows, DuckDB has {want}")
+        return messages

@@ -1,0 +1,61 @@
+"""Copies of local files in the object store: the raw zone's runs and the published database.
+
+The raw zone is landed on the local disk first (a page must be safe the moment it
+arrives, and a local write costs no request); each complete run is then copied under
+``raw/`` in the store with the same layout, its ``complete.json`` last, so a copy in the
+store is whole when that file is there. A marker beside the local run records the copy.
+The published database goes to ``duckdb/<name>.duckdb`` in one upload, which readers
+see old or new, never in part; a worker whose disk is empty starts from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from warehouse.files import write_atomic
+from warehouse.objectstore import ObjectStore
+
+RAW_PREFIX = "raw"
+DATABASE_PREFIX = "duckdb"
+UPLOADED_MARKER = ".uploaded"
+_COMPLETE = "complete.json"
+_PARALLEL = 16  # uploads at once: each waits on the network, not on this machine
+
+
+def database_key(name: str) -> str:
+    """Where the published database of the worker called ``name`` lives in the store."""
+    return f"{DATABASE_PREFIX}/{name}.duckdb"
+
+
+def upload_database(store: ObjectStore, path: Path, name: str) -> None:
+    """Upload the published database file."""
+    store.put_file(database_key(name), path)
+
+
+def restore_database(store: ObjectStore, target: Path, name: str) -> bool:
+    """Download the worker's published database to ``target``; False when the store has none."""
+    return store.get_file(database_key(name), target)
+
+
+def _runs_to_copy(raw_dir: Path) -> Iterator[Path]:
+    for complete in sorted(Path(raw_dir).glob(f"*/*/*/{_COMPLETE}")):
+        run = complete.parent
+        if not (run / UPLOADED_MARKER).exists():
+            yield run
+
+
+def upload_raw(store: ObjectStore, raw_dir: Path) -> int:
+    """Copy every complete raw run not copied yet; returns how many runs were copied."""
+    runs = list(_runs_to_copy(raw_dir))
+    if not runs:
+        return 0
+    with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+        for run in runs:
+            key = f"{RAW_PREFIX}/{run.relative_to(raw_dir).as_posix()}"
+            files = [f for f in sorted(run.iterdir()) if f.name not in (_COMPLETE, UPLOADED_MARKER)]
+            list(pool.map(lambda f, key=key: store.put_file(f"{key}/{f.name}", f), files))
+            store.put_file(f"{key}/{_COMPLETE}", run / _COMPLETE)
+            write_atomic(run / UPLOADED_MARKER, b"")
+    return len(runs)
