@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
-from warehouse.parquet import PARQUET_DIR
+from warehouse.parquet import PARQUET_DIR, PUBLISHED
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
 
 DATABASE_FILE = "warehouse.duckdb"
 # What a reader's statements may be; anything else (COPY, EXPORT, ATTACH, INSTALL, LOAD,
@@ -45,6 +49,43 @@ def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET allowed_directories = $dirs", {"dirs": [_readable(data_dir)]})
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def connect_lake(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB reading the lake's tables at their last commit, with every view.
+
+    Each table is the Arrow dataset of its Delta table's current version (DuckDB scans
+    it lazily, filters pushed down); a table the lake does not have yet reads as empty.
+    The portfolio views convert to account currencies only: ``base_currency`` lives in
+    each worker's database. External access is then switched off, as for the local file.
+    """
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    from warehouse.bookkeeping import SETTINGS
+    from warehouse.views import create_views
+
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET TimeZone = 'UTC'")
+        for name, table in PUBLISHED.items():
+            try:
+                uri = lake.table_uri(name)
+                data = DeltaTable(uri, storage_options=lake.options).to_pyarrow_dataset()
+            except TableNotFoundError:
+                data = table.arrow_schema().empty_table()
+            con.register(name, data)
+        con.execute(SETTINGS.duckdb_ddl())
+        create_views(con)
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:

@@ -27,6 +27,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
+def _storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-url",
+        help="the lake on object storage, e.g. s3://bucket/prefix (default: storage_url in "
+        "t212-etl.toml, env T212_STORAGE_URL; none keeps everything local)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command."""
     parser = argparse.ArgumentParser(
@@ -38,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--full-refresh", action="store_true", help="re-read all history")
     run.add_argument("--only", help="comma-separated resources, e.g. dividends,positions")
     run.add_argument("--account", action="append", help="only this account (repeatable)")
+    _storage(run)
     run.add_argument(
         "--with-reports",
         action="store_true",
@@ -65,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="run read-only SQL on the warehouse")
     _common(sql)
     sql.add_argument("query", help="the SQL to run")
+    _storage(sql)
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument(
         "--raw-csv",
@@ -106,15 +116,35 @@ def _data_dir(args: argparse.Namespace) -> Path:
         return Path(args.data_dir or os.environ.get("T212_DATA_DIR") or "data")
 
 
+def _reader(args: argparse.Namespace):
+    """The published database, or the lake when a storage URL is set."""
+    from warehouse import connect_readonly
+
+    try:
+        settings = load_settings(
+            data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
+        )
+    except SettingsError:
+        if args.storage_url:
+            raise
+        return connect_readonly(_data_dir(args))
+    if settings.storage_url is None:
+        return connect_readonly(settings.data_dir)
+    from flows.pipeline.storage import lake_for
+    from warehouse.reader import connect_lake
+
+    return connect_lake(lake_for(settings))
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run read-only SQL and print the result."""
     import duckdb
 
     from flows.app.output import FORMATS, format_csv
-    from warehouse import WriteRefused, check_read_only, connect_readonly
+    from warehouse import WriteRefused, check_read_only
     from warehouse.reader import READ_ONLY_HINT
 
-    con = connect_readonly(_data_dir(args))
+    con = _reader(args)
     try:
         check_read_only(args.query)
         result = con.execute(args.query)

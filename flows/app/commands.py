@@ -46,7 +46,12 @@ def print_summary(summary: RunSummary) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """`t212-etl run`: check the settings first (fast), then run the flow."""
-    settings = load_settings(data_dir=args.data_dir, config=args.config)
+    from flows.pipeline.storage import lake_for
+
+    settings = load_settings(
+        data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
+    )
+    lake_for(settings)  # the lake's libraries are there before anything starts
     only = args.only.split(",") if args.only else None
     try:
         select_resources(only)
@@ -61,6 +66,7 @@ def run_command(args: argparse.Namespace) -> int:
             data_dir=str(settings.data_dir),
             config=args.config,
             accounts=args.account,
+            storage_url=args.storage_url,
             only=only,
             full_refresh=args.full_refresh,
             with_reports=True if args.with_reports else None,

@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.states import Completed, Failed
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.pipeline.account import AccountResult, failed_result
 from flows.pipeline.context import ResourceResult
@@ -52,10 +53,17 @@ def export_account_task(name: str, job: AccountJob) -> AccountResult:
     return job()
 
 
-def run_in_tasks(jobs: Sequence[tuple[str, AccountJob]]) -> list[AccountResult]:
-    """Submit every account as a task so accounts run in parallel."""
-    futures = [export_account_task.submit(name, job) for name, job in jobs]
-    return [future.result() for future in futures]
+def run_in_tasks(jobs: Sequence[tuple[str, AccountJob]], limit: int) -> list[AccountResult]:
+    """Submit every account as a task, at most ``limit`` running at once.
+
+    The cap comes from the settings, read inside the run, so the flow cannot carry it in
+    its decorator: the tasks go to a runner of their own, in the flow run's context.
+    """
+    with ThreadPoolTaskRunner(max_workers=max(1, min(limit, len(jobs)))) as runner:
+        futures = [
+            runner.submit(export_account_task, {"name": name, "job": job}) for name, job in jobs
+        ]
+        return [future.result() for future in futures]
 
 
 @flow(name="nightly_export", retries=0, persist_result=False, validate_parameters=True)
@@ -63,6 +71,7 @@ def nightly_export(
     data_dir: str | None = None,
     config: str | None = None,
     accounts: list[str] | None = None,
+    storage_url: str | None = None,
     only: list[str] | None = None,
     full_refresh: bool = False,
     lock_timeout: float = 0.0,
@@ -75,7 +84,7 @@ def nightly_export(
     The final state is Failed when any account or resource failed (the rest is committed).
     """
     try:
-        settings = load_settings(data_dir=data_dir, config=config)
+        settings = load_settings(data_dir=data_dir, config=config, storage_url=storage_url)
         summary = run_export(
             settings,
             account_names=accounts,

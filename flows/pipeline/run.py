@@ -30,11 +30,19 @@ from flows.pipeline.progress import active as active_progress
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import ReportOptions
 from flows.pipeline.resource import export_resource
-from flows.pipeline.settings import Settings, SettingsError
+from flows.pipeline.storage import lake_for, leases_held
+from flows.pipeline.settings import (
+    DEFAULT_PARALLEL_ACCOUNTS,
+    AccountConfig,
+    Settings,
+    SettingsError,
+)
 from warehouse import Warehouse, WarehouseLocked
+from warehouse.leases import AccountBusy
 
 AccountJob = Callable[[], AccountResult]
-JobRunner = Callable[[Sequence[tuple[str, AccountJob]]], list[AccountResult]]
+# a runner gets the jobs and how many of them may run at once
+JobRunner = Callable[[Sequence[tuple[str, AccountJob]], int], list[AccountResult]]
 
 
 @dataclass
@@ -77,14 +85,23 @@ class CredentialsRefused(Exception):
 
 
 # Errors that stop a run before it exports anything: reported in one line, exit code 2.
-NOTHING_EXPORTED = (CredentialsRefused, WarehouseLocked, SettingsError, ConfigurationError)
+NOTHING_EXPORTED = (
+    CredentialsRefused,
+    WarehouseLocked,
+    SettingsError,
+    ConfigurationError,
+    AccountBusy,
+)
 
 
-def run_threads(jobs: Sequence[tuple[str, AccountJob]]) -> list[AccountResult]:
-    """Run account jobs in parallel threads (each account has its own rate limits)."""
+def run_threads(
+    jobs: Sequence[tuple[str, AccountJob]], limit: int = DEFAULT_PARALLEL_ACCOUNTS
+) -> list[AccountResult]:
+    """Run account jobs in threads, at most ``limit`` at once (each account has its own
+    rate limits, so they wait side by side)."""
     if len(jobs) == 1:
         return [jobs[0][1]()]
-    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(limit, len(jobs)))) as pool:
         return list(pool.map(lambda job: job[1](), jobs))
 
 
@@ -94,21 +111,34 @@ def identify_accounts(
     """Build clients and identify each account; accounts refused here are returned as failed."""
     accounts = [settings.account(n) for n in names] if names else list(settings.accounts)
     clients, identities, refused = {}, {}, []
+    built = []
     for account in accounts:
         try:
-            client = build_client(account, settings, **(client_options or {}))
+            built.append((account, build_client(account, settings, **(client_options or {}))))
         except SettingsError as exc:
             refused.append(AccountResult(account.name, error=str(exc)))
-            continue
-        try:
-            identities[account.name] = identify(client, account)
-            clients[account.name] = client
-        except T212Error as exc:
+    # one request per account, each on its own key: sequential, 50 round trips add up
+    workers = max(1, min(settings.parallel_accounts, len(built)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(lambda pair: _identify_or_refuse(pair[1], pair[0]), built))
+    for (account, client), outcome in zip(built, outcomes, strict=True):
+        if isinstance(outcome, AccountResult):
             client.close()
-            refused.append(AccountResult(account.name, error=f"account {account.name}: {exc}"))
+            refused.append(outcome)
+        else:
+            identities[account.name] = outcome
+            clients[account.name] = client
     if not identities:
         raise CredentialsRefused("; ".join(r.error or "" for r in refused))
     return clients, identities, refused
+
+
+def _identify_or_refuse(client: T212Client, account: AccountConfig) -> Identity | AccountResult:
+    """The account's identity, or a failed result naming why it was refused."""
+    try:
+        return identify(client, account)
+    except T212Error as exc:
+        return AccountResult(account.name, error=f"account {account.name}: {exc}")
 
 
 def run_export(
@@ -143,6 +173,7 @@ def run_export(
     limit = settings.run_time_limit_hours if time_limit_hours is None else time_limit_hours
     if limit:
         client_options.setdefault("deadline", time.time() + limit * 3600)
+    lake = lake_for(settings, account_names)
     clients, identities, refused = identify_accounts(settings, account_names, client_options)
     ctx = RunContext(
         run_id=new_run_id(started),
@@ -158,7 +189,10 @@ def run_export(
     claims = ReferenceClaims()
     try:
         with (
-            Warehouse.open(settings.data_dir, lock_timeout=lock_timeout, views=False) as wh,
+            leases_held(lake, {i.account_id: name for name, i in identities.items()}),
+            Warehouse.open(
+                settings.data_dir, lock_timeout=lock_timeout, views=False, lake=lake
+            ) as wh,
             ThreadPoolExecutor(max_workers=1) as aside,
         ):
             replay_stale(wh)  # only after an upgrade that re-keyed a table
@@ -181,7 +215,7 @@ def run_export(
                 )
                 for name in identities
             ]
-            summary.accounts += runner(jobs)
+            summary.accounts += runner(jobs, settings.parallel_accounts)
             summary.publish_errors += prepared.result()
             summary.publish_errors += refresh_portfolio_step(
                 wh, run_id=ctx.run_id, loaded_at=ctx.started_at,
