@@ -30,13 +30,13 @@ from flows.pipeline.progress import active as active_progress
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import ReportOptions
 from flows.pipeline.resource import export_resource
-from flows.pipeline.storage import lake_for, leases_held
 from flows.pipeline.settings import (
     DEFAULT_PARALLEL_ACCOUNTS,
     AccountConfig,
     Settings,
     SettingsError,
 )
+from flows.pipeline.storage import lake_for, leases_held
 from warehouse import Warehouse, WarehouseLocked
 from warehouse.leases import AccountBusy
 
