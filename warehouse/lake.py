@@ -38,7 +38,11 @@ COMMIT_ATTEMPTS = 8
 MAX_PARTITION_TERMS = 64
 
 
-class LakeConflict(Exception):
+class LakeError(OSError):
+    """A table could not be published to the lake; its changes stay pending."""
+
+
+class LakeConflict(LakeError):
     """A table's commit lost to other writers every time it was tried."""
 
 
@@ -147,6 +151,8 @@ class Lake:
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             try:
                 write()
+            except (duckdb.Error, LakeError):
+                raise
             except CommitFailedError as exc:
                 if attempt == COMMIT_ATTEMPTS:
                     raise LakeConflict(
@@ -155,6 +161,13 @@ class Lake:
                         "it stays pending for the next run"
                     ) from None
                 self._sleep(random.uniform(0.05, 0.2 * 2**attempt))
+            except Exception as exc:  # the Delta library's own errors, worded for the user
+                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                raise LakeError(
+                    f"publishing {table.name} to {self.table_uri(table.name)} failed "
+                    f"({first or type(exc).__name__}); check the storage URL and credentials, "
+                    "the changes stay pending for the next run"
+                ) from None
             else:
                 self.commits += 1
                 return

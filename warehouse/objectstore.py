@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from warehouse.files import atomic_path
 _PART_BYTES = 8 * 2**20
 
 
-class ObjectStoreError(Exception):
+class ObjectStoreError(OSError):
     """An object store request failed; worded for the user, never carrying credentials."""
 
 
@@ -50,7 +51,10 @@ def _client(url: str) -> Any:
         root = Path(url.removeprefix("file://"))
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         return from_url(url)
-    options: dict[str, Any] = {}
+    # a store that does not answer fails a run's publish in about a minute, not three
+    options: dict[str, Any] = {
+        "retry_config": {"max_retries": 4, "retry_timeout": timedelta(seconds=60)}
+    }
     if url.startswith("s3://") and os.environ.get("AWS_PROFILE"):
         try:
             from obstore.auth.boto3 import Boto3CredentialProvider

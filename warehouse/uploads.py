@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
-from warehouse.files import write_atomic
+from warehouse.files import ensure_dir, escape_component, write_atomic
 from warehouse.objectstore import ObjectStore
 
 RAW_PREFIX = "raw"
@@ -59,3 +60,52 @@ def upload_raw(store: ObjectStore, raw_dir: Path) -> int:
             store.put_file(f"{key}/{_COMPLETE}", run / _COMPLETE)
             write_atomic(run / UPLOADED_MARKER, b"")
     return len(runs)
+
+
+def download_raw(store: ObjectStore, raw_dir: Path) -> int:
+    """Fetch every complete run the store has and the local raw zone lacks; returns how many.
+
+    A fresh machine rebuilds from the lake this way. Each run's files land before its
+    ``complete.json``, so an interrupted download is fetched again, whole, next time.
+    """
+    runs: dict[str, list[str]] = {}
+    for key in store.list(f"{RAW_PREFIX}/"):
+        run, _, name = key.removeprefix(f"{RAW_PREFIX}/").rpartition("/")
+        if run.count("/") == 2 and all(_safe(p) for p in (*run.split("/"), name)):
+            runs.setdefault(run, []).append(name)
+    wanted = [
+        (run, names)
+        for run, names in sorted(runs.items())
+        if _COMPLETE in names and not (Path(raw_dir) / run / _COMPLETE).exists()
+    ]
+    with ThreadPoolExecutor(max_workers=_PARALLEL) as pool:
+        for run, names in wanted:
+            local = ensure_dir(Path(raw_dir) / run)
+            files = [n for n in names if n != _COMPLETE]
+            fetch = partial(_fetch, store, f"{RAW_PREFIX}/{run}", local)
+            list(pool.map(fetch, files))
+            fetch(_COMPLETE)
+            write_atomic(local / UPLOADED_MARKER, b"")
+    return len(wanted)
+
+
+def _safe(component: str) -> bool:
+    """A key component that names a file of ours, never a way out of the raw zone."""
+    try:
+        return escape_component(component) == component
+    except ValueError:
+        return False
+
+
+def _fetch(store: ObjectStore, prefix: str, local: Path, name: str) -> None:
+    if not store.get_file(f"{prefix}/{name}", local / name):
+        raise FileNotFoundError(f"{store.url}/{prefix}/{name} vanished while it was copied")
+
+
+def raw_accounts(raw_dir: Path) -> list[int]:
+    """The accounts (not the reference lists' account 0) the local raw zone holds runs of."""
+    found = []
+    for path in Path(raw_dir).glob("*"):
+        if path.is_dir() and path.name.isdigit() and int(path.name) != 0:
+            found.append(int(path.name))
+    return sorted(found)

@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(status)
     rebuild = sub.add_parser("rebuild", help="rebuild DuckDB and Parquet from the raw zone")
     _common(rebuild)
+    _storage(rebuild)
     imports = sub.add_parser("import-csv", help="load CSV reports downloaded from Trading 212")
     _common(imports)
     imports.add_argument("files", nargs="+", metavar="FILE", help="report files (.csv)")
@@ -116,24 +117,31 @@ def _data_dir(args: argparse.Namespace) -> Path:
         return Path(args.data_dir or os.environ.get("T212_DATA_DIR") or "data")
 
 
-def _reader(args: argparse.Namespace):
-    """The published database, or the lake when a storage URL is set."""
-    from warehouse import connect_readonly
-
+def _lake(args: argparse.Namespace):
+    """The lake of ``--storage-url`` or the settings, or None when everything is local."""
     try:
         settings = load_settings(
             data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
         )
     except SettingsError:
-        if args.storage_url:
+        if args.storage_url or os.environ.get("T212_STORAGE_URL"):
             raise
-        return connect_readonly(_data_dir(args))
-    if settings.storage_url is None:
-        return connect_readonly(settings.data_dir)
+        return None  # reading the local warehouse needs no accounts
     from flows.pipeline.storage import lake_for
+
+    return lake_for(settings)
+
+
+def _reader(args: argparse.Namespace):
+    """The published database, or the lake when a storage URL is set."""
+    from warehouse import connect_readonly
+
+    lake = _lake(args)
+    if lake is None:
+        return connect_readonly(_data_dir(args))
     from warehouse.reader import connect_lake
 
-    return connect_lake(lake_for(settings))
+    return connect_lake(lake)
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -183,7 +191,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from flows.pipeline.rebuild import RebuildRefused, rebuild
 
     try:
-        replayed = rebuild(_data_dir(args))
+        replayed = rebuild(_data_dir(args), lake=_lake(args))
     except RebuildRefused as exc:
         raise UserError(str(exc)) from None
     runs = ", ".join(f"{name} {n}" for name, n in sorted(replayed.items())) or "nothing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from extractors.resources import RESOURCES, Kind, Resource
 from flows.pipeline.context import SHARED_RAW_ACCOUNT, merge_normalised, new_run_id
@@ -13,7 +14,12 @@ from flows.pipeline.normalisers import normalise_pages
 from flows.pipeline.portfolio import refresh_portfolio
 from flows.pipeline.reports import page_data
 from flows.pipeline.resource import new_cursor
+from flows.pipeline.storage import leases_held
 from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
+from warehouse.uploads import download_raw, raw_accounts
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
 
 log = logging.getLogger("t212_etl")
 
@@ -54,7 +60,9 @@ def replay_run(wh: Warehouse, resource: Resource, run: raw.RawRun) -> None:
     )
 
 
-def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
+def rebuild(
+    data_dir: Path, *, lock_timeout: float = 0.0, lake: Lake | None = None
+) -> dict[str, int]:
     """Replay every complete landed run in order; returns how many runs per resource.
 
     The runs are replayed into a new database beside the working one, which replaces it
@@ -64,10 +72,21 @@ def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
     the file) before anything changed: a rebuild without some rows would be published
     by every later run. After a crash the next command finds the old warehouse, or the
     new one with its publishing still pending, which that command completes.
+
+    With a ``lake`` the raw runs it holds and the disk lacks are fetched first (a fresh
+    machine rebuilds from the lake), the accounts' leases are held throughout, and the
+    tables are republished to the lake.
     """
     replayed: dict[str, int] = {}
     now, last = datetime.now(UTC), None
-    with Warehouse.open(data_dir, lock_timeout=lock_timeout, views=False) as wh:
+    accounts: dict[int, str] = {}
+    if lake is not None:
+        download_raw(lake.store, Path(data_dir) / raw.RAW_DIR)
+        accounts = {a: str(a) for a in raw_accounts(Path(data_dir) / raw.RAW_DIR)}
+    with (
+        leases_held(lake, accounts),
+        Warehouse.open(data_dir, lock_timeout=lock_timeout, views=False, lake=lake) as wh,
+    ):
         try:
             with wh.rebuilding() as built:
                 for run in raw.iter_runs(data_dir):
@@ -87,6 +106,5 @@ def rebuild(data_dir: Path, *, lock_timeout: float = 0.0) -> dict[str, int]:
                 f"backup, or move its run {exc.path.parent} out of the data directory to "
                 "rebuild without that run"
             ) from None
-        wh.publish_parquet()
-        wh.publish_database()
+        wh.publish()
     return replayed
