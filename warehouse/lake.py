@@ -15,10 +15,11 @@ whole; the run logs are merged on their key, so every worker's runs stay.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 
 import duckdb
@@ -29,10 +30,16 @@ from warehouse.bookkeeping import GLOBAL_ACCOUNT, LOAD_STATE
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStore, delta_options
 
+log = logging.getLogger("t212_etl")
+
 TABLES_PREFIX = "tables"
 WHOLE_TABLE = "*"
 BATCH_ROWS = 100_000
 COMMIT_ATTEMPTS = 8
+# files a commit replaced stay this long for readers of older versions, then are removed
+# (Delta's own default); the clean-up runs at most once a day per worker
+VACUUM_RETENTION_HOURS = 168
+VACUUM_EVERY = timedelta(days=1)
 # past this many pending partitions of one table, its accounts are rewritten whole: one
 # short predicate instead of a long one
 MAX_PARTITION_TERMS = 64
@@ -267,3 +274,20 @@ class Lake:
             if have != want:
                 messages.append(f"{uri} account {account}: has {have} rows, DuckDB has {want}")
         return messages
+
+    def vacuum(self, names: Iterable[str]) -> int:
+        """Delete files no version younger than the retention reads; returns how many.
+
+        Housekeeping: a table that cannot be cleaned now (another worker is cleaning
+        it, the store is away) is cleaned next time, so failures are only logged.
+        """
+        from deltalake import DeltaTable
+
+        removed = 0
+        for name in names:
+            try:
+                target = DeltaTable(self.table_uri(name), storage_options=self.options)
+                removed += len(target.vacuum(retention_hours=VACUUM_RETENTION_HOURS, dry_run=False))
+            except Exception as exc:  # the next day's clean-up tries again
+                log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
+        return removed

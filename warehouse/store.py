@@ -16,7 +16,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -61,6 +61,7 @@ LOCK_FILE = "lock"
 # it: a 4x busy account (1M rows) exports within it. T212_DUCKDB_MEMORY_LIMIT overrides.
 MEMORY_LIMIT = "256MB"
 MEMORY_ENV = "T212_DUCKDB_MEMORY_LIMIT"
+VACUUMED_AT = "lake_vacuumed_at"  # a setting: when this worker last cleaned the lake
 
 
 _UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
@@ -369,3 +370,26 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         self.publish_database(reopen=reopen)
         if self.lake is not None:
             upload_raw(self.lake.store, self.data_dir / RAW_DIR)
+            self._vacuum_when_due()
+
+    def _vacuum_when_due(self) -> None:
+        """Clean the lake's replaced files at most once a day (see ``Lake.vacuum``)."""
+        from warehouse.lake import VACUUM_EVERY
+
+        now = datetime.now(UTC)
+        con = duckdb.connect(str(self.work_db)) if self._con is None else self.connection
+        try:
+            rows = con.execute(
+                f"SELECT value FROM {q(SETTINGS.name)} WHERE name = ?", [VACUUMED_AT]
+            ).fetchall()
+            if rows and now - datetime.fromisoformat(rows[0][0]) < VACUUM_EVERY:
+                return
+            self.lake.vacuum(parquet.PUBLISHED)
+            con.execute(
+                f"INSERT OR REPLACE INTO {q(SETTINGS.name)} VALUES (?, ?)",
+                [VACUUMED_AT, now.isoformat()],
+            )
+        finally:
+            if con is not self._con:
+                con.close()
+                self._secure_files()
