@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--timezone", help="IANA zone of the schedule (default: local zone)")
     serve.add_argument("--pool", help="register on this Prefect work pool instead of serving here")
     serve.add_argument(
+        "--account",
+        action="append",
+        help="a deployment of these accounts only (repeatable): one per group of accounts",
+    )
+    _storage(serve)
+    serve.add_argument(
         "--source", help="with --pool: where workers find the code (path or git URL; default .)"
     )
     report = sub.add_parser("report", help="write a self-contained HTML report with charts")

@@ -33,6 +33,7 @@ def deploy_to_pool(
     timezone: str | None,
     parameters: dict,
     source: str | Path,
+    name: str = DEPLOYMENT_NAME,
 ) -> str:
     """Register the nightly deployment on work pool ``pool``; returns its id.
 
@@ -43,7 +44,7 @@ def deploy_to_pool(
 
     remote = nightly_export.from_source(source=str(source), entrypoint=ENTRYPOINT)
     deployment_id = remote.deploy(
-        name=DEPLOYMENT_NAME,
+        name=name,
         work_pool_name=pool,
         schedules=[schedule(cron, timezone)],
         parameters=parameters,
@@ -54,10 +55,10 @@ def deploy_to_pool(
     return str(deployment_id)
 
 
-def serve_here(*, cron: str, timezone: str | None, parameters: dict) -> None:
+def serve_here(
+    *, cron: str, timezone: str | None, parameters: dict, name: str = DEPLOYMENT_NAME
+) -> None:
     """Serve the nightly schedule from this process until it is stopped."""
     from flows.pipeline.flow import nightly_export
 
-    nightly_export.serve(
-        name=DEPLOYMENT_NAME, schedules=[schedule(cron, timezone)], parameters=parameters
-    )
+    nightly_export.serve(name=name, schedules=[schedule(cron, timezone)], parameters=parameters)

@@ -73,3 +73,47 @@ def test_credentials_from_prefect_secret_blocks(prefect_harness, tmp_path):
     broken = load_settings(environ={"S": "s"}, cwd=tmp_path)
     with pytest.raises(SettingsError, match="cannot read the Prefect Secret block 'no-such-block'"):
         broken.account("isa").credentials(broken.environ)
+
+
+def test_one_deployment_per_group_of_accounts_with_the_storage_url(prefect_harness, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name="t212-group-pool", type="process"))
+    config = tmp_path / "t212-etl.toml"
+    config.write_text(
+        'storage_url = "s3://household-lake/t212"\n'
+        + "".join(
+            f'[[accounts]]\nname = "{n}"\nkey_env = "K_{n}"\nsecret_env = "S_{n}"\n'
+            for n in ("mum", "dad", "kid")
+        )
+    )
+    common = ("serve", "--pool", "t212-group-pool", "--source", str(REPO), "--config", str(config))
+    data = tmp_path / "data"
+    for group in (("dad", "mum"), ("kid",)):
+        accounts = [arg for name in group for arg in ("--account", name)]
+        code, out, err = run_cli(*common, "--data-dir", str(data), *accounts)
+        assert code == 0, err
+    with get_client(sync_client=True) as client:
+        found = {
+            d.name: d.parameters
+            for d in client.read_deployments()
+            if d.work_pool_name == "t212-group-pool"
+        }
+    assert found == {
+        f"{DEPLOYMENT_NAME}-dad+mum": {
+            "data_dir": str(data.resolve() / "groups" / "dad+mum"),
+            "config": str(config),
+            "storage_url": "s3://household-lake/t212",
+            "accounts": ["dad", "mum"],
+        },
+        f"{DEPLOYMENT_NAME}-kid": {
+            "data_dir": str(data.resolve() / "groups" / "kid"),
+            "config": str(config),
+            "storage_url": "s3://household-lake/t212",
+            "accounts": ["kid"],
+        },
+    }
+    code, _, err = run_cli(*common, "--account", "nobody")
+    assert code == 2 and "unknown account 'nobody'" in err
