@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status = sub.add_parser("status", help="last runs, rows, cursors and freshness")
     _common(status)
+    _storage(status)
     rebuild = sub.add_parser("rebuild", help="rebuild DuckDB and Parquet from the raw zone")
     _common(rebuild)
     _storage(rebuild)
@@ -187,7 +188,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print the status report; exit 1 when something needs attention."""
     from flows.app.status import status_report
 
-    text, attention = status_report(_data_dir(args))
+    text, attention = status_report(_data_dir(args), lake=_lake(args))
     print(text)
     return EXIT_FAILED if attention else EXIT_OK
 

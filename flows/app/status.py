@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from flows.app.output import format_table
 from transforms.catalogue import TABLES
 from warehouse import GLOBAL_ACCOUNT, connect_readonly
-from warehouse.parquet import find_problems
+from warehouse.parquet import PUBLISHED, Problem, find_problems
 from warehouse.reader import DATABASE_FILE
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
 
 STALE_AFTER = timedelta(days=1)
 
@@ -85,26 +89,45 @@ def _open_published(data_dir: Path) -> tuple[duckdb.DuckDBPyConnection, float]:
         con.close()  # replaced by a run while opening: open the new copy
 
 
-def status_report(data_dir: Path, now: datetime | None = None) -> tuple[str, bool]:
-    """The status text, and whether anything needs attention (stale data, broken Parquet)."""
+def _lake_problems(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[Problem]:
+    """How the lake differs from the published database, per table and account."""
+    return [
+        Problem(table.name, "*", message)
+        for table in PUBLISHED.values()
+        for message in lake.problems(con, table)
+    ]
+
+
+def status_report(
+    data_dir: Path, now: datetime | None = None, lake: Lake | None = None
+) -> tuple[str, bool]:
+    """The status text, and whether anything needs attention (stale data, broken Parquet).
+
+    With a ``lake`` its tables are checked instead of the local Parquet files.
+    """
     now = now or datetime.now(UTC)
     con, published_at = _open_published(data_dir)
     try:
         lines = [f"warehouse: {Path(data_dir).resolve()}"]
         for account_id in _account_ids(con):
             lines += ["", *_account_section(con, account_id, now)]
-        found = find_problems(con, Path(data_dir) / "parquet", newer_than=published_at)
+        if lake is None:
+            found = find_problems(con, Path(data_dir) / "parquet", newer_than=published_at)
+        else:
+            lines.append(f"lake: {lake.url}")
+            found = _lake_problems(con, lake)
     finally:
         con.close()
     problems = [p for p in found if p.alarm]
     lines.append("")
     if problems:
         lines.append(
-            f"PARQUET: {len(problems)} problem(s); the next run or `t212-etl rebuild` repairs them"
+            f"{'LAKE' if lake else 'PARQUET'}: {len(problems)} problem(s); the next run or "
+            "`t212-etl rebuild` repairs them"
         )
         lines += [f"  {p.table} {p.partition}: {p.message}" for p in problems[:20]]
     else:
-        lines.append("parquet: every partition matches DuckDB")
+        lines.append(f"{'lake' if lake else 'parquet'}: every partition matches DuckDB")
     if len(found) > len(problems):
         lines.append(
             f"parquet: {len(found) - len(problems)} partition(s) newer than the database copy "
