@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _storage(rebuild)
     imports = sub.add_parser("import-csv", help="load CSV reports downloaded from Trading 212")
     _common(imports)
+    _storage(imports)
     imports.add_argument("files", nargs="+", metavar="FILE", help="report files (.csv)")
     imports.add_argument(
         "--account-id", type=int, help="the account the files belong to (default: the only one)"
@@ -224,7 +225,10 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
 
     try:
         result = import_reports(
-            _data_dir(args), [Path(f) for f in args.files], account_id=args.account_id
+            _data_dir(args),
+            [Path(f) for f in args.files],
+            account_id=args.account_id,
+            lake=_lake(args),
         )
     except ImportRefused as exc:
         raise UserError(str(exc)) from None

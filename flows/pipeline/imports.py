@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from extractors.reports import ReportFile
 from extractors.resources import RESOURCES
@@ -14,9 +16,13 @@ from flows.pipeline.context import merge_normalised, new_run_id
 from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import report_cursor
+from flows.pipeline.storage import leases_held
 from transforms.reports import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 from warehouse.crashpoints import crash_if_asked
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
 
 IMPORT_PREFIX = "import:"
 # Files are held whole while they are parsed (several times their size in memory); a
@@ -96,18 +102,24 @@ def import_reports(
     *,
     account_id: int | None = None,
     lock_timeout: float = 0.0,
+    lake: Lake | None = None,
 ) -> ImportResult:
     """Check every file, land them in the raw zone, merge them into ``activity``, publish.
 
     A file that cannot be read whole refuses the whole import before anything is
     written. Rows merge on their key, so importing a file twice changes nothing.
+    With a ``lake`` the account's lease is held and the tables are published to it.
     """
     files = _read(paths)
     started, clock = datetime.now(UTC), time.monotonic()
     resource = RESOURCES["reports"]
-    with Warehouse.open(data_dir, lock_timeout=lock_timeout) as wh:
+    with (
+        Warehouse.open(data_dir, lock_timeout=lock_timeout, lake=lake) as wh,
+        contextlib.ExitStack() as held,
+    ):
         replay_stale(wh)  # only after an upgrade that re-keyed a table
         account = _account(wh, account_id)
+        held.enter_context(leases_held(lake, {account: str(account)}))
         try:
             normalised = normalise_reports([(f.source, f.body) for f in files], account_id=account)
         except ReportFileError as exc:
