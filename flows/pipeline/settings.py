@@ -197,10 +197,15 @@ def _storage_url(value: object) -> str | None:
     """``storage_url``: a bucket URL with an optional prefix, never carrying credentials."""
     if value is None or value == "":
         return None
-    hint = 'give one such as "s3://bucket/prefix", "gs://bucket", "az://container" or "file:///path"'
+    hint = (
+        'give one such as "s3://bucket/prefix", "gs://bucket", "az://container" or "file:///path"'
+    )
     if not isinstance(value, str) or "://" not in value:
         raise SettingsError(f"storage_url must be a URL; {hint}")
     scheme, rest = value.split("://", 1)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        # not a scheme: never echo it, it may hold a secret
+        raise SettingsError(f"storage_url must be a URL; {hint}")
     if scheme not in _STORAGE_SCHEMES or not rest.strip("/"):
         raise SettingsError(f"storage_url {scheme}://… is not supported; {hint}")
     userinfo = rest.split("/", 1)[0].rpartition("@")[0]

@@ -145,3 +145,64 @@ def test_a_base_currency_that_is_no_code_is_refused_in_one_line(tmp_path: Path, 
     with pytest.raises(SettingsError, match="three-letter currency code") as refused:
         load_settings(environ={}, cwd=tmp_path)
     assert "\n" not in str(refused.value)
+
+
+def test_parallel_accounts_defaults_to_64_and_reads_the_export_table(tmp_path: Path):
+    assert load_settings(environ={}, cwd=tmp_path).parallel_accounts == 64
+    (tmp_path / "t212-etl.toml").write_text("[export]\nparallel_accounts = 3\n")
+    assert load_settings(environ={}, cwd=tmp_path).parallel_accounts == 3
+
+
+@pytest.mark.parametrize("value", ["0", "257", "-1", '"8"', "2.5", "true"])
+def test_parallel_accounts_out_of_range_is_refused_in_one_line(tmp_path: Path, value):
+    (tmp_path / "t212-etl.toml").write_text(f"[export]\nparallel_accounts = {value}\n")
+    with pytest.raises(SettingsError, match="parallel_accounts must be from 1 to 256") as refused:
+        load_settings(environ={}, cwd=tmp_path)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://bucket/prefix", "s3://bucket/prefix"),
+        ("s3://bucket/prefix/", "s3://bucket/prefix"),
+        ("gs://bucket", "gs://bucket"),
+        ("az://container/t212", "az://container/t212"),
+        (
+            "abfs://container@acct.dfs.core.windows.net/x",
+            "abfs://container@acct.dfs.core.windows.net/x",
+        ),
+        ("file:///srv/lake", "file:///srv/lake"),
+    ],
+)
+def test_storage_url_accepts_buckets_containers_and_local_paths(tmp_path: Path, url, expected):
+    assert load_settings(environ={}, cwd=tmp_path, storage_url=url).storage_url == expected
+
+
+def test_storage_url_from_the_argument_the_environment_or_the_file(tmp_path: Path):
+    assert load_settings(environ={}, cwd=tmp_path).storage_url is None
+    (tmp_path / "t212-etl.toml").write_text('storage_url = "gs://from-file"\n')
+    assert load_settings(environ={}, cwd=tmp_path).storage_url == "gs://from-file"
+    env = {"T212_STORAGE_URL": "s3://from-env"}
+    assert load_settings(environ=env, cwd=tmp_path).storage_url == "s3://from-env"
+    given = load_settings(environ=env, cwd=tmp_path, storage_url="az://given")
+    assert given.storage_url == "az://given"
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("my-bucket/prefix", "must be a URL"),
+        ("s3://", "is not supported"),
+        ("http://example.org/bucket", "is not supported"),
+        ("sig=hunter2&s3://bucket", "must be a URL"),
+        ("s3://AKIA:hunter2@bucket/prefix", "must not carry credentials"),
+        ("az://container/x?sv=2024&sig=hunter2", "must not carry credentials"),
+        ("gs://bucket/x?token=hunter2", "must not carry credentials"),
+    ],
+)
+def test_storage_url_refusals_never_echo_a_secret(tmp_path: Path, url, fragment):
+    with pytest.raises(SettingsError, match=fragment) as refused:
+        load_settings(environ={}, cwd=tmp_path, storage_url=url)
+    message = str(refused.value)
+    assert "hunter2" not in message and "AKIA" not in message and "\n" not in message
