@@ -93,7 +93,7 @@ def test_one_deployment_per_group_of_accounts_with_the_storage_url(prefect_harne
     data = tmp_path / "data"
     for group in (("dad", "mum"), ("kid",)):
         accounts = [arg for name in group for arg in ("--account", name)]
-        code, out, err = run_cli(*common, "--data-dir", str(data), *accounts)
+        code, _, err = run_cli(*common, "--data-dir", str(data), *accounts)
         assert code == 0, err
     with get_client(sync_client=True) as client:
         found = {

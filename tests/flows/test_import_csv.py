@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from extractors.reports import EXPORTS, INCLUDE_ALL
 from flows.app.cli import main
 from flows.pipeline.rebuild import rebuild
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
+from tests.flows.downloads import download_report
 from tests.flows.harness import db_contents, sandbox_config, scalar
 from warehouse import raw
 
@@ -30,15 +29,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
         httpx.Client(base_url=sb.base_url, auth=(DEMO_KEY, DEMO_SECRET)) as client,
     ):
         for name, (start, end) in PERIODS.items():
-            body = {"dataIncluded": INCLUDE_ALL, "timeFrom": start, "timeTo": end}
-            report_id = client.post(EXPORTS, json=body).json()["reportId"]
-            while True:
-                listing = client.get(EXPORTS)
-                if listing.status_code == 200:
-                    break
-                time.sleep(0.01)
-            (entry,) = [r for r in listing.json() if r["reportId"] == report_id]
-            (folder / name).write_bytes(httpx.get(entry["downloadLink"]).content)
+            download_report(client, start, end, folder / name)
     return {name: folder / name for name in PERIODS}
 
 

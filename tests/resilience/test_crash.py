@@ -4,15 +4,14 @@ must end exactly where an uninterrupted one ends, and Parquet must equal DuckDB.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from extractors.reports import EXPORTS, INCLUDE_ALL
 from flows.pipeline.imports import import_reports
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
+from tests.flows.downloads import download_report as fetch_report
 from tests.flows.harness import (
     db_contents,
     export,
@@ -118,21 +117,11 @@ def assert_consistent(data_dir: Path, expected: dict[str, list[tuple]]) -> None:
     assert leftovers(data_dir) == []
 
 
-def download_report(sb: Sandbox, folder: Path) -> Path:
+def download_year(sb: Sandbox, folder: Path) -> Path:
     """A CSV report of a year, downloaded the way a user would."""
     with httpx.Client(base_url=sb.base_url, auth=(DEMO_KEY, DEMO_SECRET)) as client:
-        period = {"timeFrom": "2023-01-01T00:00:00Z", "timeTo": "2024-01-01T00:00:00Z"}
-        report_id = client.post(EXPORTS, json={"dataIncluded": INCLUDE_ALL, **period})
-        report_id = report_id.json()["reportId"]
-        link = None
-        while link is None:
-            time.sleep(0.01)
-            listing = client.get(EXPORTS)
-            if listing.status_code == 200:
-                (entry,) = [r for r in listing.json() if r["reportId"] == report_id]
-                link = entry.get("downloadLink")
-        path = folder / "report.csv"
-        path.write_bytes(httpx.get(link).content)
+        period = ("2023-01-01T00:00:00Z", "2024-01-01T00:00:00Z")
+        path = fetch_report(client, *period, folder / "report.csv")
     return path
 
 
@@ -170,7 +159,7 @@ def test_killed_rebuild_or_import_then_next_command_equals_an_uninterrupted_one(
 ):
     """After a killed rebuild the next run, after a killed import the same import again."""
     sb, _, reference = sandbox_and_reference
-    report = download_report(sb, tmp_path)
+    report = download_year(sb, tmp_path)
     imported = Path(shutil.copytree(reference, tmp_path / "imported"))
     import_reports(imported, [report])
     expected_imported = content(imported)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from extractors.reports import EXPORTS, INCLUDE_ALL
 from flows.pipeline import run as run_module
 from flows.pipeline.imports import import_reports
 from sandbox import (
@@ -23,6 +21,7 @@ from sandbox import (
     Sandbox,
     SandboxSize,
 )
+from tests.flows.downloads import download_report
 from tests.flows.harness import export, sandbox_config, settings_for
 
 RUN_EVERY_DAYS = 30
@@ -76,19 +75,8 @@ def build_imported_warehouse(data_dir: Path, folder: Path, years: int = 3) -> da
     ):
         for n in range(years):
             time_to = end - timedelta(days=365 * n)
-            period = {"timeFrom": (time_to - timedelta(days=365)).isoformat(),
-                      "timeTo": time_to.isoformat()}  # fmt: skip
-            answer = client.post(EXPORTS, json={"dataIncluded": INCLUDE_ALL, **period})
-            report_id = answer.json()["reportId"]
-            link = None
-            while link is None:
-                time.sleep(0.01)
-                listing = client.get(EXPORTS)
-                if listing.status_code == 200:
-                    (entry,) = [r for r in listing.json() if r["reportId"] == report_id]
-                    link = entry.get("downloadLink")
+            time_from = (time_to - timedelta(days=365)).isoformat()
             path = folder / f"report-{n}.csv"
-            path.write_bytes(httpx.get(link).content)
-            paths.append(path)
+            paths.append(download_report(client, time_from, time_to.isoformat(), path))
     import_reports(data_dir, paths, account_id=DEMO_ISA_ACCOUNT_ID)
     return end
