@@ -6,11 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks import bigaccount, endtoend, local, network, portfolio, publish
+from benchmarks import accounts, bigaccount, endtoend, local, network, portfolio, publish
 from benchmarks.report import render
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-PARTS = ("network", "local", "endtoend", "bigaccount", "publish", "portfolio")
+PARTS = ("network", "local", "endtoend", "bigaccount", "publish", "portfolio", "accounts")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(publish.run(smoke=args.smoke, runs=runs))
     if "portfolio" in parts:
         sections.append(portfolio.run(smoke=args.smoke, runs=runs))
+    if "accounts" in parts:
+        sections.append(accounts.run(smoke=args.smoke, runs=runs))
     text = render(sections, runs=runs, smoke=args.smoke, seconds=time.monotonic() - started)
     args.out.write_text(text)
     print(text)

@@ -45,3 +45,12 @@ def test_smoke_run_writes_every_network_local_and_publish_table(tmp_path, capsys
     assert f"nightly run, no new activity: requests | {quiet_night} |" in text
     assert "| 429 answers | 0 |" in text
     assert "(b) left out" in text
+
+
+def test_smoke_run_of_many_accounts_writes_its_table(tmp_path, capsys):
+    out = tmp_path / "RESULTS.md"
+    assert main(["--smoke", "--only", "accounts", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "## Many accounts at once" in text
+    assert "| first run, 3 accounts |" in text and "| next night (one new day), 1 account |" in text
+    assert "| 429 answers | 0 |" in text
