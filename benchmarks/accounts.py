@@ -159,7 +159,8 @@ def run(*, smoke: bool, runs: int, counts: tuple[int, ...] = COUNTS) -> Section:
     pages = {"dividends": size.dividends, "orders": size.orders,
              "transactions": size.transactions}  # fmt: skip
     notes = [
-        f"{n} accounts, first run: identifying them {_median(firsts[n], 'identify'):.2f} s, "
+        f"{n} account{'s' if n > 1 else ''}, first run: "
+        f"identifying them {_median(firsts[n], 'identify'):.2f} s, "
         f"merges waiting for the warehouse lock {_median(firsts[n], 'lock_waited'):.1f} s "
         f"(summed over threads) and holding it {_median(firsts[n], 'lock_held'):.1f} s, "
         f"CPU time of the exporting process {_median(firsts[n], 'cpu'):.1f} s"
