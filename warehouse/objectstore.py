@@ -22,6 +22,7 @@ from warehouse.files import atomic_path
 # parts above this size go up as a multipart upload, so a large database is never whole
 # in memory; a reader sees the old object or the new one, never a part
 _PART_BYTES = 8 * 2**20
+_MISSING_IS_AN_ANSWER = frozenset({"reading", "downloading", "removing"})
 
 
 class ObjectStoreError(OSError):
@@ -80,12 +81,17 @@ class ObjectStore:
         self.requests += 1
         try:
             return call(self._store, *args, **kwargs)
-        except (FileNotFoundError, NotImplementedError):
+        except NotImplementedError:
             raise
         except Exception as exc:
             from obstore.exceptions import AlreadyExistsError, NotFoundError, PreconditionError
 
-            if isinstance(exc, AlreadyExistsError | NotFoundError | PreconditionError):
+            if isinstance(exc, AlreadyExistsError | PreconditionError):
+                raise
+            # "not found" answers a read or a removal; to a write or a listing it means
+            # the bucket itself is missing
+            missing = isinstance(exc, NotFoundError | FileNotFoundError)
+            if missing and what in _MISSING_IS_AN_ANSWER:
                 raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ObjectStoreError(
