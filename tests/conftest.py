@@ -18,11 +18,13 @@ def known_credentials() -> list[bytes]:
     """Every key and secret the test suite hands to the pipeline, in every encoding."""
     from sandbox import DEMO_ISA_KEY, DEMO_ISA_SECRET, DEMO_KEY, DEMO_SECRET
     from tests.flows.test_secrets import SENTINEL_KEY, SENTINEL_SECRET, WRONG_SECRET
+    from tests.lake.s3 import SECRET_KEY as LAKE_SECRET
 
     pairs = [(DEMO_KEY, DEMO_SECRET), (DEMO_ISA_KEY, DEMO_ISA_SECRET)]
     pairs += [(SENTINEL_KEY, SENTINEL_SECRET), (SENTINEL_KEY, WRONG_SECRET)]
     tokens = {t for pair in pairs for t in pair}
     tokens |= {base64.b64encode(f"{k}:{s}".encode()).decode() for k, s in pairs}
+    tokens.add(LAKE_SECRET)  # the object store's: S3 signs with it, never sends it
     return sorted(t.encode() for t in tokens)
 
 

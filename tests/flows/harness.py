@@ -100,14 +100,10 @@ def scalar(data_dir: Path, sql: str, params: list | None = None) -> Any:
         con.close()
 
 
-def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
-    """Run `t212-etl ARGS` in a subprocess; returns (exit code, stdout, stderr).
-
-    Inside a Prefect test harness the subprocess uses the harness's server, so a flow
-    run costs no server start-up.
-    """
+def cli_env(env: dict | None = None) -> dict[str, str]:
+    """The environment of a `t212-etl` subprocess: no T212_* variable of this process,
+    the Prefect test harness's server when one runs, then ``env``."""
     import os
-    import subprocess
     import sys
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("T212_")}
@@ -117,9 +113,36 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
         if PREFECT_API_URL.value():
             full_env["PREFECT_API_URL"] = PREFECT_API_URL.value()
     full_env.update(env or {})
+    return full_env
+
+
+def start_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
+    """Start `t212-etl ARGS` in a subprocess (see :func:`cli_env`); returns the Popen."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows", *args],
+        env=cli_env(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
+    """Run `t212-etl ARGS` in a subprocess; returns (exit code, stdout, stderr).
+
+    Inside a Prefect test harness the subprocess uses the harness's server, so a flow
+    run costs no server start-up.
+    """
+    import subprocess
+    import sys
+
     done = subprocess.run(
         [sys.executable, "-m", "flows", *args],
-        env=full_env,
+        env=cli_env(env),
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -128,8 +151,9 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
     return done.returncode, done.stdout, done.stderr
 
 
-# A plain (Prefect-free) run of the sandbox account at argv[1] into argv[2], in a process
-# of its own so that a crash point can kill it.
+# A plain (Prefect-free) run of the sandbox accounts argv[3] (comma-separated) at argv[1]
+# into argv[2], publishing to the storage URL argv[4] when not empty, in a process of its
+# own so that a crash point can kill it.
 _PLAIN_RUN = """
 import sys
 from pathlib import Path
@@ -138,11 +162,20 @@ from tests.flows.harness import export, settings_for
 class Remote:
     base_url = sys.argv[1]
 
-sys.exit(export(settings_for(Remote, Path(sys.argv[2]))).exit_code)
+names = tuple(sys.argv[3].split(","))
+settings = settings_for(Remote, Path(sys.argv[2]), names=names, storage_url=sys.argv[4] or None)
+sys.exit(export(settings).exit_code)
 """
 
 
-def killed_export(base_url: str, data_dir: Path, crash_at: str) -> tuple[int, str]:
+def killed_export(
+    base_url: str,
+    data_dir: Path,
+    crash_at: str,
+    *,
+    storage_url: str | None = None,
+    names: tuple[str, ...] = ("invest",),
+) -> tuple[int, str]:
     """Run a plain export in a subprocess told to die at ``crash_at``; (exit code, stderr)."""
     import os
     import subprocess
@@ -150,8 +183,9 @@ def killed_export(base_url: str, data_dir: Path, crash_at: str) -> tuple[int, st
 
     root = Path(__file__).parents[2]
     env = {**os.environ, "PYTHONPATH": str(root), "T212_ETL_CRASH_AT": crash_at}
+    argv = [base_url, str(data_dir), ",".join(names), storage_url or ""]
     done = subprocess.run(
-        [sys.executable, "-c", _PLAIN_RUN, base_url, str(data_dir)],
+        [sys.executable, "-c", _PLAIN_RUN, *argv],
         env=env,
         cwd=root,
         capture_output=True,

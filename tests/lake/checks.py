@@ -1,0 +1,97 @@
+"""What the lake's tests compare: the lake's tables with the local database, per account."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+
+from warehouse import connect_readonly
+from warehouse.lake import Lake
+from warehouse.parquet import PUBLISHED
+from warehouse.reader import connect_lake
+
+
+def _select(name: str) -> str:
+    columns = ", ".join(f'"{c}"' for c in PUBLISHED[name].column_names)
+    return f'SELECT {columns} FROM "{name}" ORDER BY ALL'
+
+
+def local_tables(data_dir: Path) -> dict[str, list[tuple]]:
+    """Every published table of the local database: all columns, rows sorted."""
+    con = connect_readonly(data_dir)
+    try:
+        return {name: con.execute(_select(name)).fetchall() for name in PUBLISHED}
+    finally:
+        con.close()
+
+
+def lake_tables(lake: Lake) -> dict[str, list[tuple]]:
+    """Every published table as the lake's current versions hold it, rows sorted."""
+    con = connect_lake(lake)
+    try:
+        return {name: con.execute(_select(name)).fetchall() for name in PUBLISHED}
+    finally:
+        con.close()
+
+
+def assert_lake_equals_local(lake: Lake, data_dir: Path) -> None:
+    """Every published table of the lake equals the local one exactly."""
+    local, remote = local_tables(data_dir), lake_tables(lake)
+    for name in PUBLISHED:
+        assert remote[name] == local[name], name
+    assert sum(len(rows) for rows in local.values()) > 1000
+
+
+def delta_table(lake: Lake, name: str, version: int | None = None):
+    """The Delta table ``name`` at ``version`` (the latest when None)."""
+    from deltalake import DeltaTable
+
+    return DeltaTable(lake.table_uri(name), version=version, storage_options=lake.options)
+
+
+def per_account(data: pa.Table) -> dict[int, int]:
+    """Rows per account of an Arrow table read from the lake."""
+    return dict(Counter(data.column("account_id").to_pylist()))
+
+
+def versions(lake: Lake) -> dict[str, int]:
+    """The current version of every published table."""
+    return {name: delta_table(lake, name).version() for name in PUBLISHED}
+
+
+class Reader(threading.Thread):
+    """Reads a Delta table again and again until stopped: (version, rows per account) each time."""
+
+    def __init__(self, lake: Lake, name: str) -> None:
+        super().__init__(name=f"reader-{name}", daemon=True)
+        self.lake, self.table = lake, name
+        self.seen: list[tuple[int, dict[int, int]]] = []
+        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    table = delta_table(self.lake, self.table)
+                except TableNotFoundError:
+                    self.seen.append((-1, {}))
+                else:
+                    self.seen.append((table.version(), per_account(table.to_pyarrow_table())))
+                time.sleep(0.02)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            self.error = exc
+
+    def __enter__(self) -> Reader:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop_event.set()
+        self.join(timeout=30)
