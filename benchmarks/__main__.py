@@ -6,11 +6,11 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks import accounts, bigaccount, endtoend, local, network, portfolio, publish
+from benchmarks import accounts, bigaccount, endtoend, lake, local, network, portfolio, publish
 from benchmarks.report import render
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-PARTS = ("network", "local", "endtoend", "bigaccount", "publish", "portfolio", "accounts")
+PARTS = ("network", "local", "endtoend", "bigaccount", "publish", "portfolio", "accounts", "lake")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(portfolio.run(smoke=args.smoke, runs=runs))
     if "accounts" in parts:
         sections.append(accounts.run(smoke=args.smoke, runs=runs))
+    if "lake" in parts:
+        sections.append(lake.run(smoke=args.smoke, runs=runs))
     text = render(sections, runs=runs, smoke=args.smoke, seconds=time.monotonic() - started)
     args.out.write_text(text)
     print(text)
