@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -239,6 +240,8 @@ def find_problems(
 class ParquetPublisher:
     """The Parquet methods of :class:`warehouse.store.Warehouse`, in its transactions."""
 
+    published_at = float("-inf")  # time.monotonic() of the last publish
+
     def publish_parquet(self) -> int:
         """Write every pending Parquet partition atomically; returns how many were written.
 
@@ -246,7 +249,9 @@ class ParquetPublisher:
         """
         if self.building:
             return 0
-        return self._transaction(lambda con: publish_pending(con, self.parquet_dir, self.lake))
+        written = self._transaction(lambda con: publish_pending(con, self.parquet_dir, self.lake))
+        self.published_at = time.monotonic()
+        return written
 
     def publish_all_parquet(self) -> None:
         """Rewrite every table's Parquet dataset and drop partitions DuckDB no longer has."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,8 @@ from transforms.frames import Normalised, to_arrow
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 
 log = logging.getLogger("t212_etl")
+# a resource's changes are published at most this long after the previous publish
+PUBLISH_EVERY = 5.0
 
 SHARED_RAW_ACCOUNT = "shared"
 
@@ -99,8 +102,13 @@ def publish_parquet_safely(wh: Warehouse) -> str | None:
     """Publish pending Parquet partitions; on a write error (a full disk) they stay pending.
 
     The merge is already committed, so the resource succeeded; the run publishes again
-    at its end and reports a failure that persists. Returns the error, if any.
+    at its end and reports a failure that persists. Returns the error, if any. Within
+    ``PUBLISH_EVERY`` seconds of the last publish the partitions wait for the next one:
+    many accounts at once would otherwise publish after every resource of every account,
+    one after the other under the warehouse lock (and, with a lake, one commit each).
     """
+    if time.monotonic() - wh.published_at < PUBLISH_EVERY:
+        return None  # published moments ago: the next publish, at the latest the run's, takes it
     try:
         wh.publish_parquet()
     except OSError as exc:
