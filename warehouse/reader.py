@@ -65,9 +65,6 @@ def connect_lake(lake: Lake) -> duckdb.DuckDBPyConnection:
     The portfolio views convert to account currencies only: ``base_currency`` lives in
     each worker's database. External access is then switched off, as for the local file.
     """
-    from deltalake import DeltaTable
-    from deltalake.exceptions import TableNotFoundError
-
     from warehouse.bookkeeping import SETTINGS
     from warehouse.views import create_views
 
@@ -78,12 +75,9 @@ def connect_lake(lake: Lake) -> duckdb.DuckDBPyConnection:
         con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")
         for name, table in PUBLISHED.items():
-            try:
-                uri = lake.table_uri(name)
-                data = DeltaTable(uri, storage_options=lake.options).to_pyarrow_dataset()
-            except TableNotFoundError:
-                data = table.arrow_schema().empty_table()
-            con.register(name, data)
+            target = lake.open_table(name)
+            empty = table.arrow_schema().empty_table()
+            con.register(name, empty if target is None else target.to_pyarrow_dataset())
         con.execute(SETTINGS.duckdb_ddl())
         create_views(con)
         con.execute("SET enable_external_access = false")

@@ -325,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     import duckdb
 
     from warehouse import MemoryLimitInvalid, WarehouseLocked, WarehouseMissing
+    from warehouse.leases import AccountBusy
+    from warehouse.objectstore import ObjectStoreError
 
     try:
         return COMMANDS[args.command](args)
@@ -340,11 +342,17 @@ def main(argv: list[str] | None = None) -> int:
         WarehouseLocked,
         WarehouseMissing,
         MemoryLimitInvalid,
+        AccountBusy,
     ) as exc:
         if debug:
             raise
         print(f"t212-etl: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    except ObjectStoreError as exc:  # worded for the store already, with what to check
+        if debug:
+            raise
+        print(f"t212-etl: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except OSError as exc:
         if debug:
             raise
