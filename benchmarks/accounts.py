@@ -20,8 +20,9 @@ from sandbox import SandboxSize as Size
 COUNTS = (1, 10, 50)
 # orders take 12 pages: one burst of 6, a full window, the other 6
 SIZE = Size(instruments=500, positions=20, dividends=300, orders=600, transactions=450, years=2)
-# the documented 60 s history window becomes 15 s
-TIME_SCALE = 0.25
+# the documented limits as they are: a user's night (0.25, a 15 s window, is CPU-bound on
+# two cores at 50 accounts; see RESULTS.md)
+TIME_SCALE = 1.0
 FIRST_ID = 21300001
 
 
@@ -134,10 +135,12 @@ def _check(summary: RunSummary, count: int) -> None:
     assert len({a.account_id for a in summary.accounts}) == count
 
 
-def run(*, smoke: bool, runs: int, counts: tuple[int, ...] = COUNTS) -> Section:
+def run(
+    *, smoke: bool, runs: int, counts: tuple[int, ...] = COUNTS, time_scale: float = TIME_SCALE
+) -> Section:
     """Wall time of 1, 10 and 50 accounts, the first run and the next night's."""
     size = Size(instruments=50, positions=5, dividends=60, orders=120, transactions=60)
-    size, scale = (size, 0.002) if smoke else (SIZE, TIME_SCALE)
+    size, scale = (size, 0.002) if smoke else (SIZE, time_scale)
     counts = (1, 3) if smoke else counts
     firsts: dict[int, list[Measured]] = {n: [] for n in counts}
     nights: dict[int, list[Measured]] = {n: [] for n in counts}
@@ -173,7 +176,7 @@ def run(*, smoke: bool, runs: int, counts: tuple[int, ...] = COUNTS) -> Section:
         f"A first run from empty of 1, 10 and 50 accounts in one `run_export` (every account "
         f"with its own key, {size.instruments} instruments, "
         f"{', '.join(f'{v} {k}' for k, v in pages.items())}), against the sandbox in a process "
-        f"of its own with the documented limits time scaled by {scale}: one account waits "
+        f"of its own with the documented limits time scaled by {scale:g}: one account waits "
         f"{60 * scale:g} s for its second window of orders. Then the next night's run (one new "
         "day, no rate-limit wait). Accounts run at once up to `[export] parallel_accounts` "
         "(64); their rate limits are per key, so the run should take about as long as one.",

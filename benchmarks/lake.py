@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
+from benchmarks.accounts import settings_for as accounts_settings
 from benchmarks.remote import RemoteSandbox
 from benchmarks.report import Row, Section, median
 from flows.pipeline import run as pipeline_run
 from flows.pipeline.run import run_export
-from flows.pipeline.settings import AccountConfig, Settings
+from flows.pipeline.settings import Settings
 from sandbox import AccountSpec, SandboxConfig
 from sandbox import SandboxSize as Size
 
@@ -248,16 +249,8 @@ def sandbox_accounts(count: int, size: Size) -> tuple[AccountSpec, ...]:
 
 
 def settings_for(sb: RemoteSandbox, data_dir: Path, storage_url: str | None) -> Settings:
-    """Settings naming every sandbox account, key pairs in a private environment mapping."""
-    accounts, environ = [], {}
-    for i, spec in enumerate(sb.config.accounts):
-        key_env, secret_env = f"T212_BENCH_KEY_{i:03d}", f"T212_BENCH_SECRET_{i:03d}"
-        environ |= {key_env: spec.key, secret_env: spec.secret}
-        accounts.append(
-            AccountConfig(f"a{i:03d}", "demo", sb.base_url, key_env=key_env, secret_env=secret_env)
-        )
-    return Settings(data_dir=data_dir, accounts=tuple(accounts), environ=environ,
-                    storage_url=storage_url)  # fmt: skip
+    """The accounts benchmark's settings for every sandbox account, with the storage URL."""
+    return replace(accounts_settings(sb, data_dir), storage_url=storage_url)
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,16 +40,26 @@ def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
     path = data_dir / DATABASE_FILE
     if not path.is_file():
         raise WarehouseMissing(f"no warehouse at {path}: run `t212-etl run` first")
+    return _connect(str(path), [_readable(data_dir)], lambda con: None)
+
+
+def _connect(
+    path: str | None, readable: list[str], fill: Callable[[duckdb.DuckDBPyConnection], None]
+) -> duckdb.DuckDBPyConnection:
+    """A reader's connection (read-only for a file): ``fill`` runs before it is locked down
+    to the ``readable`` directories, no extension and no setting change."""
     con = duckdb.connect(
-        str(path),
-        read_only=True,
+        path or ":memory:",
+        read_only=path is not None,
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     try:
         # DuckDB draws a progress bar on stdout past two seconds: it would corrupt `sql`'s output
         con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET allowed_directories = $dirs", {"dirs": [_readable(data_dir)]})
+        fill(con)
+        if readable:
+            con.execute("SET allowed_directories = $dirs", {"dirs": readable})
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
     except BaseException:
@@ -68,24 +79,15 @@ def connect_lake(lake: Lake) -> duckdb.DuckDBPyConnection:
     from warehouse.bookkeeping import SETTINGS
     from warehouse.views import create_views
 
-    con = duckdb.connect(
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    )
-    try:
-        con.execute("SET enable_progress_bar = false")
-        con.execute("SET TimeZone = 'UTC'")
+    def fill(con: duckdb.DuckDBPyConnection) -> None:
         for name, table in PUBLISHED.items():
             target = lake.open_table(name)
             empty = table.arrow_schema().empty_table()
             con.register(name, empty if target is None else target.to_pyarrow_dataset())
         con.execute(SETTINGS.duckdb_ddl())
         create_views(con)
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-    except BaseException:
-        con.close()
-        raise
-    return con
+
+    return _connect(None, [], fill)
 
 
 def _readable(data_dir: Path) -> str:

@@ -84,7 +84,7 @@ class Reader(threading.Thread):
                     self.seen.append((-1, {}))
                 else:
                     self.seen.append((table.version(), per_account(table.to_pyarrow_table())))
-                time.sleep(0.02)
+                time.sleep(0.1)  # a reader now and then, not a busy loop beside the run
         except BaseException as exc:  # reported by the test, not lost in the thread
             self.error = exc
 
