@@ -54,6 +54,8 @@ def test_never_more_accounts_at_once_than_the_cap(limit):
     assert gauge.most == limit
 
 
+# one worker runs every test that uses the shared Prefect server, so it starts once
+@pytest.mark.xdist_group("prefect")
 def test_flow_runs_as_many_account_tasks_at_once_as_allowed(prefect_harness):
     gauge, barrier = Gauge(), threading.Barrier(12, timeout=20)
     jobs = [gauge.job(f"a{i}", barrier) for i in range(12)]
