@@ -10,7 +10,16 @@ from benchmarks import accounts, bigaccount, endtoend, lake, local, network, por
 from benchmarks.report import render
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-PARTS = ("network", "local", "endtoend", "bigaccount", "publish", "portfolio", "accounts", "lake")
+# the parts that take nothing but the common options
+PLAIN = {
+    "endtoend": endtoend,
+    "bigaccount": bigaccount,
+    "publish": publish,
+    "portfolio": portfolio,
+    "accounts": accounts,
+    "lake": lake,
+}
+PARTS = ("network", "local", *PLAIN)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,18 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(
             local.run(smoke=args.smoke, runs=runs, rows=args.rows, dlt_rows=args.dlt_rows)
         )
-    if "endtoend" in parts:
-        sections.append(endtoend.run(smoke=args.smoke, runs=runs))
-    if "bigaccount" in parts:
-        sections.append(bigaccount.run(smoke=args.smoke, runs=runs))
-    if "publish" in parts:
-        sections.append(publish.run(smoke=args.smoke, runs=runs))
-    if "portfolio" in parts:
-        sections.append(portfolio.run(smoke=args.smoke, runs=runs))
-    if "accounts" in parts:
-        sections.append(accounts.run(smoke=args.smoke, runs=runs))
-    if "lake" in parts:
-        sections.append(lake.run(smoke=args.smoke, runs=runs))
+    for name, part in PLAIN.items():
+        if name in parts:
+            sections.append(part.run(smoke=args.smoke, runs=runs))
     text = render(sections, runs=runs, smoke=args.smoke, seconds=time.monotonic() - started)
     args.out.write_text(text)
     print(text)

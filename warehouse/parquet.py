@@ -144,16 +144,16 @@ def publish_pending(con: duckdb.DuckDBPyConnection, root: Path, lake: Lake | Non
     """
     pending = q(PENDING_PUBLISH.name)
     rows = con.execute(f"SELECT {_PENDING_COLS} FROM {pending} ORDER BY ALL").fetchall()
-    if lake is not None:
+    if lake is None:
+        for name, partition in rows:
+            if partition == WHOLE_TABLE:
+                _publish_table(con, root, PUBLISHED[name])
+            else:
+                write_partition(con, root, PUBLISHED[name], partition)
+    else:
         for name, group in itertools.groupby(rows, key=lambda row: row[0]):
             crash_if_asked("lake")
             lake.publish(con, PUBLISHED[name], [partition for _, partition in group])
-    for name, partition in rows if lake is None else ():
-        table = PUBLISHED[name]
-        if partition == WHOLE_TABLE:
-            _publish_table(con, root, table)
-        else:
-            write_partition(con, root, table, partition)
     # Cleared only once every file is in place, and only at the commit of this transaction:
     # a crash before it leaves the rows pending and the next publish rewrites the partitions.
     for batch in _batches(rows):
@@ -237,6 +237,15 @@ def find_problems(
     return problems
 
 
+def lake_problems(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[Problem]:
+    """How the lake differs from DuckDB, per table and account (see ``Lake.problems``)."""
+    return [
+        Problem(table.name, WHOLE_TABLE, message)
+        for table in PUBLISHED.values()
+        for message in lake.problems(con, table)
+    ]
+
+
 class ParquetPublisher:
     """The Parquet methods of :class:`warehouse.store.Warehouse`, in its transactions."""
 
@@ -262,11 +271,7 @@ class ParquetPublisher:
     def _problems(self) -> list[Problem]:
         if self.lake is None:
             return find_problems(self.connection, self.parquet_dir)
-        return [
-            Problem(table.name, WHOLE_TABLE, message)
-            for table in PUBLISHED.values()
-            for message in self.lake.problems(self.connection, table)
-        ]
+        return lake_problems(self.connection, self.lake)
 
     def check_parquet(self) -> list[str]:
         """Problems of the Parquet datasets (or the lake) against DuckDB; empty when they agree."""

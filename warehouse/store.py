@@ -365,31 +365,23 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
 
     def publish(self, *, reopen: bool = True) -> None:
         """Publish pending Parquet partitions, then the database (see :meth:`publish_database`),
-        then, with a lake, copy the raw zone's new runs to it."""
+        then, with a lake, copy the raw zone's new runs to it (and clean it once a day)."""
         self.publish_parquet()
+        if self.lake is not None:
+            self._vacuum_when_due()
         self.publish_database(reopen=reopen)
         if self.lake is not None:
             upload_raw(self.lake.store, self.data_dir / RAW_DIR)
-            self._vacuum_when_due()
 
     def _vacuum_when_due(self) -> None:
         """Clean the lake's replaced files at most once a day (see ``Lake.vacuum``)."""
         from warehouse.lake import VACUUM_EVERY
 
         now = datetime.now(UTC)
-        con = duckdb.connect(str(self.work_db)) if self._con is None else self.connection
-        try:
-            rows = con.execute(
-                f"SELECT value FROM {q(SETTINGS.name)} WHERE name = ?", [VACUUMED_AT]
-            ).fetchall()
-            if rows and now - datetime.fromisoformat(rows[0][0]) < VACUUM_EVERY:
-                return
-            self.lake.vacuum(parquet.PUBLISHED)
-            con.execute(
-                f"INSERT OR REPLACE INTO {q(SETTINGS.name)} VALUES (?, ?)",
-                [VACUUMED_AT, now.isoformat()],
-            )
-        finally:
-            if con is not self._con:
-                con.close()
-                self._secure_files()
+        rows = self.connection.execute(
+            f"SELECT value FROM {q(SETTINGS.name)} WHERE name = ?", [VACUUMED_AT]
+        ).fetchall()
+        if rows and now - datetime.fromisoformat(rows[0][0]) < VACUUM_EVERY:
+            return
+        self.lake.vacuum(parquet.PUBLISHED)
+        self.write_setting(VACUUMED_AT, now.isoformat())

@@ -12,7 +12,7 @@ import duckdb
 from flows.app.output import format_table
 from transforms.catalogue import TABLES
 from warehouse import GLOBAL_ACCOUNT, connect_readonly
-from warehouse.parquet import PUBLISHED, Problem, find_problems
+from warehouse.parquet import find_problems, lake_problems
 from warehouse.reader import DATABASE_FILE
 
 if TYPE_CHECKING:
@@ -89,15 +89,6 @@ def _open_published(data_dir: Path) -> tuple[duckdb.DuckDBPyConnection, float]:
         con.close()  # replaced by a run while opening: open the new copy
 
 
-def _lake_problems(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[Problem]:
-    """How the lake differs from the published database, per table and account."""
-    return [
-        Problem(table.name, "*", message)
-        for table in PUBLISHED.values()
-        for message in lake.problems(con, table)
-    ]
-
-
 def status_report(
     data_dir: Path, now: datetime | None = None, lake: Lake | None = None
 ) -> tuple[str, bool]:
@@ -115,7 +106,7 @@ def status_report(
             found = find_problems(con, Path(data_dir) / "parquet", newer_than=published_at)
         else:
             lines.append(f"lake: {lake.url}")
-            found = _lake_problems(con, lake)
+            found = lake_problems(con, lake)
     finally:
         con.close()
     problems = [p for p in found if p.alarm]

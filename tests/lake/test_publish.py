@@ -107,6 +107,15 @@ def test_every_table_in_the_lake_equals_the_local_database(published):
     assert set(orders) == ACCOUNTS and min(orders.values()) > 100
 
 
+def test_status_checks_the_lake_not_the_empty_local_parquet(published):
+    from flows.app.status import status_report
+
+    text, attention = status_report(published.data_dir, lake=published.lake)
+    assert not attention, text
+    assert f"lake: {published.url}" in text
+    assert "lake: every partition matches DuckDB" in text
+
+
 def test_polars_reads_the_same_rows(published):
     import polars as pl
 
