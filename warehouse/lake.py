@@ -156,7 +156,10 @@ class Lake:
             self._attempt(table, lambda: self._upsert(con, table))
             return
         if not _per_account(table):
-            self._attempt(table, lambda: self._overwrite(con, table, None))
+            # a predicate, even TRUE, makes the commit read the files it replaces: a worker
+            # that replaced the list meanwhile is a conflict, and the write is tried again
+            # on the new version; without one, both copies would stay (a blind append)
+            self._attempt(table, lambda: self._overwrite(con, table, "TRUE"))
             return
         predicate = scope_predicate(table, partitions, owned_accounts(con))
         self._attempt(table, lambda: self._overwrite(con, table, predicate))

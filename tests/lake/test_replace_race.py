@@ -1,0 +1,55 @@
+"""Two workers replacing a reference list at the same moment leave it whole, not doubled."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from warehouse.lake import Lake
+
+ROWS = 11
+# one worker process: its own list of exchanges, published whole at an agreed moment
+_WORKER = """
+import sys, time
+import duckdb
+from transforms.catalogue import TABLES
+from warehouse.lake import Lake
+
+url, worker, at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+table = TABLES["exchanges"]
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+con.execute(table.duckdb_ddl())
+con.execute(
+    "INSERT INTO exchanges SELECT range, 'exchange ' || range, now(), ? FROM range(?)",
+    [worker, int(sys.argv[4])],
+)
+lake = Lake(url)
+lake.open_table("exchanges")  # the libraries loaded before the agreed moment
+time.sleep(max(0.0, at - time.time()))
+lake.publish(con, table, ["*"])
+"""
+
+
+def test_two_workers_replacing_a_list_at_once_leave_one_copy(storage_url):
+    root = Path(__file__).parents[2]
+    for round_ in range(3):
+        url = f"{storage_url}/round-{round_}"
+        at = time.time() + 4
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _WORKER, url, name, str(at), str(ROWS)],
+                cwd=root,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in ("a", "b")
+        ]
+        for worker in workers:
+            _, err = worker.communicate(timeout=60)
+            assert worker.returncode == 0, err[-2000:]
+        data = Lake(url).open_table("exchanges").to_pyarrow_table()
+        assert data.num_rows == ROWS, f"round {round_}: {data.num_rows} rows"
+        assert len(set(data.column("_run_id").to_pylist())) == 1
