@@ -3,7 +3,7 @@
 The sandbox (in a process of its own, no rate limit to speak of) holds one account with
 20 years of history; `t212-etl run` exports it from empty, which derives the model as
 every run does. Then the derivation is timed again alone in a fresh process (its peak
-memory is that process's), and every query of the README's Portfolio section and a full
+memory is that process's), and every query of docs/portfolio.md and a full
 read of every portfolio view run against the published file, each the median of five.
 """
 
@@ -23,7 +23,7 @@ from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox
 from warehouse import connect_readonly
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "portfolio.md"
 SIZES = {"orders": 120_000, "dividends": 40_000, "transactions": 20_000}
 SMOKE = {"orders": 2_000, "dividends": 500, "transactions": 300}
 TARGET_SECONDS = 1.0
@@ -49,8 +49,8 @@ def config(sizes: dict[str, int]) -> SandboxConfig:
 
 
 def portfolio_queries() -> list[str]:
-    """The SQL blocks of the README's Portfolio section."""
-    section = README.read_text().split("\n## Portfolio\n", 1)[1].split("\n## ", 1)[0]
+    """The SQL blocks of docs/portfolio.md."""
+    section = PAGE.read_text()
     return re.findall(r"```sql\n(.*?)```", section, re.S)
 
 
@@ -86,7 +86,7 @@ def run(*, smoke: bool, runs: int) -> Section:
         f"One account with {sizes['orders']:,} orders, {sizes['dividends']:,} dividends and "
         f"{sizes['transactions']:,} transactions over 20 years, exported by `t212-etl run` "
         "(which derives the model), then the derivation alone in a fresh process, then each "
-        "query of the README's Portfolio section and a full read of each portfolio view on "
+        "query of docs/portfolio.md and a full read of each portfolio view on "
         "the published file, fetched as Arrow (median of five, fresh connection each).",
     )
     with tempfile.TemporaryDirectory(prefix="t212-portfolio-") as tmp:

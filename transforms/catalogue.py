@@ -56,13 +56,14 @@ class TableKind(StrEnum):
 
 @dataclass(frozen=True)
 class Table:
-    """A warehouse table: columns, natural key, kind and Parquet partitioning."""
+    """A warehouse table: columns, natural key, kind, Parquet partitioning and what it holds."""
 
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     kind: TableKind
     partition_by: tuple[str, ...] = ()
+    description: str = ""
 
     def __post_init__(self) -> None:
         names = self.column_names
@@ -152,12 +153,14 @@ TABLES: dict[str, Table] = {
             ),
             key=("ticker",),
             kind=TableKind.REPLACE,
+            description="the current list, with `first_seen_at`, `last_seen_at`, `is_listed`",
         ),
         Table(
             "exchanges",
             _cols("exchange_id:bigint name:text"),
             key=("exchange_id",),
             kind=TableKind.REPLACE,
+            description="the current list of exchanges",
         ),
         Table(
             "working_schedule_events",
@@ -166,6 +169,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("working_schedule_id", "event_at", "event_type"),
             kind=TableKind.REPLACE,
+            description="the current trading schedules of the exchanges",
         ),
         Table(
             "account_summaries",
@@ -178,6 +182,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "snapshot_at"),
             kind=TableKind.SNAPSHOT,
+            description="one account summary per run",
             partition_by=("account_id", "snapshot_date"),
         ),
         Table(
@@ -193,6 +198,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "snapshot_at", "ticker"),
             kind=TableKind.SNAPSHOT,
+            description="one snapshot per run; GBX prices also in GBP (`*_major`)",
             partition_by=("account_id", "snapshot_date"),
         ),
         Table(
@@ -206,6 +212,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "snapshot_at", "order_id"),
             kind=TableKind.SNAPSHOT,
+            description="one snapshot per run of the orders still open",
             partition_by=("account_id", "snapshot_date"),
         ),
         Table(
@@ -217,6 +224,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "reference"),
             kind=TableKind.MERGE,
+            description="dividends paid, merged",
             partition_by=("account_id",),
         ),
         Table(
@@ -230,6 +238,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "order_id"),
             kind=TableKind.MERGE,
+            description="orders, merged",
             partition_by=("account_id",),
         ),
         Table(
@@ -242,6 +251,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "fill_id"),
             kind=TableKind.MERGE,
+            description="the fills of orders (carries `order_id`), merged",
             partition_by=("account_id",),
         ),
         Table(
@@ -252,6 +262,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "fill_id", "name", "charged_at"),
             kind=TableKind.MERGE,
+            description="the taxes and fees charged on fills, merged",
             partition_by=("account_id",),
         ),
         Table(
@@ -262,6 +273,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "reference"),
             kind=TableKind.MERGE,
+            description="deposits, withdrawals, interest, fees and transfers, merged",
             partition_by=("account_id",),
         ),
         Table(
@@ -278,6 +290,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "id"),
             kind=TableKind.MERGE,
+            description="CSV report rows, each event once (`id` the event, `report_id` the report)",
             partition_by=("account_id",),
         ),
         # The portfolio model: derived from the tables above after every load, replaced whole.
@@ -292,6 +305,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "method", "disposal_id"),
             kind=TableKind.DERIVED,
+            description="the portfolio model's disposals per method, replaced after every load",
         ),
         Table(
             "holding_changes",
@@ -302,6 +316,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "instrument", "day"),
             kind=TableKind.DERIVED,
+            description="the portfolio model's holdings on the days they change",
         ),
         Table(
             "returns",
@@ -312,6 +327,7 @@ TABLES: dict[str, Table] = {
             ),
             key=("account_id", "period_kind", "period"),
             kind=TableKind.DERIVED,
+            description="the portfolio model's returns per month, year and since inception",
         ),
     )
 }

@@ -25,6 +25,7 @@ RUNS = Table(
     ),
     key=("run_id",),
     kind=TableKind.LOG,
+    description="the run log: one row per run",
 )
 
 RUN_RESOURCES = Table(
@@ -36,6 +37,7 @@ RUN_RESOURCES = Table(
     ),
     key=("run_id", "account_id", "resource"),
     kind=TableKind.LOG,
+    description="the run log: rows read, inserted, updated, requests, retries, 429s, waits",
 )
 
 LOAD_STATE = Table(
@@ -47,6 +49,7 @@ LOAD_STATE = Table(
     ),
     key=("account_id", "resource"),
     kind=TableKind.LOG,
+    description="each resource's cursor and last success (internal)",
 )
 
 PENDING_PUBLISH = Table(
@@ -58,6 +61,7 @@ PENDING_PUBLISH = Table(
     ),
     key=("table_name", "partition_values"),
     kind=TableKind.LOG,
+    description="Parquet partitions still to publish (internal)",
 )
 
 # Choices the views read, written by each run from the configuration (``base_currency``).
@@ -66,6 +70,7 @@ SETTINGS = Table(
     columns("name:text value:text"),
     key=("name",),
     kind=TableKind.LOG,
+    description="choices the views read (`base_currency`), written by each run",
 )
 
 BOOKKEEPING: dict[str, Table] = {

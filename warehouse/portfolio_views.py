@@ -87,12 +87,13 @@ _REPORT_FEES = " + ".join(_report_fee(c) for c in _TRADE_FEES)
 _BASE = """(SELECT "value" FROM "settings" WHERE "name" = 'base_currency')"""
 
 
-def _converted(source: str, day: str, amounts: tuple[str, ...]) -> str:
+def _converted(description: str, source: str, day: str, amounts: tuple[str, ...]) -> str:
     """``source`` with ``base_currency``, the rate used, its source and ``<amount>_base``."""
     columns = ", ".join(
         f'CAST(s."{a}" * r."base_rate" AS DECIMAL(38,10)) AS "{a}_base"' for a in amounts
     )
     return f"""
+        -- {description}
         SELECT s.*, b."base_currency", r."base_rate", r."base_rate_source", {columns}
         FROM {source} s
         CROSS JOIN (SELECT {_BASE} AS "base_currency") b
@@ -115,6 +116,7 @@ def _converted(source: str, day: str, amounts: tuple[str, ...]) -> str:
 
 PORTFOLIO_VIEWS: dict[str, str] = {
     "position_events": f"""
+        -- every event that changes a holding, once: fills, report trades, splits
         WITH "fees" AS (
             SELECT "account_id", "fill_id", -sum("quantity") AS "fees"
             FROM "fill_taxes" GROUP BY ALL
@@ -180,6 +182,7 @@ PORTFOLIO_VIEWS: dict[str, str] = {
                    WHERE "isin" IS NOT NULL GROUP BY ALL) s ON s."isin" = c."isin"
         WHERE c."ratio" > 0""",
     "holdings_daily": """
+        -- per account, instrument and day held: quantity and cost basis
         WITH "spans" AS (
             SELECT *, lead("day") OVER (PARTITION BY "account_id", "instrument" ORDER BY "day")
                           AS "next_day"
@@ -196,6 +199,7 @@ PORTFOLIO_VIEWS: dict[str, str] = {
                  s."day", coalesce(s."next_day" - 1, l."d"), INTERVAL 1 DAY)) AS "day") d
         WHERE s."quantity" <> 0""",
     "holdings_differences": """
+        -- positions snapshots that differ from the rebuilt holding of their day
         WITH "snap" AS (
             SELECT p."account_id", p."snapshot_at", p."snapshot_date", p."ticker",
                    coalesce(p."instrument_isin", i."isin", p."ticker") AS "instrument",
@@ -228,6 +232,7 @@ PORTFOLIO_VIEWS: dict[str, str] = {
           AND (s."quantity" IS DISTINCT FROM h."quantity"
                OR abs(round(s."total_cost", 2) - round(h."cost_basis", 2)) >= 0.01)""",
     "realised_gains_differences": """
+        -- average-cost disposals whose result differs from Trading 212's
         SELECT "account_id", "disposal_id", "disposed_at", "instrument", "ticker", "quantity",
                "result_before_fees", round("result_before_fees", 2) AS "result_rounded",
                "broker_result", round("result_before_fees", 2) - "broker_result" AS "difference",
@@ -237,9 +242,13 @@ PORTFOLIO_VIEWS: dict[str, str] = {
           AND round("result_before_fees", 2) <> "broker_result"
     """,
     "disposals_converted": _converted(
-        '"disposals"', '"day"', ("proceeds", "allowable_costs", "gain")
+        "disposals with their base-currency amounts and the rate each used",
+        '"disposals"',
+        '"day"',
+        ("proceeds", "allowable_costs", "gain"),
     ),
     "realised_gains_by_year": """
+        -- disposals, proceeds, costs, gain and loss per account, method and year
         SELECT "account_id", "method", "year", count(*) AS "disposals",
                sum("proceeds") AS "proceeds", sum("allowable_costs") AS "allowable_costs",
                coalesce(sum("gain") FILTER (WHERE "gain" > 0), 0) AS "gain",
@@ -258,6 +267,7 @@ PORTFOLIO_VIEWS: dict[str, str] = {
 PORTFOLIO_VIEWS.update(
     {
         "fx_rates_observed": f"""
+            -- every exchange rate the data carries: account currency per unit of another
             SELECT "account_id", CAST(timezone('UTC', "at") AS DATE) AS "day",
                    CASE WHEN "price_currency" = 'GBX' THEN 'GBP' ELSE "price_currency" END
                        AS "currency",
@@ -271,6 +281,7 @@ PORTFOLIO_VIEWS.update(
                 PARTITION BY "account_id", "day", "currency" ORDER BY "at" DESC, "event_id") = 1
         """,
         "external_flows": f"""
+            -- deposits (+) and withdrawals (-): what returns are measured against
             SELECT t."account_id", t."date_time" AS "at", {_utc_day('t."date_time"')} AS "day",
                    CASE WHEN t."kind" = 'deposit' THEN abs(t."amount")
                         ELSE -abs(t."amount") END AS "amount",
@@ -288,6 +299,7 @@ PORTFOLIO_VIEWS.update(
                            AND abs(t."amount") = abs(a."total"))))
         """,
         "income_items": f"""
+            -- each dividend, interest payment and fee behind income_monthly
             WITH "api_dividends" AS (
                 SELECT d."account_id", d."paid_on" AS "at", d."currency",
                        coalesce(d."ticker_currency", d."currency") AS "paid_in",
@@ -331,11 +343,13 @@ PORTFOLIO_VIEWS.update(
             FROM "cash_transactions" WHERE "kind" = 'fee'
         """,
         "income_converted": _converted(
+            "income items with their base-currency amounts and the rate each used",
             '(SELECT *, CAST(timezone(\'UTC\', "at") AS DATE) AS "day" FROM "income_items")',
             '"day"',
             ("gross", "withholding", "net"),
         ),
         "income_monthly": f"""
+            -- per account, month, tax year and currency of payment: dividends, interest, fees
             SELECT "account_id",
                    CAST(date_trunc('month', timezone('UTC', "at")) AS DATE) AS "month",
                    {tax_year(_UK_DAY.format('"at"'))} AS "tax_year", "currency", "paid_in",

@@ -132,11 +132,13 @@ def _differences() -> str:
 
 VIEWS: dict[str, str] = {
     "positions_latest": """
+        -- the newest positions snapshot per account
         SELECT p.* FROM "positions" p
         WHERE p."snapshot_at" = (
             SELECT max(l."snapshot_at") FROM "positions" l WHERE l."account_id" = p."account_id"
         )""",
     "dividend_reconciliation": f"""
+        -- JSON dividends (by instrument and date) beside their report rows
         WITH "api" AS (
             SELECT d.*, {_DAY.format('d."paid_on"')} AS "day",
                    coalesce(d."instrument_isin", i."isin", d."ticker") AS "instrument_key"
@@ -164,6 +166,7 @@ VIEWS: dict[str, str] = {
          AND d."instrument_key" = r."instrument_key" AND d."n" = r."n"
         """,
     "order_reconciliation": """
+        -- fills (by order id) beside their report rows
         WITH "taxes" AS (
             SELECT "account_id", "fill_id",
                    -sum("quantity") FILTER (WHERE "name" = 'STAMP_DUTY_RESERVE_TAX') AS "sdrt",
@@ -188,6 +191,7 @@ VIEWS: dict[str, str] = {
           ON f."account_id" = r."account_id" AND f."order_id" = r."order_id"
         """,
     "dividends_monthly": """
+        -- per account, month and currency: gross, withholding tax, net, payments
         SELECT d."account_id",
                CAST(date_trunc('month', timezone('UTC', d."paid_on")) AS DATE) AS "month",
                d."currency",
@@ -203,6 +207,7 @@ VIEWS: dict[str, str] = {
          AND coalesce(m."withholding_tax_currency", d."currency") = d."currency"
         GROUP BY ALL""",
     "cash_activity_monthly": f"""
+        -- from the reports: interest, withholding, stamp duty and fees per month
         WITH "items" AS (
             {_cash_items()}
         )
@@ -211,6 +216,7 @@ VIEWS: dict[str, str] = {
                "kind", "currency", sum("amount") AS "amount", count(*) AS "rows"
         FROM "items" GROUP BY ALL""",
     "reconciliation_differences": f"""
+        -- one row per disagreement between the JSON history and the reports
         WITH "activity_coverage" AS (
             SELECT a."account_id", min(a."time") AS "first_at", max(a."time") AS "last_at",
                    (SELECT min("paid_on") FROM "dividends" d
@@ -225,6 +231,7 @@ VIEWS: dict[str, str] = {
         )
         {_differences()}""",
     "dividend_income_by_ticker": f"""
+        -- trailing-twelve-month and all-time income, cost basis, yield on cost
         WITH "income" AS (
             SELECT "account_id", "ticker", "currency",
                    coalesce(sum("amount") FILTER (
@@ -248,6 +255,7 @@ VIEWS: dict[str, str] = {
         LEFT JOIN "cost" c ON c."account_id" = i."account_id" AND c."ticker" = i."ticker"
         """,
     "portfolio_value_daily": """
+        -- per account and day: total value, invested, cost and cash
         SELECT "account_id", "snapshot_date" AS "date", "currency", "total_value",
                "investments_current_value", "investments_total_cost",
                coalesce("cash_available_to_trade", 0) + coalesce("cash_in_pies", 0)
@@ -258,6 +266,7 @@ VIEWS: dict[str, str] = {
             PARTITION BY "account_id", "snapshot_date" ORDER BY "snapshot_at" DESC
         ) = 1""",
     "cash_transactions": f"""
+        -- every API transaction with its kind (interest, deposit, fee, ...) and source
         WITH "matched" AS (
             SELECT t."account_id", t."reference", r."action"
             FROM "transactions" t JOIN "activity" r
@@ -283,6 +292,7 @@ VIEWS: dict[str, str] = {
         LEFT JOIN "matched" m ON m."account_id" = t."account_id" AND m."reference" = t."reference"
         """,
     "corporate_actions": f"""
+        -- each stock split's close and open halves paired: shares before, after, ratio
         WITH "halves" AS (
             SELECT * FROM "activity"
             WHERE "action" IN ('Stock split close', 'Stock split open')
@@ -312,6 +322,7 @@ VIEWS: dict[str, str] = {
         QUALIFY row_number() OVER (
             PARTITION BY "account_id", "open_id" ORDER BY "gap_ms", "close_id") = 1""",
     "corporate_actions_unpaired": """
+        -- split halves with no partner: a report file is missing
         SELECT a."account_id", a."action", a."time", a."isin", a."ticker", a."shares", a."id"
         FROM "activity" a
         WHERE a."action" IN ('Stock split close', 'Stock split open')

@@ -141,7 +141,7 @@ def serve_command(args: argparse.Namespace) -> int:
             raise SettingsError(
                 "serve needs a Prefect server: start one with `prefect server start`, then "
                 "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` (or use cron: "
-                "`30 2 * * * t212-etl run`, see the README)"
+                "`30 2 * * * t212-etl run`, see docs/configuration.md)"
             )
     parameters, name = deployment_parameters(settings, args)
     timezone = args.timezone or local_timezone()

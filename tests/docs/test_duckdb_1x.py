@@ -13,7 +13,7 @@ from tests.docs.test_documented_code import SQL
 from warehouse.published import STORAGE_VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
-# the README's command, as a user types it
+# the command of the README and docs/storage.md, as a user types it
 OPEN_READ_ONLY = ["-readonly", "data/warehouse.duckdb"]
 STATEMENTS = [
     pytest.param(statement.query.strip().rstrip(";"), id=f"{case.id}:{n}")
@@ -62,6 +62,6 @@ def test_every_table_and_view_opens_in_duckdb_1x_with_its_rows(docs_dir):
     assert {row["name"]: row["n"] for row in found} == counts
 
 
-def test_the_readme_names_the_storage_version_the_code_writes():
-    for document in ("README.md", "docs/bi.md"):
+def test_the_docs_name_the_storage_version_the_code_writes():
+    for document in ("docs/storage.md", "docs/bi.md"):
         assert f"STORAGE_VERSION '{STORAGE_VERSION}'" in (ROOT / document).read_text(), document

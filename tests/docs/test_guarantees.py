@@ -1,4 +1,4 @@
-"""Every test the README's "What happens when..." table names exists."""
+"""Every test the guarantees page ("What happens when...") names exists."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ REFERENCE = re.compile(r"`(test_\w+\.py)::(test_\w+)")
 
 
 def _table() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index("## What happens when...")
-    return readme[start : readme.index("\n## ", start + 1)]
+    return (ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8")
 
 
 def test_every_test_named_in_the_guarantees_table_exists():
