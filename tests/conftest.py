@@ -56,9 +56,19 @@ def no_credential_in_any_file_the_suite_writes(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
-    """One temporary Prefect server and database for the whole session, started on first use."""
+def prefect_server():
+    """One temporary Prefect server and database for the whole session, started on first use;
+    its API URL."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=60):
-        yield
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def prefect_harness(prefect_server, monkeypatch):
+    """The session's Prefect server as the configured API of this test (``PREFECT_API_URL``),
+    so `run` and `demo` here are flow runs on it; other tests run without Prefect."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    return prefect_server

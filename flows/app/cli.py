@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also request a CSV report per missing year (taxes, interest, fees)",
     )
     run.add_argument(
+        "--prefect",
+        action="store_true",
+        help="run as a Prefect flow run even without a Prefect API configured (a temporary "
+        "local server then starts for the run)",
+    )
+    run.add_argument(
         "--lock-timeout", type=float, default=0.0, help="seconds to wait for another run's lock"
     )
     run.add_argument(
@@ -253,7 +259,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The export, as a Prefect flow run."""
+    """The export: in-process, or a Prefect flow run when a Prefect API is configured."""
     from flows.app.commands import run_command
 
     return run_command(args)

@@ -1,4 +1,5 @@
-"""The commands that run the Prefect flow: `run`, `demo` and `serve`."""
+"""The commands that run the pipeline: `run` and `demo` (in-process, or as a Prefect flow
+run when a Prefect API is configured or asked for), and `serve`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,43 @@ from flows.pipeline.settings import SettingsError, load_settings
 
 
 class FlowError(Exception):
-    """The flow ended before exporting (bad credentials, locked warehouse); exit code 2."""
+    """The run ended before exporting (bad credentials, locked warehouse); exit code 2."""
+
+
+def run_here(
+    data_dir: str,
+    config: str | None = None,
+    accounts: list[str] | None = None,
+    storage_url: str | None = None,
+    **options,
+) -> RunSummary:
+    """The pipeline in this process, no Prefect: what the flow runs, with the same summary."""
+    from flows.pipeline.run import run_export
+
+    try:
+        settings = load_settings(data_dir=data_dir, config=config, storage_url=storage_url)
+        return run_export(settings, account_names=accounts, **options)
+    except NOTHING_EXPORTED as exc:
+        raise FlowError(str(exc)) from None
+
+
+def runner_for(prefect: bool = False):
+    """The flow when asked (``--prefect``) or a Prefect API is configured, else in-process."""
+    from flows.app.prefect_api import api_configured
+
+    return run_flow if prefect or api_configured() else run_here
+
+
+def check_secret_sources(accounts, via_prefect: bool) -> None:
+    """Refuse, in one line, Prefect Secret blocks when no Prefect API holds them."""
+    for account in accounts:
+        blocks = [b for b in (account.key_block, account.secret_block) if b]
+        if blocks and not via_prefect:
+            raise SettingsError(
+                f"account {account.name} reads its keys from Prefect Secret blocks "
+                f"({', '.join(blocks)}): set PREFECT_API_URL to the Prefect server that holds "
+                "them (or `prefect profile use` one that names it), or run with --prefect"
+            )
 
 
 def run_flow(**parameters) -> RunSummary:
@@ -45,7 +82,7 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """`t212-etl run`: check the settings first (fast), then run the flow."""
+    """`t212-etl run`: check the settings first (fast), then run the pipeline."""
     from flows.pipeline.storage import lake_for
 
     settings = load_settings(
@@ -57,12 +94,15 @@ def run_command(args: argparse.Namespace) -> int:
         select_resources(only)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    for account in [settings.account(n) for n in args.account or []] or settings.accounts:
+    runner = runner_for(args.prefect)
+    accounts = [settings.account(n) for n in args.account or []] or settings.accounts
+    check_secret_sources(accounts, runner is run_flow)
+    for account in accounts:
         account.credentials(settings.environ)
     check_data_dir(settings.data_dir)
     activate(Progress())
     try:
-        summary = run_flow(
+        summary = runner(
             data_dir=str(settings.data_dir),
             config=args.config,
             accounts=args.account,
@@ -101,7 +141,7 @@ def demo_command(args: argparse.Namespace) -> int:
     from flows.app.demo import run_demo
 
     activate(Progress())
-    return run_demo(Path(args.data_dir), run_flow, print_summary)
+    return run_demo(Path(args.data_dir), runner_for(), print_summary)
 
 
 def deployment_parameters(settings, args: argparse.Namespace) -> tuple[dict, str]:

@@ -1,4 +1,4 @@
-"""`t212-etl demo`: the sandbox on a free loopback port, exported with the real flow."""
+"""`t212-etl demo`: the sandbox on a free loopback port, exported by the real pipeline."""
 
 from __future__ import annotations
 

@@ -101,17 +101,12 @@ def scalar(data_dir: Path, sql: str, params: list | None = None) -> Any:
 
 
 def cli_env(env: dict | None = None) -> dict[str, str]:
-    """The environment of a `t212-etl` subprocess: no T212_* variable of this process,
-    the Prefect test harness's server when one runs, then ``env``."""
+    """The environment of a `t212-etl` subprocess: no T212_* variable of this process, then
+    ``env``. A test using ``prefect_harness`` has ``PREFECT_API_URL`` set: its runs are flow
+    runs on the session's Prefect server; other tests' runs are in-process."""
     import os
-    import sys
 
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("T212_")}
-    if "prefect" in sys.modules:
-        from prefect.settings import PREFECT_API_URL
-
-        if PREFECT_API_URL.value():
-            full_env["PREFECT_API_URL"] = PREFECT_API_URL.value()
     full_env.update(env or {})
     return full_env
 
@@ -134,8 +129,7 @@ def start_cli(*args: str, env: dict | None = None, cwd: Path | None = None):
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeout: float = 120):
     """Run `t212-etl ARGS` in a subprocess; returns (exit code, stdout, stderr).
 
-    Inside a Prefect test harness the subprocess uses the harness's server, so a flow
-    run costs no server start-up.
+    With ``prefect_harness`` the subprocess's `run` is a flow run on the session's server.
     """
     import subprocess
     import sys

@@ -226,8 +226,7 @@ def test_sandbox_command_serves_and_prints_how_to_connect(tmp_path):
         proc.wait(timeout=10)
 
 
-@pytest.mark.xdist_group("prefect")  # one worker starts the shared Prefect server once
-def test_second_run_while_locked_exits_2(prefect_harness, tmp_path):
+def test_second_run_while_locked_exits_2(tmp_path):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb, Warehouse.open(data_dir):
         env = {

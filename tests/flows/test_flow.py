@@ -96,7 +96,7 @@ def test_a_bad_key_fails_its_account_while_the_other_lands(prefect_harness, two_
     assert "partial" in markdown and "## Failures" in markdown and "account isa" in markdown
 
 
-def test_missing_scope_fails_one_resource_with_exit_code_1(prefect_harness, two_accounts):
+def test_missing_scope_fails_one_resource_with_exit_code_1(two_accounts):
     sb, data_dir, config = two_accounts
     scopes = ["account", "portfolio", "metadata", "history:orders", "history:transactions"]
     sb.set_key_scopes(KEYS["invest"][2], scopes)
@@ -109,7 +109,7 @@ def test_missing_scope_fails_one_resource_with_exit_code_1(prefect_harness, two_
     assert scalar(data_dir, "SELECT count(*) FROM dividends") == 0
 
 
-def test_every_key_refused_exits_2_and_writes_nothing(prefect_harness, two_accounts):
+def test_every_key_refused_exits_2_and_writes_nothing(two_accounts):
     _, data_dir, config = two_accounts
     env = {**ENV, "T212_TEST_INVEST_SECRET": "wrong", "T212_TEST_ISA_SECRET": "wrong"}
     code, _, err = run_cli("run", "--config", str(config), "--data-dir", str(data_dir), env=env)

@@ -46,12 +46,13 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost", None, "")
 CI_MARKERS = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL", "TF_BUILD")
 
 
-# `demo`, then `run`, as one process: Prefect's temporary server starts once (a first
-# start migrates its database: about 15 s), and its first-run banner would show here.
+# `demo` (in-process: no Prefect API is configured), then `run --prefect`, as one process:
+# Prefect's temporary server starts for the run (a first start migrates its database:
+# about 15 s), and its first-run banner would show here.
 COMMANDS = """
 import sys
 from flows.app.cli import main
-sys.exit(main(["demo"]) or main(["run"]))
+sys.exit(main(["demo"]) or main(["run", "--prefect"]))
 """
 
 
@@ -151,7 +152,7 @@ def _assert_the_demo_queries_answer(output: str, demo_data: Path) -> None:
 
 
 @pytest.mark.xdist_group("prefect")  # beside the test server whose database it copies
-def test_demo_and_run_talk_to_nothing_but_the_api_and_print_no_banner(prefect_harness, tmp_path):
+def test_demo_and_run_talk_to_nothing_but_the_api_and_print_no_banner(prefect_server, tmp_path):
     hook_dir = tmp_path / "hook"
     hook_dir.mkdir()
     (hook_dir / "sitecustomize.py").write_text(AUDIT)

@@ -29,9 +29,6 @@ from warehouse.lake import Lake, lake_partitions
 from warehouse.leases import Leases
 from warehouse.parquet import PUBLISHED
 
-# one worker runs every test that uses the shared Prefect server, so it starts once
-pytestmark = pytest.mark.xdist_group("prefect")
-
 ACCOUNT = """
 [[accounts]]
 name = "{name}"
@@ -80,7 +77,7 @@ def own_rows(rows: list[tuple], name: str, account_id: int) -> list[tuple]:
 
 
 def test_two_workers_export_different_accounts_into_one_lake_at_once(
-    prefect_harness, two_accounts, storage_url, tmp_path
+    two_accounts, storage_url, tmp_path
 ):
     _, config, env = two_accounts
     dirs = {name: tmp_path / name for name in ("invest", "isa")}
@@ -136,7 +133,7 @@ def dead_pid() -> int:
 
 
 def test_an_account_another_process_exports_is_refused_then_taken_over(
-    prefect_harness, two_accounts, storage_url, tmp_path
+    two_accounts, storage_url, tmp_path
 ):
     sb, config, env = two_accounts
     lake, account_id = Lake(storage_url), ACCOUNT_IDS["invest"]

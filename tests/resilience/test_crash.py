@@ -138,12 +138,11 @@ def test_killed_run_then_normal_run_equals_an_uninterrupted_run(
     assert_consistent(data_dir, expected)
 
 
-@pytest.mark.xdist_group("prefect")  # one worker starts the shared Prefect server once
 @pytest.mark.parametrize(("point", "nth"), COMMAND_MOMENTS)
 def test_killed_command_then_normal_run_equals_an_uninterrupted_run(
-    prefect_harness, sandbox_and_reference, tmp_path, point, nth
+    sandbox_and_reference, tmp_path, point, nth
 ):
-    """`t212-etl run` itself, as a Prefect flow, killed in its first and last steps."""
+    """`t212-etl run` itself, killed in its first and last steps."""
     sb, expected, _ = sandbox_and_reference
     data_dir = tmp_path / "data"
     env = {"T212_API_KEY": DEMO_KEY, "T212_API_SECRET": DEMO_SECRET, "T212_BASE_URL": sb.base_url}
