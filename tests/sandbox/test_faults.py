@@ -37,7 +37,8 @@ def test_429_fault_comes_while_the_window_has_room(sandbox: Sandbox, client: htt
 
 
 def test_slow_answer_outlasts_the_client_timeout() -> None:
-    with Sandbox(small_config(slow_seconds=3.0, time_scale=0.1)) as sb:
+    # a slow answer waits 60 s (600 s scaled): far more than any busy machine adds
+    with Sandbox(small_config(slow_seconds=600.0, time_scale=0.1)) as sb:
         sb.inject("slow")
         started = time.monotonic()
         with pytest.raises(httpx.ReadTimeout):
@@ -46,7 +47,7 @@ def test_slow_answer_outlasts_the_client_timeout() -> None:
         sb.inject("slow")
         with pytest.raises(httpx.ReadTimeout):
             httpx.get(sb.base_url + DIVIDENDS, auth=(DEMO_KEY, DEMO_SECRET), timeout=0.05)
-    assert time.monotonic() - started < 2.0  # stopping cuts the slow answer short
+    assert time.monotonic() - started < 30.0  # stopping cuts the 60 s answers short
 
 
 def test_drip_sends_the_body_a_byte_at_a_time() -> None:
@@ -65,9 +66,11 @@ def test_drip_sends_the_body_a_byte_at_a_time() -> None:
                         break
             elapsed = time.monotonic() - started
             assert c.get(POSITIONS).status_code == 200  # the next answer comes whole
-    # bytes come one by one (a busy reader may find two or three waiting at once)
-    assert len(chunks) >= 4 and max(map(len, chunks)) <= 3
-    assert elapsed >= 9 * 0.02
+    # bytes come one by one, 20 ms apart: the bytes read took at least that long (a busy
+    # reader may find several waiting at once, so the size of each read proves nothing)
+    received = sum(map(len, chunks))
+    assert len(chunks) >= 2 and received >= 10
+    assert elapsed >= (received - 1) * 0.02
 
 
 def test_reset_drops_the_connection(sandbox: Sandbox, client: httpx.Client) -> None:

@@ -29,18 +29,20 @@ def _config() -> SandboxConfig:
 
 
 def test_a_million_items_are_created_instantly_and_paged_in_milliseconds() -> None:
-    started = time.perf_counter()
+    # CPU time of this process (the sandbox serves from a thread of it), not the wall clock
+    # that a busy machine stretches: making or walking the million would take seconds of it
+    started = time.process_time()
     sb = Sandbox(_config())
-    assert time.perf_counter() - started < 0.2
+    assert time.process_time() - started < 0.2
     series = sb.books[DEMO_ACCOUNT_ID].dividends
     assert series.count == MILLION
     with sb, httpx.Client(base_url=sb.base_url, auth=(DEMO_KEY, DEMO_SECRET)) as client:
         latencies = []
         for index in (MILLION - 1, MILLION // 2, 1234, 49):
             cursor = series.time_ms(index)
-            begun = time.perf_counter()
+            begun = time.process_time()
             body = client.get(f"{API}/history/dividends?limit=50&cursor={cursor}").json()
-            latencies.append(time.perf_counter() - begun)
+            latencies.append(time.process_time() - begun)
             assert body["items"][0]["reference"] == series.item(index)["reference"]
             assert len(body["items"]) == min(50, index + 1)
             assert (body["nextPagePath"] is None) == (index < 50)
@@ -48,9 +50,9 @@ def test_a_million_items_are_created_instantly_and_paged_in_milliseconds() -> No
         # sandbox/ledger.py); the walk is kept, so the next look is as quick as any page
         orders = client.get(f"{API}/history/orders?limit=50", timeout=600).json()
         assert orders["items"][0]["order"]["id"] > 30_000_000_000 + 7 * (MILLION - 2)
-        begun = time.perf_counter()
+        begun = time.process_time()
         assert client.get(f"{API}/history/orders?limit=50").json() == orders
-        assert time.perf_counter() - begun < 1.0
+        assert time.process_time() - begun < 1.0
         assert statistics.median(latencies) < 0.05
 
 

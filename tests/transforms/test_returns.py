@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from transforms.catalogue import table
@@ -312,6 +312,7 @@ def test_periods_chain_link_into_each_other(account):
 @given(accounts(with_flows=False))
 def test_without_flows_mwr_compounds_to_twr(account):
     frame = compute_returns(*account)
+    compared = 0
     for row in frame[frame.period_kind != "month"].to_dict("records"):
         if row["start_value"] <= 0 or row["days"] < 2:
             continue
@@ -321,3 +322,7 @@ def test_without_flows_mwr_compounds_to_twr(account):
         assert row["mwr"] is not None
         compounded = (1 + float(row["mwr"])) ** (row["days"] / 365)
         assert compounded == pytest.approx(1 + float(row["twr"]), rel=1e-7)
+        compared += 1
+    # an account with no period to compare proves nothing: Hypothesis draws another (and
+    # fails the test if it cannot find enough that compare at least one row)
+    assume(compared > 0)
