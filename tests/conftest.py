@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import gzip
+import inspect
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +75,31 @@ def prefect_harness(prefect_server, monkeypatch):
     so `run` and `demo` here are flow runs on it; other tests run without Prefect."""
     monkeypatch.setenv("PREFECT_API_URL", prefect_server)
     return prefect_server
+
+
+# What makes a test slow (the `slow` marker): the fixtures that start a Prefect or S3 server,
+# and calls in the test's own code that start a process (a `t212-etl` export, a browser,
+# Node, the DuckDB CLI). Tests added later are marked by what they use.
+SLOW_FIXTURES = frozenset({"prefect_server", "prefect_harness", "s3_endpoint", "storage_url"})
+SLOW_CALLS = re.compile(
+    r"\b(run_cli|start_cli|killed_export|_run_in_a_terminal|Browser|"
+    r"subprocess\.(run|Popen|check_output|check_call|call))\("
+)
+
+
+@functools.cache
+def _starts_a_process(function) -> bool:
+    try:
+        return bool(SLOW_CALLS.search(inspect.getsource(function)))
+    except (OSError, TypeError):
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark as ``slow`` every test that starts a server or a process (see SLOW_FIXTURES)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or (
+            function is not None and _starts_a_process(function)
+        ):
+            item.add_marker(pytest.mark.slow)

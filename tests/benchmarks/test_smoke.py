@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.__main__ import main
 from benchmarks.endtoend import Busy
 from benchmarks.network import HISTORY, SNAPSHOTS, floor_seconds
@@ -21,6 +23,7 @@ def test_network_time_is_the_union_of_requests_and_waits():
     assert busy.seconds() == 2.5
 
 
+@pytest.mark.slow  # the sandbox in a process of its own and a `t212-etl run` subprocess
 def test_smoke_run_writes_every_network_local_and_publish_table(tmp_path, capsys):
     out = tmp_path / "RESULTS.md"
     # the dev dependencies only: the dlt reference is left out, which the results say

@@ -25,7 +25,7 @@ from tests.flows.report.browser import Browser
 from tests.flows.report.sample import build_warehouse
 from tests.loopback import serving
 
-pytestmark = pytest.mark.xdist_group("evidence")
+pytestmark = [pytest.mark.xdist_group("evidence"), pytest.mark.slow]  # Node, npm, Chromium
 
 PROJECT = Path(__file__).resolve().parents[2] / "bi" / "evidence"
 NETWORK_GUARD = Path(__file__).with_name("no_network.cjs")

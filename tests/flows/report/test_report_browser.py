@@ -8,12 +8,16 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from flows.app.report import write_report
 from flows.app.report.money import format_money, format_percent
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID
 from tests.flows.harness import scalar
 from tests.flows.report.browser import Browser
 from tests.flows.report.sample import RUNS, build_dividend_free_warehouse
+
+pytestmark = pytest.mark.slow  # a headless Chromium
 
 CHARTS = ("dividends", "holdings", "currency", "type", "value", "cash")
 CURRENCIES = {DEMO_ACCOUNT_ID: "EUR", DEMO_ISA_ACCOUNT_ID: "GBP"}
