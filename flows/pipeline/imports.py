@@ -17,6 +17,7 @@ from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import report_cursor
 from flows.pipeline.storage import leases_held
+from transforms.frames import odd_currencies
 from transforms.reports import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 from warehouse.crashpoints import crash_if_asked
@@ -159,6 +160,6 @@ def import_reports(
         account,
         len(files),
         counts,
-        [*normalised.notices, *problems],
+        [*normalised.notices, *odd_currencies(normalised.frames), *problems],
         {f.removeprefix("column ") for f in normalised.unknown_fields},
     )

@@ -164,7 +164,6 @@ GOOD = write(ROWS)
         (GOOD[: len(GOOD) // 2], "line"),
         (b"Action,Time,Total\nDeposit,yesterday,5\n", "not a time"),
         (b"Action,Time,Total\nDeposit,2024-01-01 00:00:00,five\n", "not a number"),
-        (b"Action,Time,Total,Currency (Total)\nDeposit,2024-01-01 00:00:00,5,EU\n", "currency"),
         (b"Action,Time,Time (UTC)\nDeposit,2024-01-01,2024-01-01\n", "twice"),
         (b"Action,Time,Total\n,2024-01-01 00:00:00,5\n", "no Action"),
     ],
