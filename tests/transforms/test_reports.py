@@ -166,6 +166,9 @@ GOOD = write(ROWS)
         (b"Action,Time,Total\nDeposit,2024-01-01 00:00:00,five\n", "not a number"),
         (b"Action,Time,Time (UTC)\nDeposit,2024-01-01,2024-01-01\n", "twice"),
         (b"Action,Time,Total\n,2024-01-01 00:00:00,5\n", "no Action"),
+        (b"Action;Time;Total,Currency (Total)\nDeposit;2024-01-01 00:00:00;5,EUR\n", "mixes"),
+        (b"Action,Time;Total;Notes\nDeposit,2024-01-01 00:00:00;5;x\n", "mixes"),
+        (b"Action,Time,Total,Note,Note\nDeposit,2024-01-01 00:00:00,5,a,b\n", "Note twice"),
     ],
 )
 def test_bad_files_raise_one_clear_line(body, message):
