@@ -142,6 +142,15 @@ def test_sql_reads_the_parquet_datasets(warehouse_dir, capsys):
     assert record["n"] == len(db_contents(warehouse_dir, "dividends")) > 0
 
 
+@pytest.mark.parametrize("url", ["file://relative/lake", "file://{tmp}/no-such-lake"])
+def test_sql_refuses_a_relative_or_missing_local_store(warehouse_dir, tmp_path, capsys, url):
+    url = url.format(tmp=tmp_path)
+    args = ["sql", "--data-dir", str(warehouse_dir), "--storage-url", url, "SELECT 1 AS n"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "storage_url" in err and "Traceback" not in err, err
+
+
 def test_sql_without_a_warehouse(tmp_path, capsys):
     assert main(["sql", "--data-dir", str(tmp_path / "none"), "SELECT 1"]) == 2
     err = capsys.readouterr().err
