@@ -1,10 +1,12 @@
-"""Query results as a readable table, CSV or JSON, with exact decimals and UTC times."""
+"""What a user is shown: query results as a readable table, CSV or JSON (exact decimals,
+UTC times), and log lines with no control character a terminal would act on."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import logging
 import re
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -36,6 +38,13 @@ def text(value: Any) -> str:
 def shown(value: str) -> str:
     """``value`` with every control character escaped, safe to print to a terminal."""
     return _CONTROLS.sub(_escape, value)
+
+
+class ShownFormatter(logging.Formatter):
+    """Log lines with the message's control characters escaped (a traceback keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return shown(super().formatMessage(record))
 
 
 def _escape(match: re.Match[str]) -> str:
