@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 from pathlib import Path
 
@@ -91,12 +90,12 @@ def warehouse_dir(tmp_path_factory) -> Path:
     return data_dir
 
 
-def _snapshot(root: Path) -> dict[str, str]:
-    """Every file under ``root`` by its contents."""
+def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file and folder under ``root``, with what any write changes (size, time, inode)."""
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        str(p.relative_to(root)): (st.st_size, st.st_mtime_ns, st.st_ino)
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        for st in [p.stat()]
     }
 
 
@@ -108,7 +107,7 @@ def _sql(data_dir: Path, query: str) -> tuple[int, str, str]:
 
 
 @settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     read=st.sampled_from(READS),
@@ -140,3 +139,40 @@ def test_every_read_shape_answers(warehouse_dir, read):
     code, out, err = _sql(warehouse_dir, read)
     assert code == 0, err
     assert out.rstrip().endswith(("row)", "rows)"))
+
+
+def test_the_connection_itself_refuses_what_slips_past_the_guard(warehouse_dir, tmp_path):
+    """Defence in depth: straight on the reader's connection, with no statement check."""
+    import duckdb
+
+    from warehouse import connect_readonly
+
+    before = _snapshot(warehouse_dir)
+    statements = [
+        f"COPY (SELECT 1) TO '{tmp_path / 'x.csv'}'",
+        f"EXPORT DATABASE '{tmp_path / 'dump'}'",
+        f"ATTACH '{tmp_path / 'new.duckdb'}' AS fresh",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "UPDATE EXTENSIONS",
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+        f"SET allowed_directories = ['{tmp_path}/']",
+        "DELETE FROM dividends",
+        "CREATE TABLE t AS SELECT 1",
+        "CREATE PERSISTENT SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')",
+        f"CALL enable_logging(storage = 'file', storage_path = '{tmp_path / 'log'}')",
+        f"PRAGMA profiling_output = '{tmp_path / 'profile.json'}'",
+        "SELECT * FROM read_csv('https://example.invalid/x.csv')",
+        "SELECT * FROM read_text('/etc/hostname')",
+        f"SELECT * FROM read_parquet('{warehouse_dir.resolve()}/.work/*.parquet')",
+    ]
+    for statement in statements:
+        con = connect_readonly(warehouse_dir)
+        try:
+            with pytest.raises(duckdb.Error):
+                con.execute(statement)
+        finally:
+            con.close()
+    assert _snapshot(warehouse_dir) == before
+    assert list(tmp_path.iterdir()) == []
