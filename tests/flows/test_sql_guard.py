@@ -176,3 +176,54 @@ def test_the_connection_itself_refuses_what_slips_past_the_guard(warehouse_dir, 
             con.close()
     assert _snapshot(warehouse_dir) == before
     assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(
+                [
+                    "SELECT",
+                    "COPY",
+                    "PIVOT",
+                    "EXPLAIN",
+                    "ANALYZE",
+                    "WITH",
+                    "AS",
+                    "(",
+                    ")",
+                    ";",
+                    "--",
+                    "/*",
+                    "*/",
+                    "'",
+                    '"',
+                    ",",
+                    "1",
+                    "x",
+                    "TO",
+                    "UPDATE",
+                    "EXTENSIONS",
+                    "ON",
+                ]
+            ),
+            st.text(max_size=3),
+        ),
+        max_size=14,
+    ).map(" ".join)
+)
+def test_the_guard_answers_any_text_with_a_refusal_or_a_parser_error(query):
+    import duckdb
+
+    from warehouse import WriteRefused, check_read_only
+
+    try:
+        check_read_only(query)
+    except WriteRefused as refused:
+        assert "\n" not in str(refused)
+    except duckdb.Error:
+        pass  # DuckDB cannot parse it: `sql` prints its one line
+    else:
+        kinds = {s.type.name for s in duckdb.extract_statements(query)}
+        assert kinds <= {"SELECT", "EXPLAIN", "MULTI"}, query

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml
 from hypothesis import given, settings
@@ -76,8 +77,11 @@ def test_odd_text_is_stored_exactly_and_reported(currency, ticker):
         "currency": currency,
     }
     normalised = normalise_pages(RESOURCES["dividends"], [{"items": [record]}], 1, AT)
-    stored = to_arrow(normalised.frames["dividends"], "dividends").to_pylist()
-    assert [(r["ticker"], r["currency"]) for r in stored] == [(ticker, currency)]
+    arrow = to_arrow(normalised.frames["dividends"], "dividends")
+    con = duckdb.connect()
+    con.register("stored", arrow)
+    assert con.execute("SELECT ticker, currency FROM stored").fetchall() == [(ticker, currency)]
+    con.close()
     odd = odd_currencies(normalised.frames)
     assert len(odd) == (0 if is_currency_code(currency) else 1)
     assert all(c.isprintable() for line in odd for c in line)
