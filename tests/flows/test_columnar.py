@@ -187,3 +187,33 @@ def test_a_refused_chunk_is_retaken_in_small_chunks_so_only_its_pages_go_record_
     loaded = [r for c in taken for r in c.normalised.frames["dividends"]["reference"]]
     assert loaded == [f"r{n}" for n in range(18) if n != 10]
     assert max(c.newest for c in taken) == record_path("dividends", bodies).newest
+
+
+def test_an_odd_currency_is_reported_once_per_resource_and_value(tmp_path, caplog):
+    import threading
+
+    from flows.pipeline.account import _report
+    from flows.pipeline.context import ResourceResult
+    from warehouse import Warehouse
+
+    resource = RESOURCES["dividends"]
+    pages = [
+        pages_of([_dividend(n, currency="eu\x1b[2J") for n in range(first, first + 6)])
+        for first in (0, 6)
+    ]
+    chunks = [columnar_chunk(resource, bodies, ACCOUNT, AT) for bodies in pages]
+    result = ResourceResult("dividends", ACCOUNT)
+    with Warehouse.open(tmp_path / "data") as wh:
+        history.load_chunks(
+            wh, resource, ACCOUNT, chunks, result,
+            state=None, run_id="run-1", loaded_at=AT, lock=threading.Lock(),
+        )  # fmt: skip
+        stored = wh.connection.execute('SELECT DISTINCT "currency" FROM "dividends"').fetchall()
+    assert result.counts["dividends"].inserted == 12 and stored == [("eu\x1b[2J",)]
+    [notice] = result.notices
+    assert "'eu\\x1b[2J'" in notice and "dividends.currency" in notice
+    caplog.set_level("WARNING", logger="t212_etl")
+    _report("invest", result, type("Ctx", (), {"reported_fields": set(), "progress": None})())
+    assert [r.getMessage() for r in caplog.records].count(
+        f"account invest, dividends: {notice}"
+    ) == 1
