@@ -26,10 +26,9 @@ from transforms.catalogue import table
 from transforms.frames import Normalised, frame_columns
 from transforms.mapping import Mapping
 from transforms.types import TYPES
-from transforms.values import CURRENCY_PATTERN, parse_timestamps
+from transforms.values import parse_timestamps
 
 _BLOCK = 1 << 24  # bytes Arrow parses per block; larger than any page
-_WHOLE_CURRENCY = f"^(?:{CURRENCY_PATTERN})$"
 
 
 class NotColumnar(Exception):
@@ -171,10 +170,6 @@ def _finish(values: pa.ChunkedArray, kind: str, where: str) -> pa.ChunkedArray:
             values.validate(full=True)
         except pa.ArrowInvalid:
             raise NotColumnar(f"{where}: more than 28 integer digits") from None
-        return values
-    if kind == "currency":
-        if pc.all(pc.match_substring_regex(values, _WHOLE_CURRENCY)).as_py() is False:
-            raise NotColumnar(f"{where}: not a currency code")
         return values
     if kind != "timestamp":
         return values

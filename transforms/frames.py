@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 
 from transforms.catalogue import LOAD_METADATA, Table, table
+from transforms.values import is_currency_code
 
 
 @dataclass
@@ -23,6 +24,22 @@ class Normalised:
     unknown_fields: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+
+
+def odd_currencies(frames: dict[str, pd.DataFrame]) -> list[str]:
+    """One line per value of currency columns that is not a code's shape (loaded as written),
+    naming the columns it is in; the value is shown escaped (``repr``)."""
+    found: dict[str, list[str]] = {}
+    for name, frame in frames.items():
+        for column in table(name).columns:
+            if column.type == "currency" and column.name in frame.columns:
+                for value in frame[column.name].dropna().unique():
+                    if not is_currency_code(value):
+                        found.setdefault(str(value), []).append(f"{name}.{column.name}")
+    return [
+        f"{value!r:.60} in {', '.join(places)} is not a currency code; stored as written"
+        for value, places in sorted(found.items())
+    ]
 
 
 def frame_columns(target: Table) -> list[str]:

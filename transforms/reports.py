@@ -18,7 +18,7 @@ import pandas as pd
 
 from transforms.catalogue import table
 from transforms.frames import Normalised, empty_frame, frame_columns
-from transforms.values import parse_currency, parse_decimal, parse_timestamps
+from transforms.values import parse_decimal, parse_timestamps
 
 TABLE = table("activity")
 # Columns the file does not carry: they are derived from it.
@@ -117,7 +117,12 @@ def _decode(body: bytes) -> str:
 def _delimiter(text: str) -> str:
     """``,`` as Trading 212 writes reports, or ``;`` where a spreadsheet re-saved one."""
     header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
+    if ";" in header and "," in header:
+        raise ReportFileError(
+            "the header mixes ';' and ',' as separators: save the file again with one "
+            "separator (Trading 212 writes ',')"
+        )
+    return ";" if ";" in header else ","
 
 
 def _rows(text: str, delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -155,11 +160,6 @@ def _cell(column: str, text: str, where: str, comma: bool) -> Any:
     kind = TABLE.column(column).type
     if kind == "decimal":
         return _number(text, where, comma)
-    if kind == "currency":
-        try:
-            parse_currency(text)
-        except ValueError:
-            raise ReportFileError(f"{where}: {text[:20]!r} is not a currency code") from None
     return text
 
 
@@ -169,7 +169,7 @@ def read_report(body: bytes, *, account_id: int) -> ParsedReport:
     delimiter = _delimiter(text)
     header, rows = _rows(text, delimiter)
     targets, unknown = header_targets(header)
-    names = [t for t, _ in targets if t]
+    names = [t for t, _ in targets if t] + unknown
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ReportFileError(f"the header names {', '.join(repeated)} twice")

@@ -139,27 +139,25 @@ def parse_texts(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
     return coerce_column(values, parse_text)
 
 
-def _is_currency(value: Any) -> bool:
-    return value is None or (type(value) is str and _CURRENCY.fullmatch(value) is not None)
+def is_currency_code(value: Any) -> bool:
+    """Whether ``value`` has the shape of a currency code (ISO letters, or ``GBp``)."""
+    return type(value) is str and _CURRENCY.fullmatch(value) is not None
 
 
 def parse_currency(value: Any) -> str | None:
-    """A currency code or None; any other value is refused, so no other text gets through."""
-    if _is_currency(value):
+    """A currency as written, or None.
+
+    Text of another shape (``"string"`` in the API's own examples) is kept as it is, for
+    the run to report; only what is not text is refused, as it cannot be stored exactly.
+    """
+    if value is None or type(value) is str:
         return value
-    raise ValueError(f"not a currency code: {value!r:.40}")
+    raise ValueError(f"not a currency code: {type(value).__name__}")
 
 
 def parse_currencies(values: list[Any]) -> tuple[list[Any], dict[int, str]]:
-    """``parse_currency`` over a column, with errors by position instead of raising.
-
-    A column holds a few distinct codes, so each is checked once.
-    """
-    try:
-        distinct = set(values)
-    except TypeError:  # an object or a list where a code belongs
-        distinct = None
-    if distinct is not None and all(map(_is_currency, distinct)):
+    """``parse_currency`` over a column, with errors by position instead of raising."""
+    if _TEXT_TYPES.issuperset(map(type, values)):
         return values, {}
     return coerce_column(values, parse_currency)
 

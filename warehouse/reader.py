@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,10 +15,14 @@ if TYPE_CHECKING:
     from warehouse.lake import Lake
 
 DATABASE_FILE = "warehouse.duckdb"
-# What a reader's statements may be; anything else (COPY, EXPORT, ATTACH, INSTALL, LOAD,
-# SET, writes) is refused before DuckDB sees it.
-READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "CALL", "MULTI"})
-_EXPLAIN = re.compile(r"^\s*EXPLAIN\s*(\([^)]*\))?\s*(ANALY[SZ]E\b)?", re.IGNORECASE)
+# What a reader may run: an allow-list. Anything else (COPY, EXPORT, ATTACH, INSTALL, LOAD,
+# SET, PRAGMA, CALL, writes, kinds this DuckDB has no name for) is refused before DuckDB sees
+# it. A MULTI (what a PIVOT without IN becomes) and an EXPLAIN are judged by what they hold.
+READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN"})
+# The words a statement that only reads can open with
+READ_OPENINGS = frozenset(
+    {"SELECT", "FROM", "VALUES", "TABLE", "PIVOT", "UNPIVOT", "SUMMARIZE", "DESCRIBE", "SHOW"}
+)
 READ_ONLY_HINT = "t212-etl sql only reads"
 
 
@@ -98,20 +102,78 @@ def _readable(data_dir: Path) -> str:
 def check_read_only(query: str) -> None:
     """Raise :class:`WriteRefused` unless every statement of ``query`` only reads.
 
-    DuckDB would refuse writes to the database and to files outside the Parquet
-    directory by itself; this also keeps a COPY (or an ``EXPLAIN ANALYZE`` of one)
-    from writing into the Parquet directory the reader may read.
+    An allow-list: SELECT, an EXPLAIN of one, and a MULTI whose main statement opens as
+    a SELECT does. DuckDB refuses writes to the database and to files outside the Parquet
+    directory by itself; this also keeps a COPY (in whatever shape) from writing into the
+    Parquet directory the reader may read. A query DuckDB cannot parse raises its
+    ``duckdb.ParserException``.
     """
     for statement in duckdb.extract_statements(query):
-        kind = statement.type.name
-        if kind == "EXPLAIN":
-            inner = _EXPLAIN.sub("", statement.query, count=1)
-            kinds = {s.type.name for s in duckdb.extract_statements(inner)} if inner else set()
-            if kinds <= READ_STATEMENTS - {"EXPLAIN"}:
-                continue
-            kind = f"EXPLAIN of {', '.join(sorted(kinds))}"
-        if kind not in READ_STATEMENTS:
+        refused = _refused(statement)
+        if refused:
             raise WriteRefused(
-                f"{READ_ONLY_HINT} (read-only): {kind} statements are refused; "
-                "to save a result, use --format csv or json and redirect the output"
+                f"{READ_ONLY_HINT} (read-only): {refused} statements are refused; "
+                "only SELECT (or an EXPLAIN of one) runs; to save a result, use --format csv "
+                "or json and redirect the output"
             )
+
+
+def _refused(statement: duckdb.Statement) -> str | None:
+    """The kind of statement that makes ``statement`` more than a read, or None."""
+    try:
+        kind = statement.type.name
+    except ValueError:  # a statement type the Python module has no name for
+        return "unknown"
+    if kind not in {"EXPLAIN", "MULTI"}:
+        return None if kind in READ_STATEMENTS else kind
+    if _main_word(statement.query) == "EXPLAIN":
+        explained = _explained(statement.query)
+        inner = duckdb.extract_statements(explained) if explained else []
+        if len(inner) != 1:
+            return "EXPLAIN"
+        refused = _refused(inner[0])
+        return refused and f"EXPLAIN of {refused}"
+    if kind == "MULTI":
+        main = _main_word(statement.query)
+        return None if main in READ_OPENINGS else f"{main or 'unknown'} (with a PIVOT)"
+    return kind
+
+
+def _tokens(query: str) -> list[tuple[int, str, int]]:
+    """``query``'s tokens but comments: offset, upper-case text, change in bracket depth."""
+    tokens = duckdb.tokenize(query)
+    ends = [offset for offset, _ in tokens[1:]] + [len(query)]
+    found = []
+    for (offset, kind), end in zip(tokens, ends, strict=True):
+        text = query[offset:end].strip().upper()
+        depth = text.count("(") - text.count(")") if kind == duckdb.token_type.operator else 0
+        if kind != duckdb.token_type.comment:
+            found.append((offset, text if depth == 0 else "(" if depth > 0 else ")", depth))
+    return found
+
+
+def _explained(query: str) -> str:
+    """What an ``EXPLAIN [(options)] [ANALYZE]`` statement explains, as text."""
+    tokens = _tokens(query)
+    words = [text for _, text, _ in tokens]
+    depth = 0
+    for offset, text, change in tokens[words.index("EXPLAIN") + 1 :]:
+        if depth == 0 and change == 0 and text not in {"ANALYZE", "ANALYSE"}:
+            return query[offset:]
+        depth += change
+    return ""
+
+
+def _main_word(query: str) -> str:
+    """The word a statement's main part opens with: past opening brackets and a WITH's CTEs."""
+    tokens = [(text, change) for _, text, change in _tokens(query) if text != ";"]
+    while tokens[:1] == [("(", 1)]:
+        tokens = tokens[1:]
+    if tokens[:1] != [("WITH", 0)]:
+        return tokens[0][0] if tokens else ""
+    depth = 0
+    for (previous, _), (word, change) in itertools.pairwise(tokens):
+        if depth == 0 and previous == ")" and word not in {",", "AS", "USING"}:
+            return word
+        depth += change
+    return ""

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from extractors.errors import ConfigurationError
+from flows.app.output import ShownFormatter, shown
 from flows.pipeline.settings import SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -239,7 +240,7 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     except ImportRefused as exc:
         raise UserError(str(exc)) from None
     for notice in result.notices:
-        print(f"t212-etl: {notice}", file=sys.stderr)
+        print(f"t212-etl: {shown(notice)}", file=sys.stderr)
     for column in sorted(result.unknown_columns):
         print(f"t212-etl: column {column!r} is not in the catalogue, not loaded", file=sys.stderr)
     counts = result.counts["activity"]
@@ -316,8 +317,10 @@ def _configure_logging(debug: bool) -> None:
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    if not debug:
-        for handler in logging.getLogger().handlers:
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:  # the console's, not a capturing one
+            handler.setFormatter(ShownFormatter("%(asctime)s %(levelname)s %(message)s"))
+        if not debug:
             handler.addFilter(_OwnRecordsOnly())
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
@@ -352,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         if debug:
             raise
-        print(f"t212-etl: {exc}", file=sys.stderr)
+        print(f"t212-etl: {shown(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except ObjectStoreError as exc:  # worded for the store already, with what to check
         if debug:

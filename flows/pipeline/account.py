@@ -166,6 +166,8 @@ def _report(account: str, outcome: ResourceResult, ctx: RunContext) -> None:
         return
     for problem in outcome.problems[:20]:
         log.warning("account %s, %s: skipped a record: %s", account, outcome.resource, problem)
+    for notice in sorted(outcome.notices):
+        log.warning("account %s, %s: %s", account, outcome.resource, notice)
     new = sorted(f"{outcome.resource}.{f}" for f in outcome.unknown_fields)
     for name in (n for n in new if n not in ctx.reported_fields):
         ctx.reported_fields.add(name)

@@ -52,6 +52,7 @@ class ResourceResult:
     pages: int = 0
     problems: list[str] = field(default_factory=list)
     unknown_fields: set[str] = field(default_factory=set)
+    notices: set[str] = field(default_factory=set)  # loaded, but worth telling once
     stats: EndpointStats = field(default_factory=EndpointStats)
     seconds: float = 0.0
     error: str | None = None

@@ -37,7 +37,7 @@ from flows.pipeline.context import (
 from flows.pipeline.feed import PageFeed
 from flows.pipeline.normalisers import columnar_reader, normalise_pages
 from transforms.columnar import NotColumnar, column_at
-from transforms.frames import Normalised, to_arrow
+from transforms.frames import Normalised, odd_currencies, to_arrow
 from warehouse import Warehouse, raw
 
 log = logging.getLogger("t212_etl")
@@ -82,6 +82,7 @@ def load_chunks(
             normalised = chunk.normalised
             result.problems += normalised.problems
             result.unknown_fields |= normalised.unknown_fields
+            result.notices.update(normalised.notices, odd_currencies(normalised.frames))
             newest = max((t for t in (newest, chunk.newest) if t), default=None)
             tables = {name: to_arrow(frame, name) for name, frame in normalised.frames.items()}
             with lock:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import report_cursor
 from flows.pipeline.storage import leases_held
+from transforms.frames import odd_currencies
 from transforms.reports import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 from warehouse.crashpoints import crash_if_asked
@@ -76,8 +79,7 @@ def _read(paths: Sequence[Path]) -> list[ReportFile]:
     files, total = [], 0
     for path in paths:
         try:
-            with path.open("rb") as handle:
-                body = handle.read(MAX_IMPORT_BYTES - total + 1)
+            body = _read_regular(path, MAX_IMPORT_BYTES - total + 1)
         except OSError as exc:
             raise ImportRefused(f"{path}: cannot read it ({exc.strerror or exc})") from None
         total += len(body)
@@ -94,6 +96,17 @@ def _read(paths: Sequence[Path]) -> list[ReportFile]:
             )
         files.append(ReportFile(f"{IMPORT_PREFIX}{path.name}", body))
     return files
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a regular file; a FIFO, device or folder is refused unread
+    (opened without blocking, then checked on the open descriptor)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ImportRefused(f"{path}: not a regular file: give the CSV file itself")
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(limit)
 
 
 def import_reports(
@@ -159,6 +172,6 @@ def import_reports(
         account,
         len(files),
         counts,
-        [*normalised.notices, *problems],
+        [*normalised.notices, *odd_currencies(normalised.frames), *problems],
         {f.removeprefix("column ") for f in normalised.unknown_fields},
     )

@@ -31,6 +31,7 @@ from flows.pipeline.context import (
 from flows.pipeline.history import export_history
 from flows.pipeline.normalisers import normalise_pages
 from flows.pipeline.reports import report_cursor, report_pages
+from transforms.frames import odd_currencies
 from warehouse import GLOBAL_ACCOUNT, Warehouse
 
 log = logging.getLogger("t212_etl")
@@ -159,8 +160,7 @@ def load_whole(job: Job, pages: Iterable[ApiResponse]) -> ResourceResult:
     land_complete(wh, raw_account, resource, ctx, result.pages)
     normalised = normalise_pages(resource, datas, account_id, ctx.started_at)
     result.problems, result.unknown_fields = normalised.problems, normalised.unknown_fields
-    for notice in normalised.notices:
-        log.warning("account %s, %s: %s", account_id, resource.name, notice)
+    result.notices.update(normalised.notices, odd_currencies(normalised.frames))
     with ctx.warehouse_lock:
         result.counts = merge_normalised(
             wh,

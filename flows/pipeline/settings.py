@@ -215,7 +215,23 @@ def _storage_url(value: object) -> str | None:
             "storage_url must not carry credentials; the cloud's own chain supplies them "
             "(environment variables, a profile or an instance role)"
         )
+    if scheme == "file":
+        _check_local_root(rest)
     return value.rstrip("/")
+
+
+def _check_local_root(path: str) -> None:
+    """A ``file://`` store's root must be an absolute path to a folder that exists."""
+    if not path.startswith("/"):
+        raise SettingsError(
+            f"storage_url file://{path} is not an absolute path: write three slashes and the "
+            'whole path, as in "file:///srv/lake"'
+        )
+    root = Path(path)
+    if not root.exists():
+        raise SettingsError(f"storage_url file://{path}: the folder does not exist; create it")
+    if not root.is_dir():
+        raise SettingsError(f"storage_url file://{path} is not a folder")
 
 
 def _parallel_accounts(export: Mapping[str, object]) -> int:

@@ -69,6 +69,7 @@ def _refused_statements(data_dir: Path, outside: Path) -> list[tuple[str, Path |
     """Statements ``sql`` must refuse, each with the file it would have written, if any."""
     work_db = data_dir / ".work" / "warehouse.duckdb"
     parquet = data_dir / "parquet" / "dividends" / "stolen.parquet"
+    pivot_target = data_dir.resolve() / "parquet" / "fills" / "part-2.parquet"
     return [
         (f"COPY dividends TO '{outside / 'out.csv'}'", outside / "out.csv"),
         (f"COPY (SELECT 1) TO '{parquet}'", parquet),
@@ -84,6 +85,18 @@ def _refused_statements(data_dir: Path, outside: Path) -> list[tuple[str, Path |
         ("SET enable_external_access = true", None),
         ("SET lock_configuration = false", None),
         ("SELECT 1; COPY dividends TO 'x.csv'", None),
+        (
+            f"COPY (WITH p AS (PIVOT (SELECT 1 a, 'x' b) ON b USING count(*)) "
+            f"SELECT f.* EXCLUDE (account_id) FROM fills f, p LIMIT 5) TO '{pivot_target}' "
+            "(FORMAT parquet)",
+            pivot_target,
+        ),
+        (
+            f"EXPLAIN PIVOT (SELECT 1 a, 'x' b) ON b USING count(*); "
+            f"COPY (SELECT 1) TO '{parquet}'",
+            parquet,
+        ),
+        ("UPDATE EXTENSIONS", None),
     ]
 
 
@@ -99,6 +112,14 @@ def test_sql_reads_and_never_writes(warehouse_dir, tmp_path, capsys):
     assert db_contents(warehouse_dir, "dividends") == before
     assert (warehouse_dir / ".work" / "warehouse.duckdb").read_bytes() == work_bytes
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_sql_table_escapes_control_characters(warehouse_dir, capsys):
+    query = "SELECT 'AB' || chr(27) || ']0;x' || chr(7) || chr(27) || '[2JC' AS ticker"
+    assert main(["sql", "--data-dir", str(warehouse_dir), query]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "AB\\x1b]0;x\\x07\\x1b[2JC" in out
 
 
 def test_sql_csv_neutralises_formulas_unless_raw(warehouse_dir, capsys):
@@ -119,6 +140,15 @@ def test_sql_reads_the_parquet_datasets(warehouse_dir, capsys):
     assert main(["sql", "--data-dir", str(warehouse_dir), "--format", "json", query]) == 0
     (record,) = json.loads(capsys.readouterr().out)
     assert record["n"] == len(db_contents(warehouse_dir, "dividends")) > 0
+
+
+@pytest.mark.parametrize("url", ["file://relative/lake", "file://{tmp}/no-such-lake"])
+def test_sql_refuses_a_relative_or_missing_local_store(warehouse_dir, tmp_path, capsys, url):
+    url = url.format(tmp=tmp_path)
+    args = ["sql", "--data-dir", str(warehouse_dir), "--storage-url", url, "SELECT 1 AS n"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "storage_url" in err and "Traceback" not in err, err
 
 
 def test_sql_without_a_warehouse(tmp_path, capsys):

@@ -19,7 +19,7 @@ from sandbox.account import AccountBook
 from sandbox.config import DEFAULT_NOW, DEMO_KEY, DEMO_SECRET
 from sandbox.wire import encode
 from tests.transforms.test_properties import QUICK, dividend_items, order_items
-from transforms.frames import to_arrow
+from transforms.frames import odd_currencies, to_arrow
 
 AT = datetime(2025, 7, 1, 21, 0, tzinfo=UTC)
 ACCOUNT = 7
@@ -137,8 +137,6 @@ def _dividend(n: int, **changes) -> dict:
         {"paidOn": "yesterday"},  # an unreadable time
         {"type": 5},  # a number where text is declared
         {"instrument": "AAA"},  # a string where an object is expected
-        {"currency": "eur"},  # not a currency code
-        {"instrument": {"ticker": "AAA_US_EQ", "currency": "</script>"}},
     ],
 )
 def test_anything_odd_goes_record_by_record_with_the_same_outcome(odd):
@@ -150,6 +148,20 @@ def test_anything_odd_goes_record_by_record_with_the_same_outcome(odd):
     assert chosen.normalised.problems == slow.normalised.problems
     frame = chosen.normalised.frames["dividends"]
     assert frame["reference"].tolist() == slow.normalised.frames["dividends"]["reference"].tolist()
+
+
+@pytest.mark.parametrize(
+    "odd", [{"currency": "eur"}, {"instrument": {"ticker": "AAA_US_EQ", "currency": "</script>"}}]
+)
+def test_odd_currency_text_loads_column_wise_as_written(odd):
+    items = [_dividend(0), _dividend(1, **odd), _dividend(2)]
+    bodies = pages_of(items)
+    chunk = columnar_chunk(RESOURCES["dividends"], bodies, ACCOUNT, AT)
+    slow = record_path("dividends", bodies).normalised.frames["dividends"]
+    fast = chunk.normalised.frames["dividends"]
+    assert to_arrow(fast, "dividends").equals(to_arrow(slow, "dividends"))
+    assert "eur" in fast["currency"].tolist() or "</script>" in fast["instrument_currency"].tolist()
+    assert len(odd_currencies(chunk.normalised.frames)) == 1
 
 
 def test_pretty_printed_pages_go_record_by_record():
@@ -191,3 +203,33 @@ def test_a_refused_chunk_is_retaken_in_small_chunks_so_only_its_pages_go_record_
     loaded = [r for c in taken for r in c.normalised.frames["dividends"]["reference"]]
     assert loaded == [f"r{n}" for n in range(18) if n != 10]
     assert max(c.newest for c in taken) == record_path("dividends", bodies).newest
+
+
+def test_an_odd_currency_is_reported_once_per_resource_and_value(tmp_path, caplog):
+    import threading
+
+    from flows.pipeline.account import _report
+    from flows.pipeline.context import ResourceResult
+    from warehouse import Warehouse
+
+    resource = RESOURCES["dividends"]
+    pages = [
+        pages_of([_dividend(n, currency="eu\x1b[2J") for n in range(first, first + 6)])
+        for first in (0, 6)
+    ]
+    chunks = [columnar_chunk(resource, bodies, ACCOUNT, AT) for bodies in pages]
+    result = ResourceResult("dividends", ACCOUNT)
+    with Warehouse.open(tmp_path / "data") as wh:
+        history.load_chunks(
+            wh, resource, ACCOUNT, chunks, result,
+            state=None, run_id="run-1", loaded_at=AT, lock=threading.Lock(),
+        )  # fmt: skip
+        stored = wh.connection.execute('SELECT DISTINCT "currency" FROM "dividends"').fetchall()
+    assert result.counts["dividends"].inserted == 12 and stored == [("eu\x1b[2J",)]
+    [notice] = result.notices
+    assert "'eu\\x1b[2J'" in notice and "dividends.currency" in notice
+    caplog.set_level("WARNING", logger="t212_etl")
+    _report("invest", result, type("Ctx", (), {"reported_fields": set(), "progress": None})())
+    assert [r.getMessage() for r in caplog.records].count(
+        f"account invest, dividends: {notice}"
+    ) == 1

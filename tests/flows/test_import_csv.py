@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import threading
 from pathlib import Path
 
 import httpx
@@ -133,3 +137,28 @@ def test_an_activity_table_keyed_the_old_way_is_read_again_from_the_raw_zone(fil
     )
     assert scalar(tmp_path, "SELECT count(*) FROM activity") == len(expected) + only_b
     assert scalar(tmp_path, "SELECT count(*) FROM activity WHERE id NOT LIKE '%:%:%'") == 0
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_file_that_is_not_regular_is_refused_without_waiting(tmp_path, kind):
+    special = tmp_path / "report.csv"
+    os.mkfifo(special) if kind == "fifo" else special.mkdir()
+    err = io.StringIO()
+    codes: list[int] = []
+
+    def call() -> None:
+        with contextlib.redirect_stderr(err):
+            codes.append(cli("--data-dir", str(tmp_path / "wh"), "--account-id", "5", str(special)))
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    if worker.is_alive():  # let the blocked read end, so the test process can
+        with special.open("wb"):
+            pass
+        worker.join(timeout=10)
+        pytest.fail("import-csv blocked on a FIFO")
+    assert codes == [2]
+    message = err.getvalue().strip()
+    assert len(message.splitlines()) == 1 and "not a regular file" in message, message
+    assert not (tmp_path / "wh" / "warehouse.duckdb").exists()

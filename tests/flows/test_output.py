@@ -44,3 +44,40 @@ def test_raw_csv_keeps_cells_as_they_are():
     rows = [["=cmd|' /C calc'!A0", Decimal("-1.50")]]
     assert _parse(format_csv(["a", "b"], rows))[1] == ["'=cmd|' /C calc'!A0", "-1.5"]
     assert _parse(format_csv(["a", "b"], rows, safe=False))[1] == ["=cmd|' /C calc'!A0", "-1.5"]
+
+
+TERMINAL_CONTROLS = "\x1b]0;x\x07\x1b[2J\x9b\x7f\u202e\r\n\t"
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(TERMINAL_CONTROLS + "ab\\é€"), max_size=12)))
+def test_tables_show_no_control_character_raw(values):
+    from flows.app.output import format_table
+
+    shown = format_table([TERMINAL_CONTROLS], [[v] for v in values])
+    body = shown.replace("\n", "")
+    assert body.isprintable(), repr(shown)
+    assert shown.count("\n") == len(values) + 2
+
+
+@given(st.lists(st.text(max_size=12), max_size=4))
+def test_json_keeps_values_exact_and_escapes_controls(values):
+    import json
+
+    from flows.app.output import format_json
+
+    written = format_json(["v"], [[v] for v in values])
+    assert [r["v"] for r in json.loads(written)] == values
+    assert not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in written.replace("\n", ""))
+    assert "\u202e" not in written
+
+
+def test_log_lines_show_no_control_character_raw():
+    import logging
+
+    from flows.app.output import ShownFormatter
+
+    record = logging.LogRecord(
+        "t212_etl", logging.WARNING, "f", 1, "ticker %s", ("A\x1b[2J\n",), None
+    )
+    line = ShownFormatter("%(levelname)s %(message)s").format(record)
+    assert line == "WARNING ticker A\\x1b[2J\\n"

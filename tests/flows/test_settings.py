@@ -172,11 +172,32 @@ def test_parallel_accounts_out_of_range_is_refused_in_one_line(tmp_path: Path, v
             "abfs://container@acct.dfs.core.windows.net/x",
             "abfs://container@acct.dfs.core.windows.net/x",
         ),
-        ("file:///srv/lake", "file:///srv/lake"),
     ],
 )
 def test_storage_url_accepts_buckets_containers_and_local_paths(tmp_path: Path, url, expected):
     assert load_settings(environ={}, cwd=tmp_path, storage_url=url).storage_url == expected
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    local = load_settings(environ={}, cwd=tmp_path, storage_url=f"file://{lake}/")
+    assert local.storage_url == f"file://{lake}"
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("file://relative/path", "absolute"),
+        ("file://lake", "absolute"),
+        ("file://./lake", "absolute"),
+        ("file://localhost/srv/lake", "absolute"),
+        ("file://{tmp}/missing", "does not exist"),
+        ("file://{tmp}/a-file", "not a folder"),
+    ],
+)
+def test_a_relative_or_missing_local_store_is_refused(tmp_path: Path, url, fragment):
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(SettingsError, match=fragment) as refused:
+        load_settings(environ={}, cwd=tmp_path, storage_url=url.format(tmp=tmp_path))
+    assert "\n" not in str(refused.value)
 
 
 def test_storage_url_from_the_argument_the_environment_or_the_file(tmp_path: Path):

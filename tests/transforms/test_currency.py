@@ -1,4 +1,4 @@
-"""Currency codes: three capital letters load, anything else is reported, JSON and CSV alike."""
+"""Currencies load as written, JSON and CSV alike; a value not shaped as a code is reported."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from tests.transforms import records
 from tests.transforms.test_properties import QUICK
 from transforms.account_summary import normalise_account_summary
 from transforms.catalogue import TABLES
-from transforms.columnar import NotColumnar, normalise_table_pages
+from transforms.columnar import normalise_table_pages
 from transforms.dividends import DIVIDENDS, normalise_dividends
+from transforms.frames import odd_currencies
 from transforms.instruments import normalise_instruments
 from transforms.orders import normalise_orders
 from transforms.positions import normalise_positions
-from transforms.reports import ReportFileError, read_report
+from transforms.reports import read_report
 from transforms.transactions import TRANSACTIONS, normalise_transactions
 
 CODE = re.compile(r"[A-Z]{3}")
@@ -65,16 +66,13 @@ def test_every_currency_column_is_declared_a_currency():
 
 @QUICK
 @given(st.one_of(codes, not_codes))
-def test_a_transaction_loads_only_with_a_currency_code(currency):
+def test_a_transaction_loads_any_currency_text_and_reports_an_odd_one(currency):
     result = normalise_transactions([records.transaction(currency=currency)], account_id=1)
-    frame = result.frames["transactions"]
-    if CODE.fullmatch(currency):
-        assert frame["currency"].tolist() == [currency]
-        assert result.problems == []
-    else:
-        assert frame.empty
-        [problem] = result.problems
-        assert "skipped: currency: not a currency code" in problem
+    assert result.frames["transactions"]["currency"].tolist() == [currency]
+    assert result.problems == []
+    odd = odd_currencies(result.frames)
+    assert len(odd) == (0 if CODE.fullmatch(currency) else 1)
+    assert all(line.isprintable() for line in odd)
 
 
 AT = "2024-01-01T00:00:00Z"
@@ -121,15 +119,16 @@ SOURCES = {
 
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
-def test_every_json_currency_field_is_checked(source):
+def test_every_json_currency_field_keeps_what_was_written(source):
     name, column = source.split(".")
-    for currency in ("GBX", "USD"):
-        assert SOURCES[source](currency).frames[name][column].tolist() == [currency]
-    for currency in HOSTILE:
+    for currency in ("GBX", "USD", *HOSTILE):
         result = SOURCES[source](currency)
-        assert result.frames[name].empty, currency
-        [problem] = result.problems
-        assert f"skipped: {column}: not a currency code" in problem
+        assert result.frames[name][column].tolist() == [currency], currency
+        assert result.problems == []
+        odd = odd_currencies(result.frames)
+        assert bool(odd) != bool(CODE.fullmatch(currency)), currency
+        assert all(f"{name}.{column}" in line and line.isprintable() for line in odd)
+        assert len(odd) <= 1
 
 
 def test_pence_and_missing_currencies_still_load():
@@ -144,20 +143,16 @@ def test_pence_and_missing_currencies_still_load():
 
 @QUICK
 @given(st.one_of(codes, not_codes))
-def test_the_columnar_path_defers_any_odd_currency(currency):
+def test_the_columnar_path_loads_any_currency_text(currency):
     body = encode({"items": [records.transaction(currency=currency)]})
-    if CODE.fullmatch(currency):
-        normalised, _ = normalise_table_pages([body], TRANSACTIONS, {"account_id": 1})
-        assert normalised.frames["transactions"]["currency"].tolist() == [currency]
-    else:
-        with pytest.raises(NotColumnar, match=r"transactions\.currency: not a currency code"):
-            normalise_table_pages([body], TRANSACTIONS, {"account_id": 1})
+    normalised, _ = normalise_table_pages([body], TRANSACTIONS, {"account_id": 1})
+    assert normalised.frames["transactions"]["currency"].tolist() == [currency]
 
 
-def test_the_columnar_path_checks_nested_currencies():
+def test_the_columnar_path_keeps_nested_currencies():
     body = encode({"items": [records.dividend(instrument=records.listed("A_EQ", "usd"))]})
-    with pytest.raises(NotColumnar, match="instrument_currency"):
-        normalise_table_pages([body], DIVIDENDS, {"account_id": 1})
+    normalised, _ = normalise_table_pages([body], DIVIDENDS, {"account_id": 1})
+    assert normalised.frames["dividends"]["instrument_currency"].tolist() == ["usd"]
 
 
 def _report(currency: str) -> bytes:
@@ -175,13 +170,6 @@ def _report(currency: str) -> bytes:
         not_codes.filter(lambda s: s.strip() not in ("", PENCE) and not {"\r", "\0"} & set(s)),
     )
 )
-def test_a_report_row_loads_only_with_a_currency_code(currency):
-    if CODE.fullmatch(currency.strip()):
-        frame = read_report(_report(currency), account_id=1).frame
-        assert frame["total_currency"].tolist() == [currency.strip()]
-    else:
-        with pytest.raises(
-            ReportFileError,
-            match=r"^line \d, column 'Currency \(Total\)': .* is not a currency code$",
-        ):
-            read_report(_report(currency), account_id=1)
+def test_a_report_row_loads_with_its_currency_as_written(currency):
+    frame = read_report(_report(currency), account_id=1).frame
+    assert frame["total_currency"].tolist() == [currency.strip()]

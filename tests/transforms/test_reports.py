@@ -164,9 +164,11 @@ GOOD = write(ROWS)
         (GOOD[: len(GOOD) // 2], "line"),
         (b"Action,Time,Total\nDeposit,yesterday,5\n", "not a time"),
         (b"Action,Time,Total\nDeposit,2024-01-01 00:00:00,five\n", "not a number"),
-        (b"Action,Time,Total,Currency (Total)\nDeposit,2024-01-01 00:00:00,5,EU\n", "currency"),
         (b"Action,Time,Time (UTC)\nDeposit,2024-01-01,2024-01-01\n", "twice"),
         (b"Action,Time,Total\n,2024-01-01 00:00:00,5\n", "no Action"),
+        (b"Action;Time;Total,Currency (Total)\nDeposit;2024-01-01 00:00:00;5,EUR\n", "mixes"),
+        (b"Action,Time;Total;Notes\nDeposit,2024-01-01 00:00:00;5;x\n", "mixes"),
+        (b"Action,Time,Total,Note,Note\nDeposit,2024-01-01 00:00:00,5,a,b\n", "Note twice"),
     ],
 )
 def test_bad_files_raise_one_clear_line(body, message):
