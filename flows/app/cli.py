@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--account", action="append", type=int, help="only this account id (repeatable)"
     )
     report.add_argument("--output", help="the HTML file (default <data-dir>/report.html)")
+    mcp = sub.add_parser("mcp", help="serve the warehouse to AI assistants (MCP on stdio)")
+    _common(mcp)
+    _storage(mcp)
     return parser
 
 
@@ -141,15 +144,16 @@ def _lake(args: argparse.Namespace):
 
 
 def _reader(args: argparse.Namespace):
-    """The published database, or the lake when a storage URL is set."""
+    """Opens a reader of the published database, or of the lake when a storage URL is set."""
     from warehouse import connect_readonly
 
     lake = _lake(args)
     if lake is None:
-        return connect_readonly(_data_dir(args))
+        data_dir = _data_dir(args)
+        return lambda: connect_readonly(data_dir)
     from warehouse.reader import connect_lake
 
-    return connect_lake(lake)
+    return lambda: connect_lake(lake)
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -160,7 +164,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from warehouse import WriteRefused, check_read_only
     from warehouse.reader import READ_ONLY_HINT
 
-    con = _reader(args)
+    con = _reader(args)()
     try:
         check_read_only(args.query)
         result = con.execute(args.query)
@@ -244,6 +248,16 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve `tables` and `query` to an MCP client on stdin/stdout until it disconnects."""
+    from flows.app.mcp_server import build_server
+
+    open_reader = _reader(args)
+    open_reader().close()  # a missing warehouse fails here, in one line, not in a tool call
+    build_server(open_reader).run()
+    return EXIT_OK
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox in the foreground."""
     from sandbox.cli import run_foreground
@@ -283,6 +297,7 @@ COMMANDS = {
     "import-csv": cmd_import_csv,
     "serve": cmd_serve,
     "report": cmd_report,
+    "mcp": cmd_mcp,
 }
 
 
