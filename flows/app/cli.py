@@ -115,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--account", action="append", type=int, help="only this account id (repeatable)"
     )
     report.add_argument("--output", help="the HTML file (default <data-dir>/report.html)")
+    trackers = sub.add_parser(
+        "export-to", help="import files for Ghostfolio or Portfolio Performance"
+    )
+    _common(trackers)
+    trackers.add_argument("target", choices=("ghostfolio", "portfolio-performance"))
+    trackers.add_argument(
+        "--out", required=True, help="the file (ghostfolio) or directory (portfolio-performance)"
+    )
+    trackers.add_argument(
+        "--account", action="append", help="only this account id (repeatable; default all)"
+    )
     mcp = sub.add_parser("mcp", help="serve the warehouse to AI assistants (MCP on stdio)")
     _common(mcp)
     _storage(mcp)
@@ -258,6 +269,20 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export_to(args: argparse.Namespace) -> int:
+    """Write a tracker's import file(s) from the published warehouse."""
+    from flows.app.trackers import UnknownAccount, export_to
+
+    try:
+        written, notes = export_to(args.target, _data_dir(args), Path(args.out), args.account)
+    except UnknownAccount as exc:
+        raise UserError(str(exc)) from None
+    for note in notes:
+        print(f"t212-etl: {note}", file=sys.stderr)
+    print(f"{args.target}: wrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox in the foreground."""
     from sandbox.cli import run_foreground
@@ -298,6 +323,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "report": cmd_report,
     "mcp": cmd_mcp,
+    "export-to": cmd_export_to,
 }
 
 
