@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,8 @@ from warehouse import WriteRefused, check_read_only
 from warehouse.bookkeeping import LOAD_STATE, PENDING_PUBLISH
 
 MAX_ROWS = 1_000
+# an assistant's query may be unbounded (a cross join); it is stopped, not left to hang
+QUERY_SECONDS = 60.0
 INSTRUCTIONS = (
     "Read-only SQL over a Trading 212 warehouse (DuckDB dialect). Call `tables` first to "
     "see every table and view with its columns; then `query` with one SELECT. Amounts are "
@@ -60,9 +63,16 @@ def jsonable(value: Any) -> Any:
     return text(value)
 
 
-def answer_query(open_reader: Reader, sql: str, limit: int = MAX_ROWS) -> dict[str, Any]:
-    """Run one read-only statement: columns, at most ``limit`` rows, and whether it was cut."""
+def answer_query(
+    open_reader: Reader, sql: str, limit: int = MAX_ROWS, seconds: float = QUERY_SECONDS
+) -> dict[str, Any]:
+    """Run one read-only statement: columns, at most ``limit`` rows, and whether it was cut.
+
+    A statement still running after ``seconds`` is interrupted and reported.
+    """
     con = open_reader()
+    timer = threading.Timer(seconds, con.interrupt)
+    timer.start()
     try:
         check_read_only(sql)
         result = con.execute(sql)
@@ -70,9 +80,14 @@ def answer_query(open_reader: Reader, sql: str, limit: int = MAX_ROWS) -> dict[s
         rows = result.fetchmany(limit + 1) if columns else []
     except WriteRefused as exc:
         raise QueryFailed(str(exc)) from None
+    except duckdb.InterruptException:
+        raise QueryFailed(
+            f"the query ran past {seconds:g} s and was stopped: narrow it (a WHERE, a LIMIT)"
+        ) from None
     except duckdb.Error as exc:
         raise QueryFailed(f"SQL error: {str(exc).splitlines()[0]}") from None
     finally:
+        timer.cancel()
         con.close()
     return {
         "columns": columns,

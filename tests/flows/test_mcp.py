@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import json
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -130,3 +131,17 @@ def test_without_a_warehouse_it_says_so_in_one_line(tmp_path):
 def test_decimals_travel_as_exact_strings(value):
     written = json.loads(json.dumps(jsonable([value, [value]])))
     assert Decimal(written[0]) == value and Decimal(written[1][0]) == value
+
+
+def test_a_runaway_query_is_stopped_in_one_line(warehouse_dir):
+    from flows.app.mcp_server import QueryFailed, answer_query
+
+    started = time.monotonic()
+    with pytest.raises(QueryFailed, match="stopped") as caught:
+        answer_query(
+            lambda: connect_readonly(warehouse_dir),
+            "SELECT count(*) FROM range(100000000000) a, range(1000) b",
+            seconds=0.5,
+        )
+    assert "\n" not in str(caught.value)
+    assert time.monotonic() - started < 30  # a bound on hanging, not a speed target
