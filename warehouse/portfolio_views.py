@@ -304,7 +304,8 @@ PORTFOLIO_VIEWS.update(
                 SELECT d."account_id", d."paid_on" AS "at", d."currency",
                        coalesce(d."ticker_currency", d."currency") AS "paid_in",
                        d."amount" AS "net",
-                       coalesce({_withholding("r", 'd."amount"')}, 0) AS "withholding"
+                       coalesce({_withholding("r", 'd."amount"')}, 0) AS "withholding",
+                       d."ticker", d."instrument_isin" AS "isin", d."quantity" AS "shares"
                 FROM "dividends" d
                 LEFT JOIN "dividend_reconciliation" m
                   ON m."account_id" = d."account_id" AND m."reference" = d."reference"
@@ -314,7 +315,8 @@ PORTFOLIO_VIEWS.update(
             ), "report_dividends" AS (
                 SELECT a."account_id", a."time", a."total_currency",
                        coalesce(a."price_per_share_currency", a."total_currency"), a."total",
-                       coalesce({_withholding("a", 'a."total"')}, 0)
+                       coalesce({_withholding("a", 'a."total"')}, 0), a."ticker", a."isin",
+                       a."shares"
                 FROM "activity" a
                 WHERE a."action" LIKE 'Dividend (%' AND NOT EXISTS (
                     SELECT 1 FROM "dividend_reconciliation" m
@@ -324,22 +326,24 @@ PORTFOLIO_VIEWS.update(
                 SELECT * FROM "api_dividends" UNION ALL SELECT * FROM "report_dividends"
             )
             SELECT "account_id", "at", "currency", "paid_in", 'dividend' AS "kind",
-                   "net" + "withholding" AS "gross", "withholding", "net"
+                   "net" + "withholding" AS "gross", "withholding", "net", "ticker", "isin",
+                   "shares"
             FROM "dividends"
             UNION ALL
             SELECT "account_id", "time", "total_currency", "total_currency", 'interest',
-                   "total", 0, "total"
+                   "total", 0, "total", NULL, NULL, NULL
             FROM "activity" WHERE "action" IN ('Interest on cash', 'Lending interest')
             UNION ALL
             SELECT "account_id", "date_time", "currency", "currency", 'interest',
-                   "amount", 0, "amount"
+                   "amount", 0, "amount", NULL, NULL, NULL
             FROM "cash_transactions" WHERE "kind" = 'interest' AND "kind_source" <> 'report'
             UNION ALL
-            SELECT "account_id", "at", "currency", "currency", 'fee', "fees", 0, "fees"
+            SELECT "account_id", "at", "currency", "currency", 'fee', "fees", 0, "fees",
+                   "ticker", "isin", NULL
             FROM "position_events" WHERE "fees" <> 0
             UNION ALL
             SELECT "account_id", "date_time", "currency", "currency", 'fee',
-                   abs("amount"), 0, abs("amount")
+                   abs("amount"), 0, abs("amount"), NULL, NULL, NULL
             FROM "cash_transactions" WHERE "kind" = 'fee'
         """,
         "income_converted": _converted(

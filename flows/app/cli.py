@@ -122,6 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--account", action="append", type=int, help="only this account id (repeatable)"
     )
     report.add_argument("--output", help="the HTML file (default <data-dir>/report.html)")
+    trackers = sub.add_parser(
+        "export-to", help="import files for Ghostfolio or Portfolio Performance"
+    )
+    _common(trackers)
+    trackers.add_argument("target", choices=("ghostfolio", "portfolio-performance"))
+    trackers.add_argument(
+        "--out", required=True, help="the file (ghostfolio) or directory (portfolio-performance)"
+    )
+    trackers.add_argument(
+        "--account", action="append", help="only this account id (repeatable; default all)"
+    )
+    mcp = sub.add_parser("mcp", help="serve the warehouse to AI assistants (MCP on stdio)")
+    _common(mcp)
+    _storage(mcp)
     return parser
 
 
@@ -148,15 +162,16 @@ def _lake(args: argparse.Namespace):
 
 
 def _reader(args: argparse.Namespace):
-    """The published database, or the lake when a storage URL is set."""
+    """Opens a reader of the published database, or of the lake when a storage URL is set."""
     from warehouse import connect_readonly
 
     lake = _lake(args)
     if lake is None:
-        return connect_readonly(_data_dir(args))
+        data_dir = _data_dir(args)
+        return lambda: connect_readonly(data_dir)
     from warehouse.reader import connect_lake
 
-    return connect_lake(lake)
+    return lambda: connect_lake(lake)
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -167,7 +182,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from warehouse import WriteRefused, check_read_only
     from warehouse.reader import READ_ONLY_HINT
 
-    con = _reader(args)
+    con = _reader(args)()
     try:
         check_read_only(args.query)
         result = con.execute(args.query)
@@ -251,6 +266,30 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve `tables` and `query` to an MCP client on stdin/stdout until it disconnects."""
+    from flows.app.mcp_server import build_server
+
+    open_reader = _reader(args)
+    open_reader().close()  # a missing warehouse fails here, in one line, not in a tool call
+    build_server(open_reader).run()
+    return EXIT_OK
+
+
+def cmd_export_to(args: argparse.Namespace) -> int:
+    """Write a tracker's import file(s) from the published warehouse."""
+    from flows.app.trackers import UnknownAccount, export_to
+
+    try:
+        written, notes = export_to(args.target, _data_dir(args), Path(args.out), args.account)
+    except UnknownAccount as exc:
+        raise UserError(str(exc)) from None
+    for note in notes:
+        print(f"t212-etl: {note}", file=sys.stderr)
+    print(f"{args.target}: wrote {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Serve the sandbox in the foreground."""
     from sandbox.cli import run_foreground
@@ -290,6 +329,8 @@ COMMANDS = {
     "import-csv": cmd_import_csv,
     "serve": cmd_serve,
     "report": cmd_report,
+    "mcp": cmd_mcp,
+    "export-to": cmd_export_to,
 }
 
 
