@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,10 @@ READ_ONLY_HINT = "t212-etl sql only reads"
 
 class WarehouseMissing(FileNotFoundError):
     """No published warehouse exists yet in this data directory."""
+
+
+class QueryFailed(Exception):
+    """A statement refused, stopped or failed; the message is one line for the user."""
 
 
 class WriteRefused(PermissionError):
@@ -177,3 +182,44 @@ def _main_word(query: str) -> str:
             return word
         depth += change
     return ""
+
+
+def read_query(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    limit: int | None = None,
+    seconds: float | None = None,
+) -> tuple[list[str], list[tuple], bool]:
+    """Run ``query`` under :func:`check_read_only`: its columns, rows and whether they were cut.
+
+    At most ``limit`` rows are fetched; a statement still running after ``seconds`` is
+    interrupted. Every refusal or failure is a :class:`QueryFailed` of one line.
+    """
+    timer = threading.Timer(seconds, con.interrupt) if seconds else None
+    if timer:
+        timer.start()
+    try:
+        check_read_only(query)
+        result = con.execute(query)
+        columns = [d[0] for d in result.description or []]
+        if not columns:
+            return columns, [], False
+        rows = result.fetchall() if limit is None else result.fetchmany(limit + 1)
+    except WriteRefused as exc:
+        raise QueryFailed(str(exc)) from None
+    except duckdb.InterruptException:
+        raise QueryFailed(
+            f"the query ran past {seconds:g} s and was stopped: narrow it (a WHERE, a LIMIT)"
+        ) from None
+    except duckdb.PermissionException as exc:
+        raise QueryFailed(
+            f"{READ_ONLY_HINT} the warehouse and the Parquet files under its data directory: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    except duckdb.Error as exc:
+        raise QueryFailed(f"SQL error: {str(exc).splitlines()[0]}") from None
+    finally:
+        if timer:
+            timer.cancel()
+    cut = limit is not None and len(rows) > limit
+    return columns, rows[:limit] if cut else rows, cut

@@ -176,27 +176,14 @@ def _reader(args: argparse.Namespace):
 
 def cmd_sql(args: argparse.Namespace) -> int:
     """Run read-only SQL and print the result."""
-    import duckdb
-
     from flows.app.output import FORMATS, format_csv
-    from warehouse import WriteRefused, check_read_only
-    from warehouse.reader import READ_ONLY_HINT
+    from warehouse.reader import QueryFailed, read_query
 
     con = _reader(args)()
     try:
-        check_read_only(args.query)
-        result = con.execute(args.query)
-        columns = [d[0] for d in result.description or []]
-        rows = result.fetchall() if columns else []
-    except WriteRefused as exc:
+        columns, rows, _ = read_query(con, args.query)
+    except QueryFailed as exc:
         raise UserError(str(exc)) from None
-    except duckdb.PermissionException as exc:
-        raise UserError(
-            f"{READ_ONLY_HINT} the warehouse and the Parquet files under its data directory: "
-            f"{str(exc).splitlines()[0]}"
-        ) from None
-    except duckdb.Error as exc:
-        raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
     finally:
         con.close()
     if args.format == "csv":

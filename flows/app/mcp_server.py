@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import duckdb
 
 from flows.app.output import text
-from warehouse import WriteRefused, check_read_only
 from warehouse.bookkeeping import LOAD_STATE, PENDING_PUBLISH
+from warehouse.reader import QueryFailed, read_query
 
 MAX_ROWS = 1_000
 # an assistant's query may be unbounded (a cross join); it is stopped, not left to hang
@@ -46,10 +45,6 @@ Reader = Callable[[], duckdb.DuckDBPyConnection]
 INTERNAL_TABLES = frozenset({LOAD_STATE.name, PENDING_PUBLISH.name})
 
 
-class QueryFailed(Exception):
-    """A statement refused or failed; its message is one line for the client."""
-
-
 def jsonable(value: Any) -> Any:
     """A value as JSON: decimals, times and other exact types as text, lists kept."""
     if value is None or isinstance(value, bool | int | str):
@@ -66,34 +61,17 @@ def jsonable(value: Any) -> Any:
 def answer_query(
     open_reader: Reader, sql: str, limit: int = MAX_ROWS, seconds: float = QUERY_SECONDS
 ) -> dict[str, Any]:
-    """Run one read-only statement: columns, at most ``limit`` rows, and whether it was cut.
+    """One read-only statement's columns, at most ``limit`` rows, and whether it was cut.
 
-    A statement still running after ``seconds`` is interrupted and reported.
+    A statement still running after ``seconds`` is interrupted; every refusal or failure
+    is a one-line :class:`QueryFailed`.
     """
     con = open_reader()
-    timer = threading.Timer(seconds, con.interrupt)
-    timer.start()
     try:
-        check_read_only(sql)
-        result = con.execute(sql)
-        columns = [d[0] for d in result.description or []]
-        rows = result.fetchmany(limit + 1) if columns else []
-    except WriteRefused as exc:
-        raise QueryFailed(str(exc)) from None
-    except duckdb.InterruptException:
-        raise QueryFailed(
-            f"the query ran past {seconds:g} s and was stopped: narrow it (a WHERE, a LIMIT)"
-        ) from None
-    except duckdb.Error as exc:
-        raise QueryFailed(f"SQL error: {str(exc).splitlines()[0]}") from None
+        columns, rows, cut = read_query(con, sql, limit, seconds)
     finally:
-        timer.cancel()
         con.close()
-    return {
-        "columns": columns,
-        "rows": [jsonable(list(row)) for row in rows[:limit]],
-        "truncated": len(rows) > limit,
-    }
+    return {"columns": columns, "rows": [jsonable(list(r)) for r in rows], "truncated": cut}
 
 
 def describe_tables(open_reader: Reader) -> list[dict[str, Any]]:

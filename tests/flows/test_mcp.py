@@ -54,6 +54,7 @@ async def session(data_dir: Path, calls: list[tuple[str, dict]]) -> tuple[list, 
     return [t.name for t in tools] + [p.name for p in prompts], results
 
 
+@pytest.mark.slow  # the server runs as its own process, as an MCP client starts it
 def test_tools_answer_exactly_and_refuse_writes(warehouse_dir, tmp_path):
     target = tmp_path / "stolen.csv"
     before = digest(warehouse_dir)
@@ -134,7 +135,8 @@ def test_decimals_travel_as_exact_strings(value):
 
 
 def test_a_runaway_query_is_stopped_in_one_line(warehouse_dir):
-    from flows.app.mcp_server import QueryFailed, answer_query
+    from flows.app.mcp_server import answer_query
+    from warehouse.reader import QueryFailed
 
     started = time.monotonic()
     with pytest.raises(QueryFailed, match="stopped") as caught:
