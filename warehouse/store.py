@@ -48,6 +48,7 @@ from warehouse.reader import DATABASE_FILE
 from warehouse.rebuild import Rebuilding
 from warehouse.runlog import RunLogRecorder
 from warehouse.uploads import restore_database, upload_database, upload_raw
+from warehouse.views import comment_sql
 from warehouse.views import create_views as replace_views
 
 if TYPE_CHECKING:
@@ -201,6 +202,8 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         con.begin()  # one commit for every table; a failure closes the warehouse unchanged
         for table in (*TABLES.values(), *BOOKKEEPING.values()):
             con.execute(table.duckdb_ddl())
+            if table.description:
+                con.execute(comment_sql("TABLE", table.name, table.description))
         drop_primary_keys(con, list(TABLES.values()))
         self.replay_needed |= add_missing_columns(con, list(TABLES.values()))
         con.commit()

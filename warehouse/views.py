@@ -332,7 +332,23 @@ VIEWS: dict[str, str] = {
 }
 
 
+def description(body: str) -> str:
+    """The one-line description a view's definition starts with (``-- ...``)."""
+    first = body.strip().splitlines()[0]
+    if not first.startswith("-- "):
+        raise ValueError(f"a view definition starts without its description: {first!r}")
+    return first[3:]
+
+
+def comment_sql(kind: str, name: str, text: str) -> str:
+    """A ``COMMENT ON`` statement: readers (BI tools, the MCP server) show it beside the name."""
+    quoted = text.replace("'", "''")
+    return f"COMMENT ON {kind} \"{name}\" IS '{quoted}'"
+
+
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or replace every analysis view, the portfolio model's after the others."""
+    """Create or replace every analysis view, the portfolio model's after the others, each
+    with its description as the view's comment."""
     for name, body in {**VIEWS, **PORTFOLIO_VIEWS}.items():
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
+        con.execute(comment_sql("VIEW", name, description(body)))

@@ -13,7 +13,7 @@ from extractors.resources import RESOURCES
 from transforms.catalogue import TABLES, Table
 from warehouse.bookkeeping import BOOKKEEPING
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
-from warehouse.views import VIEWS
+from warehouse.views import VIEWS, description
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path("docs") / "reference"
@@ -70,14 +70,6 @@ def tables_page() -> str:
         + "\n"
         + "\n".join(_table_section(t) for t in tables)
     )
-
-
-def description(body: str) -> str:
-    """The one-line description a view's definition starts with (``-- ...``)."""
-    first = body.strip().splitlines()[0]
-    if not first.startswith("-- "):
-        raise ValueError(f"a view definition starts without its description: {first!r}")
-    return first[3:]
 
 
 def views_page() -> str:

@@ -19,6 +19,7 @@ from sandbox import Sandbox
 from tests.flows.harness import export, sandbox_config, settings_for
 from transforms.catalogue import TABLES
 from warehouse import connect_readonly
+from warehouse.views import VIEWS, description
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,9 @@ def test_tools_answer_exactly_and_refuse_writes(warehouse_dir, tmp_path):
     listed = {t["name"]: t for t in tables.structured_content["result"]}
     assert "runs" in listed
     assert listed["positions_latest"]["kind"] == "view"
+    # the declarations' one-line descriptions travel in the database as comments
+    assert listed["dividends"]["description"] == TABLES["dividends"].description
+    assert listed["positions_latest"]["description"] == description(VIEWS["positions_latest"])
     assert "load_state" not in listed
 
     con = connect_readonly(warehouse_dir)
