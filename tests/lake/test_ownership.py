@@ -1,0 +1,105 @@
+"""A worker never removes from the lake rows it does not hold: the issue's three cases."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from flows.pipeline.imports import import_reports
+from flows.pipeline.rebuild import rebuild
+from flows.pipeline.storage import lake_for
+from sandbox import Sandbox
+from tests.flows.harness import ACCOUNT_IDS, export, sandbox_config, settings_for
+from tests.lake.checks import lake_tables
+from warehouse import connect_readonly
+from warehouse.parquet import PUBLISHED
+
+BOTH = ("invest", "isa")
+INVEST, ISA = ACCOUNT_IDS["invest"], ACCOUNT_IDS["isa"]
+DEPOSITS = 7
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """One two-account sandbox for the module: the cases only read from it."""
+    with Sandbox(sandbox_config(two_accounts=True)) as sb:
+        yield sb
+
+
+def per_account(rows: list[tuple], name: str) -> dict[int, int]:
+    """Rows per account of a table's rows."""
+    at = PUBLISHED[name].column_names.index("account_id")
+    return dict(Counter(row[at] for row in rows))
+
+
+def lake_counts(sb: Sandbox, url: str, name: str) -> dict[int, int]:
+    """Rows per account of the lake's table ``name``."""
+    return per_account(
+        lake_tables(lake_for(settings_for(sb, Path("."), BOTH, storage_url=url)))[name], name
+    )
+
+
+def run(sb: Sandbox, url: str, data_dir: Path, names=BOTH, **kw) -> None:
+    """An in-process run of ``names`` (the worker's group) into the lake at ``url``."""
+    settings = settings_for(sb, data_dir, BOTH, storage_url=url)
+    summary = export(settings, account_names=list(names), **kw)
+    assert summary.exit_code == 0, summary.errors()
+
+
+def deposits_csv(path: Path, count: int = DEPOSITS) -> Path:
+    """A synthetic activity report of ``count`` deposits."""
+    lines = ["Action,Time (UTC),ID,Total,Currency (Total)"]
+    lines += [
+        f"Deposit,2024-01-{day:02d}T10:00:00Z,DEP{day:04d},100.00,GBP"
+        for day in range(1, count + 1)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_second_worker_with_an_empty_disk_keeps_the_earlier_snapshots(sandbox, tmp_path):
+    url = f"file://{tmp_path / 'store'}"
+    run(sandbox, url, tmp_path / "d0")
+    run(sandbox, url, tmp_path / "d0")
+    assert lake_counts(sandbox, url, "account_summaries") == {INVEST: 2, ISA: 2}
+    run(sandbox, url, tmp_path / "d1", names=("invest",))
+    assert lake_counts(sandbox, url, "account_summaries") == {INVEST: 3, ISA: 2}
+    # the first worker again, its disk wiped: d1's snapshot stays too
+    run(sandbox, url, tmp_path / "d0-wiped")
+    assert lake_counts(sandbox, url, "account_summaries") == {INVEST: 4, ISA: 3}
+    assert lake_counts(sandbox, url, "positions")[INVEST] == 4 * 25
+
+
+def test_two_machines_taking_turns_on_one_group_keep_the_orders(sandbox, tmp_path, storage_url):
+    run(sandbox, storage_url, tmp_path / "wA", names=("isa",), only=["positions"])
+    run(sandbox, storage_url, tmp_path / "wB", names=("isa",))
+    orders = lake_counts(sandbox, storage_url, "orders")
+    assert orders[ISA] > 100
+    run(sandbox, storage_url, tmp_path / "wA", names=("isa",), only=["positions"])
+    assert lake_counts(sandbox, storage_url, "orders") == orders
+    # and the worker caught up: its own database holds the orders it never fetched
+    con = connect_readonly(tmp_path / "wA")
+    try:
+        local = con.execute("SELECT count(*) FROM orders").fetchall()[0][0]
+    finally:
+        con.close()
+    assert local == orders[ISA]
+
+
+def test_a_run_never_rewrites_an_account_it_holds_no_lease_for(sandbox, tmp_path):
+    url = f"file://{tmp_path / 'store'}"
+    settings = settings_for(sandbox, tmp_path / "v1", BOTH, storage_url=url)
+    run(sandbox, url, tmp_path / "d0")
+    rebuild(tmp_path / "v1", lake=lake_for(settings))
+    import_reports(
+        tmp_path / "v2",
+        [deposits_csv(tmp_path / "deposits.csv")],
+        account_id=ISA,
+        lake=lake_for(settings_for(sandbox, tmp_path / "v2", BOTH, storage_url=url)),
+    )
+    before = lake_counts(sandbox, url, "activity")
+    assert before[ISA] == DEPOSITS
+    run(sandbox, url, tmp_path / "v1", names=("invest",))
+    assert lake_counts(sandbox, url, "activity").get(ISA) == DEPOSITS
