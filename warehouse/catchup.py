@@ -125,9 +125,12 @@ def _merge_local(con: duckdb.DuckDBPyConnection, table: Table, rows: pa.Table) -
             f'DELETE FROM {name} AS t USING lake_rows AS s WHERE {on} AND s."_loaded_at" > '
             't."_loaded_at"'
         )
+        # a row keyed as an older version keyed the table (a key column NULL) is no row
+        # of this one: an upgrade that re-keys a table reads it again from the raw zone
+        keyed = " AND ".join(f"s.{q(k)} IS NOT NULL" for k in table.key)
         added = con.execute(
             f"INSERT INTO {name} BY NAME SELECT s.* FROM lake_rows AS s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {name} AS t WHERE {on})"
+            f"WHERE {keyed} AND NOT EXISTS (SELECT 1 FROM {name} AS t WHERE {on})"
         ).fetchall()[0][0]
     finally:
         con.unregister("lake_rows")

@@ -39,11 +39,7 @@ from warehouse.bookkeeping import (
 )
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStore, ObjectStoreError, delta_options
-from warehouse.scopes import (
-    duckdb_scope,
-    held_partitions,
-    scope_predicate,
-)
+from warehouse.scopes import duckdb_scope, held_partitions, scope_predicate
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -85,7 +81,7 @@ def _per_account(table: Table) -> bool:
 
 
 def owned_accounts(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """The accounts this working database loads: the ones its worker may rewrite."""
+    """The accounts this working database loads (a run compares only those it holds)."""
     rows = con.execute(
         f'SELECT DISTINCT "account_id" FROM {q(LOAD_STATE.name)} WHERE "account_id" <> ?',
         [GLOBAL_ACCOUNT],

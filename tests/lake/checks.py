@@ -14,6 +14,8 @@ from warehouse.lake import Lake
 from warehouse.parquet import PUBLISHED
 from warehouse.reader import connect_lake
 
+DEPOSITS = 7  # rows of the report deposits_csv writes by default
+
 
 def _select(name: str) -> str:
     columns = ", ".join(f'"{c}"' for c in PUBLISHED[name].column_names)
@@ -95,3 +97,14 @@ class Reader(threading.Thread):
     def __exit__(self, *exc: object) -> None:
         self._stop_event.set()
         self.join(timeout=30)
+
+
+def deposits_csv(path: Path, count: int = DEPOSITS) -> Path:
+    """A synthetic activity report of ``count`` deposits."""
+    lines = ["Action,Time (UTC),ID,Total,Currency (Total)"]
+    lines += [
+        f"Deposit,2024-01-{day:02d}T10:00:00Z,DEP{day:04d},100.00,GBP"
+        for day in range(1, count + 1)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -13,7 +13,7 @@ from flows.pipeline.rebuild import rebuild
 from flows.pipeline.storage import lake_for
 from sandbox import Sandbox
 from tests.flows.harness import ACCOUNT_IDS, export, sandbox_config, settings_for
-from tests.lake.checks import delta_table, lake_tables
+from tests.lake.checks import DEPOSITS, delta_table, deposits_csv, lake_tables
 from transforms.catalogue import TABLES
 from warehouse import connect_readonly
 from warehouse.bookkeeping import BOOKKEEPING
@@ -22,7 +22,6 @@ from warehouse.parquet import PUBLISHED
 
 BOTH = ("invest", "isa")
 INVEST, ISA = ACCOUNT_IDS["invest"], ACCOUNT_IDS["isa"]
-DEPOSITS = 7
 CAUGHT_UP = [t.name for t in caught_up_tables()]
 
 
@@ -51,17 +50,6 @@ def run(sb: Sandbox, url: str, data_dir: Path, names=BOTH, **kw) -> None:
     settings = settings_for(sb, data_dir, BOTH, storage_url=url)
     summary = export(settings, account_names=list(names), **kw)
     assert summary.exit_code == 0, summary.errors()
-
-
-def deposits_csv(path: Path, count: int = DEPOSITS) -> Path:
-    """A synthetic activity report of ``count`` deposits."""
-    lines = ["Action,Time (UTC),ID,Total,Currency (Total)"]
-    lines += [
-        f"Deposit,2024-01-{day:02d}T10:00:00Z,DEP{day:04d},100.00,GBP"
-        for day in range(1, count + 1)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def test_a_second_worker_with_an_empty_disk_keeps_the_earlier_snapshots(sandbox, tmp_path):

@@ -10,8 +10,9 @@ from flows.app.cli import main
 from flows.pipeline.settings import SettingsError, load_settings
 from sandbox import Sandbox
 from tests.flows.harness import ACCOUNT_IDS, KEYS, export, sandbox_config, settings_for
-from tests.lake.test_ownership import deposits_csv
+from tests.lake.checks import deposits_csv
 from warehouse.objectstore import ObjectStore
+from warehouse.uploads import WORKER_FILE, record_worker, recorded_worker
 
 CONFIG = """
 [[accounts]]
@@ -68,3 +69,15 @@ def test_an_account_may_not_take_the_all_accounts_name(tmp_path, name):
         load_settings(config=config, environ={})
     message = str(refused.value)
     assert "\n" not in message and name in message and "rename" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("../../x", None), ("", None), ("a/b", None), ("\x1b[2J", None), ("isa\n", "isa")],
+)
+def test_only_a_worker_name_is_read_back_from_the_record(tmp_path, text, expected):
+    (tmp_path / WORKER_FILE).write_text(text)
+    assert recorded_worker(tmp_path) == expected
+    record_worker(tmp_path, "isa+invest")
+    assert recorded_worker(tmp_path) == "isa+invest"
+    assert (tmp_path / WORKER_FILE).stat().st_mode & 0o777 == 0o600
