@@ -9,12 +9,38 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from sandbox import (
+    DEMO_ACCOUNT_ID,
+    DEMO_ISA_ACCOUNT_ID,
+    DEMO_ISA_KEY,
+    DEMO_ISA_SECRET,
+    DEMO_KEY,
+    DEMO_SECRET,
+    AccountSpec,
+    SandboxConfig,
+    SandboxSize,
+)
 from warehouse import connect_readonly
 from warehouse.lake import Lake
 from warehouse.parquet import PUBLISHED
 from warehouse.reader import connect_lake
 
 DEPOSITS = 7  # rows of the report deposits_csv writes by default
+# two accounts small enough that a run takes a second or two
+TINY = SandboxSize(instruments=40, positions=4, dividends=12, orders=20, transactions=12)
+
+
+def tiny_sandbox_config() -> SandboxConfig:
+    """The sandbox's Invest and ISA accounts, of :data:`TINY` size each."""
+    return SandboxConfig(
+        accounts=(
+            AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, "invest", size=TINY),
+            AccountSpec(
+                DEMO_ISA_ACCOUNT_ID, "GBP", DEMO_ISA_KEY, DEMO_ISA_SECRET, "isa", size=TINY
+            ),
+        ),
+        time_scale=0.0005,
+    )
 
 
 def _select(name: str) -> str:

@@ -19,24 +19,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from flows.pipeline.imports import import_reports
 from flows.pipeline.rebuild import rebuild
 from flows.pipeline.storage import lake_for
-from sandbox import (
-    DEMO_ACCOUNT_ID,
-    DEMO_ISA_ACCOUNT_ID,
-    DEMO_ISA_KEY,
-    DEMO_ISA_SECRET,
-    DEMO_KEY,
-    DEMO_SECRET,
-    AccountSpec,
-    Sandbox,
-    SandboxConfig,
-    SandboxSize,
-)
+from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import export, settings_for
+from tests.lake.checks import tiny_sandbox_config
 from warehouse.bookkeeping import MERGED_KINDS
 from warehouse.catchup import caught_up_tables
 from warehouse.reader import connect_lake
 
-TINY = SandboxSize(instruments=40, positions=4, dividends=12, orders=20, transactions=12)
 ACCOUNTS = {"invest": DEMO_ACCOUNT_ID, "isa": DEMO_ISA_ACCOUNT_ID}
 GROUPS = [("invest",), ("isa",), ("invest", "isa")]
 WORKERS = ["w1", "w2", "w3"]
@@ -46,11 +35,7 @@ assert {t.kind for t in caught_up_tables()} == set(MERGED_KINDS)
 
 @pytest.fixture(scope="module")
 def sandbox():
-    specs = (
-        AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, "invest", size=TINY),
-        AccountSpec(DEMO_ISA_ACCOUNT_ID, "GBP", DEMO_ISA_KEY, DEMO_ISA_SECRET, "isa", size=TINY),
-    )
-    with Sandbox(SandboxConfig(accounts=specs, time_scale=0.0005)) as sb:
+    with Sandbox(tiny_sandbox_config()) as sb:
         yield sb
 
 

@@ -9,8 +9,8 @@ import pytest
 from flows.app.cli import main
 from flows.pipeline.settings import SettingsError, load_settings
 from sandbox import Sandbox
-from tests.flows.harness import ACCOUNT_IDS, KEYS, export, sandbox_config, settings_for
-from tests.lake.checks import deposits_csv
+from tests.flows.harness import ACCOUNT_IDS, KEYS, export, settings_for
+from tests.lake.checks import deposits_csv, tiny_sandbox_config
 from warehouse.objectstore import ObjectStore
 from warehouse.uploads import WORKER_FILE, record_worker, recorded_worker
 
@@ -43,7 +43,7 @@ def databases(url: str) -> dict[str, bytes]:
 def test_import_and_rebuild_publish_the_database_of_the_group_that_runs_there(tmp_path):
     url = f"file://{tmp_path / 'store'}"
     data_dir = tmp_path / "wA"
-    with Sandbox(sandbox_config(two_accounts=True)) as sb:
+    with Sandbox(tiny_sandbox_config()) as sb:
         config = write_config(tmp_path / "t212-etl.toml", sb.base_url)
         settings = settings_for(sb, data_dir, ("invest", "isa"), storage_url=url)
         assert export(settings, account_names=["isa"], only=["positions"]).exit_code == 0
