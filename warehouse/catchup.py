@@ -90,7 +90,12 @@ def _new_files(
 
     older: dict[int, set[str]] = {}
     for version in {v for v in since.values() if v is not None and v < target.version()}:
-        old = DeltaTable(lake.table_uri(table.name), version=version, storage_options=lake.options)
+        try:
+            old = DeltaTable(
+                lake.table_uri(table.name), version=version, storage_options=lake.options
+            )
+        except Exception:  # a version whose log was cleaned up: every file is read
+            continue
         older[version] = {path for path, _ in _files(old)}
     wanted = set()
     for path, account in _files(target):
