@@ -7,9 +7,20 @@ account; their ``load_state`` and ``run_resources`` rows use ``account_id`` 0
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from transforms.catalogue import Table, TableKind, columns
+from warehouse.merge import q
+
+if TYPE_CHECKING:
+    import duckdb
 
 GLOBAL_ACCOUNT = 0
+# settings named <this><table>:<account>: the lake version a worker's database holds in full
+LAKE_SYNCED = "lake_synced:"
+# kinds merged into the lake on their key: rows are added or made newer, never removed
+MERGED_KINDS = (TableKind.SNAPSHOT, TableKind.MERGE)
 
 _COUNTERS = (
     "requests:bigint retries:bigint rate_limited:bigint wait_seconds:double "
@@ -79,3 +90,23 @@ BOOKKEEPING: dict[str, Table] = {
 
 # The run log is also published as Parquet; state and pending work are internal.
 PUBLISHED_LOGS = (RUNS, RUN_RESOURCES)
+
+
+def synced_versions(con: duckdb.DuckDBPyConnection, name: str) -> dict[int, int]:
+    """Per account, the version of the lake's table ``name`` this database holds all of."""
+    rows = con.execute(
+        f"SELECT name, value FROM {q(SETTINGS.name)} WHERE starts_with(name, ?)",
+        [f"{LAKE_SYNCED}{name}:"],
+    ).fetchall()
+    return {int(n.rsplit(":", 1)[1]): int(v) for n, v in rows}
+
+
+def record_synced(
+    con: duckdb.DuckDBPyConnection, name: str, accounts: Iterable[int], version: int
+) -> None:
+    """Note that this database holds every row of ``accounts`` in version ``version``."""
+    for account in accounts:
+        con.execute(
+            f"INSERT OR REPLACE INTO {q(SETTINGS.name)} VALUES (?, ?)",
+            [f"{LAKE_SYNCED}{name}:{int(account)}", str(version)],
+        )

@@ -7,20 +7,22 @@ change; two writers racing for the same entry are ordered by the store, the lose
 checks for a conflict and commits next. ``deltalake`` is imported only here.
 
 Scopes: tables with an ``account_id`` are partitioned by it in the lake, and a worker
-rewrites only the partitions of the accounts it exports, so workers exporting different
-accounts never touch each other's rows. Reference lists (no account) are replaced
-whole; the run logs are merged on their key, so every worker's runs stay.
+writes only the accounts whose leases it holds (:attr:`Lake.held`). Snapshots and
+history are merged on their key and never deleted: a row stays until a run of its
+account writes a newer state of it (a later ``_loaded_at``), so rows other workers
+wrote (other snapshots, imported reports) stay. The derived tables of a held account
+are replaced, as each derivation replaces them. Reference lists (no account) are
+replaced whole; the run logs are merged on their key, so every worker's runs stay.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
 import time
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -28,9 +30,16 @@ import duckdb
 import pyarrow as pa
 
 from transforms.catalogue import Table, TableKind
-from warehouse.bookkeeping import GLOBAL_ACCOUNT, LOAD_STATE
+from warehouse.bookkeeping import (
+    GLOBAL_ACCOUNT,
+    LOAD_STATE,
+    MERGED_KINDS,
+    record_synced,
+    synced_versions,
+)
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStore, ObjectStoreError, delta_options
+from warehouse.scopes import duckdb_scope, held_partitions, scope_predicate
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -38,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("t212_etl")
 
 TABLES_PREFIX = "tables"
-WHOLE_TABLE = "*"
 BATCH_ROWS = 100_000
 COMMIT_ATTEMPTS = 8
 # files a commit replaced stay this long for readers of older versions, then are removed
@@ -50,9 +58,7 @@ VACUUM_EVERY = timedelta(days=1)
 TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 # the Delta library's own logger would print AWS credential-chain probes as warnings
 os.environ.setdefault("RUST_LOG", "error")
-# past this many pending partitions of one table, its accounts are rewritten whole: one
-# short predicate instead of a long one
-MAX_PARTITION_TERMS = 64
+NEWER = 's."_loaded_at" > t."_loaded_at"'  # a row is replaced only by a newer state of it
 
 
 class LakeError(ObjectStoreError):
@@ -74,43 +80,8 @@ def _per_account(table: Table) -> bool:
     return "account_id" in table.column_names and table.kind != TableKind.LOG
 
 
-def _literal(table: Table, column: str, value: str) -> str:
-    """A predicate literal of a partition value, parsed so no text reaches the SQL as is."""
-    kind = table.column(column).type
-    if kind == "bigint":
-        return str(int(value))
-    if kind == "date":
-        return f"'{date.fromisoformat(value).isoformat()}'"
-    raise ValueError(f"{table.name}.{column}: no predicate for a {kind} partition")
-
-
-def scope_predicate(table: Table, partitions: list[str], accounts: Iterable[int]) -> str:
-    """The Delta predicate for what one publish replaces.
-
-    ``partitions`` are the pending partitions (JSON of text values, or ``*``). A whole
-    table (or an unpartitioned one, or too many partitions) is scoped to ``accounts``.
-    """
-    whole = WHOLE_TABLE in partitions or not table.partition_by
-    if whole or len(partitions) > MAX_PARTITION_TERMS:
-        ids = set(accounts) if whole else {int(json.loads(p)["account_id"]) for p in partitions}
-        if not ids:
-            return "FALSE"
-        return f"account_id IN ({', '.join(str(int(i)) for i in sorted(ids))})"
-    terms = []
-    for partition in partitions:
-        values = json.loads(partition)
-        parts = [f"{c} = {_literal(table, c, values[c])}" for c in table.partition_by]
-        terms.append("(" + " AND ".join(parts) + ")")
-    return " OR ".join(terms)
-
-
-def _duckdb_scope(predicate: str) -> str:
-    """The same scope for DuckDB: dates compared as dates."""
-    return predicate.replace("snapshot_date = '", "snapshot_date = DATE '")
-
-
 def owned_accounts(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """The accounts this working database loads: the ones its worker may rewrite."""
+    """The accounts this working database loads (a run compares only those it holds)."""
     rows = con.execute(
         f'SELECT DISTINCT "account_id" FROM {q(LOAD_STATE.name)} WHERE "account_id" <> ?',
         [GLOBAL_ACCOUNT],
@@ -136,6 +107,9 @@ class Lake:
         self.name = name  # the worker's published database is duckdb/<name>.duckdb
         self.options = delta_options(self.url)
         self.commits = 0
+        # the accounts whose leases this process holds (see ``leases_held``): the only
+        # ones it writes; None, as without leases, writes no account's rows
+        self.held: frozenset[int] | None = None
         self._sleep = sleep
 
     @cached_property
@@ -150,19 +124,30 @@ class Lake:
         """Where the Delta table ``name`` lives."""
         return f"{self.url}/{TABLES_PREFIX}/{name}"
 
-    def publish(self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str]) -> None:
-        """Publish the pending ``partitions`` of ``table`` in one Delta commit."""
+    def publish(
+        self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str]
+    ) -> list[str]:
+        """Publish the pending ``partitions`` of ``table`` in one Delta commit; returns the
+        ones published (those of accounts this worker holds no lease for stay pending)."""
         if table.kind == TableKind.LOG:
             self._attempt(table, lambda: self._upsert(con, table))
-            return
+            return partitions
         if not _per_account(table):
             # a predicate, even TRUE, makes the commit read the files it replaces: a worker
             # that replaced the list meanwhile is a conflict, and the write is tried again
             # on the new version; without one, both copies would stay (a blind append)
             self._attempt(table, lambda: self._overwrite(con, table, "TRUE"))
-            return
-        predicate = scope_predicate(table, partitions, owned_accounts(con))
-        self._attempt(table, lambda: self._overwrite(con, table, predicate))
+            return partitions
+        held = self.held or frozenset()
+        mine = held_partitions(table, partitions, held)
+        if not mine:
+            return []
+        if table.kind in MERGED_KINDS:
+            self._attempt(table, lambda: self._merge(con, table, mine, held))
+        else:
+            predicate = scope_predicate(table, mine, held)
+            self._attempt(table, lambda: self._overwrite(con, table, predicate))
+        return mine
 
     def _attempt(self, table: Table, write: Callable[[], None]) -> None:
         """Run ``write``; a commit that conflicts with another writer's is tried again."""
@@ -232,7 +217,7 @@ class Lake:
         target = self._ensure(table)
         if predicate == "FALSE":
             return
-        where = "TRUE" if predicate is None else _duckdb_scope(predicate)
+        where = "TRUE" if predicate is None else duckdb_scope(predicate)
         reader = _reader(con, table, where)
         try:
             write_deltalake(
@@ -255,6 +240,30 @@ class Lake:
             .when_not_matched_insert_all()
             .execute()
         )
+
+    def _merge(
+        self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str], held: frozenset
+    ) -> None:
+        """Merge the local rows of ``partitions`` on the key: new rows are added, a row is
+        replaced only by a newer state of it, and nothing is deleted."""
+        target = self._ensure(table)
+        before = target.version()
+        reader = _reader(con, table, duckdb_scope(scope_predicate(table, partitions, held)))
+        # the literal scope lets the merge skip the files of other accounts and days
+        on = " AND ".join(
+            [f"({scope_predicate(table, partitions, held, 't.')})"]
+            + [f"t.{q(c)} = s.{q(c)}" for c in (*lake_partitions(table), *table.key)]
+        )
+        try:
+            (
+                target.merge(reader, predicate=on, source_alias="s", target_alias="t")
+                .when_matched_update_all(predicate=NEWER)
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        finally:
+            reader.close()
+        _advance(con, table.name, before, target.version())
 
     def counts(self, table: Table) -> dict[int | None, int] | None:
         """Rows per account (None for a table without one) in the lake's current version,
@@ -285,6 +294,8 @@ class Lake:
             found = None if lake is None else lake.get(None, 0)
             return [] if found == local else [f"{uri}: has {found} rows, DuckDB has {local}"]
         owned = owned_accounts(con)
+        if self.held is not None:  # a run repairs only what it may write
+            owned = [a for a in owned if a in self.held]
         rows = con.execute(
             f'SELECT "account_id", count(*) FROM {q(table.name)} GROUP BY ALL'
         ).fetchall()
@@ -296,6 +307,26 @@ class Lake:
             if have != want:
                 messages.append(f"{uri} account {account}: has {have} rows, DuckDB has {want}")
         return messages
+
+    def compact(self, con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> int:
+        """Join the files merges added to the held accounts' partitions (one per publish)
+        into few; returns how many files were joined. Housekeeping, as :meth:`vacuum`."""
+        held = [str(a) for a in sorted(self.held or ())]
+        joined = 0
+        for table in tables:
+            if not held or table.kind not in MERGED_KINDS or not _per_account(table):
+                continue
+            try:
+                target = self.open_table(table.name)
+                if target is None:
+                    continue
+                before = target.version()
+                done = target.optimize.compact(partition_filters=[("account_id", "in", held)])
+                _advance(con, table.name, before, target.version())
+                joined += int(done.get("numFilesRemoved", 0))
+            except Exception as exc:  # the next day's clean-up tries again
+                log.warning("lake: %s not compacted (%s)", table.name, str(exc).splitlines()[0])
+        return joined
 
     def vacuum(self, names: Iterable[str]) -> int:
         """Delete files no version younger than the retention reads; returns how many.
@@ -313,3 +344,11 @@ class Lake:
             except Exception as exc:  # the next day's clean-up tries again
                 log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
         return removed
+
+
+def _advance(con: duckdb.DuckDBPyConnection, name: str, before: int, after: int) -> None:
+    """After this worker's own commit ``before`` -> ``after``: the accounts whose rows the
+    database held in full at ``before`` hold them at ``after``, with nothing to read back."""
+    if after == before + 1:
+        in_step = [a for a, v in synced_versions(con, name).items() if v == before]
+        record_synced(con, name, in_step, after)

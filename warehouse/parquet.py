@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from transforms.catalogue import TABLES, Table
 from warehouse.bookkeeping import PENDING_PUBLISH, PUBLISHED_LOGS
+from warehouse.catchup import catch_up
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import atomic_path, escape_component, remove_file, unescape_component
 from warehouse.merge import partition_json, q
@@ -140,7 +142,8 @@ def _publish_table(con: duckdb.DuckDBPyConnection, root: Path, table: Table) -> 
 def publish_pending(con: duckdb.DuckDBPyConnection, root: Path, lake: Lake | None = None) -> int:
     """Write every pending partition, then clear its pending row; returns how many.
 
-    With a ``lake`` each table's pending partitions go to it in one commit instead.
+    With a ``lake`` each table's pending partitions go to it in one commit instead, those
+    of the accounts whose leases this worker holds (see ``Lake.publish``).
     """
     pending = q(PENDING_PUBLISH.name)
     rows = con.execute(f"SELECT {_PENDING_COLS} FROM {pending} ORDER BY ALL").fetchall()
@@ -151,9 +154,12 @@ def publish_pending(con: duckdb.DuckDBPyConnection, root: Path, lake: Lake | Non
             else:
                 write_partition(con, root, PUBLISHED[name], partition)
     else:
+        published = []
         for name, group in itertools.groupby(rows, key=lambda row: row[0]):
             crash_if_asked("lake")
-            lake.publish(con, PUBLISHED[name], [partition for _, partition in group])
+            done = lake.publish(con, PUBLISHED[name], [partition for _, partition in group])
+            published += [(name, partition) for partition in done]
+        rows = published  # those of accounts another worker holds stay pending
     # Cleared only once every file is in place, and only at the commit of this transaction:
     # a crash before it leaves the rows pending and the next publish rewrites the partitions.
     for batch in _batches(rows):
@@ -277,8 +283,19 @@ class ParquetPublisher:
         """Problems of the Parquet datasets (or the lake) against DuckDB; empty when they agree."""
         return [p.message for p in self._problems()]
 
+    def catch_up(self, accounts: Iterable[int], lake: Lake | None = None) -> int:
+        """Merge in what the lake (``lake``, else this warehouse's) has of ``accounts`` and
+        this database lacks; returns how many rows (see ``warehouse.catchup``)."""
+        lake = lake or self.lake
+        if lake is None:
+            return 0
+        return self._transaction(lambda con: catch_up(con, lake, accounts))
+
     def repair_parquet(self) -> list[str]:
-        """Rewrite or remove every partition :meth:`check_parquet` flags; returns what was fixed."""
+        """Rewrite or remove every partition :meth:`check_parquet` flags; returns what was fixed.
+
+        In the lake, rows are only added or made newer (see ``Lake.publish``), never removed.
+        """
         problems = self._problems()
         items = {(p.table, p.partition) for p in problems}
         self._transaction(lambda con: add_pending(con, items))

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse import parquet
-from warehouse.bookkeeping import PUBLISHED_LOGS, SETTINGS
+from warehouse.bookkeeping import LAKE_SYNCED, PUBLISHED_LOGS, SETTINGS
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import fsync_dir
 from warehouse.leftovers import REBUILD_FILE, remove_database
@@ -54,8 +54,10 @@ class Rebuilding:
             built.create_views()
             # the run log, and the settings the views read
             logs = {t.name: self.read_table(t.name) for t in PUBLISHED_LOGS}
+            # but not the lake versions the old database held in full: the new one reads them
             logs[SETTINGS.name] = self.connection.sql(
-                f"SELECT * FROM {q(SETTINGS.name)}"
+                f"SELECT * FROM {q(SETTINGS.name)} WHERE NOT starts_with(name, ?)",
+                params=[LAKE_SYNCED],
             ).to_arrow_table()
             built._transaction(lambda con: _start(con, logs))
             yield built

@@ -47,7 +47,7 @@ from warehouse.raw import RAW_DIR
 from warehouse.reader import DATABASE_FILE
 from warehouse.rebuild import Rebuilding
 from warehouse.runlog import RunLogRecorder
-from warehouse.uploads import restore_database, upload_database, upload_raw
+from warehouse.uploads import record_worker, restore_database, upload_database, upload_raw
 from warehouse.views import comment_sql
 from warehouse.views import create_views as replace_views
 
@@ -135,8 +135,10 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         try:
             remove_leftovers(data_dir, warehouse.work_db, os.fstat(lock).st_mtime_ns)
             fresh = not warehouse.work_db.exists() and not warehouse.published_db.exists()
-            if fresh and lake is not None:
-                restore_database(lake.store, warehouse.published_db, lake.name)
+            if lake is not None:
+                record_worker(work, lake.name)
+                if fresh:
+                    restore_database(lake.store, warehouse.published_db, lake.name)
             if not warehouse.work_db.exists() and warehouse.published_db.exists():
                 copy_atomic(warehouse.published_db, warehouse.work_db)
             warehouse._connect()
@@ -377,7 +379,7 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
             upload_raw(self.lake.store, self.data_dir / RAW_DIR)
 
     def _vacuum_when_due(self) -> None:
-        """Clean the lake's replaced files at most once a day (see ``Lake.vacuum``)."""
+        """Compact and clean the lake's files at most once a day (see ``Lake.vacuum``)."""
         from warehouse.lake import VACUUM_EVERY
 
         now = datetime.now(UTC)
@@ -386,5 +388,6 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         ).fetchall()
         if rows and now - datetime.fromisoformat(rows[0][0]) < VACUUM_EVERY:
             return
+        self._transaction(lambda con: self.lake.compact(con, parquet.PUBLISHED.values()))
         self.lake.vacuum(parquet.PUBLISHED)
         self.write_setting(VACUUMED_AT, now.isoformat())

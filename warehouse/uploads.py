@@ -5,11 +5,13 @@ arrives, and a local write costs no request); each complete run is then copied u
 ``raw/`` in the store with the same layout, its ``complete.json`` last, so a copy in the
 store is whole when that file is there. A marker beside the local run records the copy.
 The published database goes to ``duckdb/<name>.duckdb`` in one upload, which readers
-see old or new, never in part; a worker whose disk is empty starts from it.
+see old or new, never in part; a worker whose disk is empty starts from it. The name is
+recorded beside the working database, so every command on a data directory uses it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -23,11 +25,29 @@ DATABASE_PREFIX = "duckdb"
 UPLOADED_MARKER = ".uploaded"
 _COMPLETE = "complete.json"
 _PARALLEL = 16  # uploads at once: each waits on the network, not on this machine
+WORKER_FILE = "worker"  # in the working directory: the name of the worker's database
+_WORKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,254}")
 
 
 def database_key(name: str) -> str:
     """Where the published database of the worker called ``name`` lives in the store."""
     return f"{DATABASE_PREFIX}/{name}.duckdb"
+
+
+def record_worker(work_dir: Path, name: str) -> None:
+    """Record, in the working directory ``work_dir``, the name of the worker's database."""
+    path = Path(work_dir) / WORKER_FILE
+    if recorded_worker(work_dir) != name:
+        write_atomic(path, name.encode())
+
+
+def recorded_worker(work_dir: Path) -> str | None:
+    """The name :func:`record_worker` recorded, or None (none, or not a name of ours)."""
+    try:
+        name = (Path(work_dir) / WORKER_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return name if _WORKER_NAME.fullmatch(name) else None
 
 
 def upload_database(store: ObjectStore, path: Path, name: str) -> None:

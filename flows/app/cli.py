@@ -156,9 +156,9 @@ def _lake(args: argparse.Namespace):
         if args.storage_url or os.environ.get("T212_STORAGE_URL"):
             raise
         return None  # reading the local warehouse needs no accounts
-    from flows.pipeline.storage import lake_for
+    from flows.pipeline.storage import data_dir_lake
 
-    return lake_for(settings)
+    return data_dir_lake(settings)
 
 
 def _reader(args: argparse.Namespace):

@@ -133,6 +133,7 @@ def import_reports(
         replay_stale(wh)  # only after an upgrade that re-keyed a table
         account = _account(wh, account_id)
         held.enter_context(leases_held(lake, {account: str(account)}))
+        wh.catch_up([account])  # what other workers published of the account stays
         try:
             normalised = normalise_reports([(f.source, f.body) for f in files], account_id=account)
         except ReportFileError as exc:

@@ -97,6 +97,8 @@ def rebuild(
                     replay_run(built, resource, run)
                     replayed[resource.name] = replayed.get(resource.name, 0) + 1
                     last = run
+                # rows the lake has and the raw zone lacks (none, unless an upload failed)
+                built.catch_up(accounts, lake)
                 # derived as the last replayed run derived it, so the rebuild changes nothing
                 run_id, at = (last.run_id, last.started_at) if last else (new_run_id(now), now)
                 refresh_portfolio(built, run_id=run_id, loaded_at=at)

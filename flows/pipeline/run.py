@@ -39,6 +39,7 @@ from flows.pipeline.settings import (
 from flows.pipeline.storage import lake_for, leases_held
 from warehouse import Warehouse, WarehouseLocked
 from warehouse.leases import AccountBusy
+from warehouse.objectstore import ObjectStoreError
 
 AccountJob = Callable[[], AccountResult]
 # a runner gets the jobs and how many of them may run at once
@@ -196,6 +197,8 @@ def run_export(
             ThreadPoolExecutor(max_workers=1) as aside,
         ):
             replay_stale(wh)  # only after an upgrade that re-keyed a table
+            held = [i.account_id for i in identities.values()]
+            summary.publish_errors += _lake_step(lambda: wh.catch_up(held))
             # the run log row, the views and the Parquet repair need no request: they are
             # done beside the accounts, so the rate-limited history starts without them
             prepared = aside.submit(prepare_warehouse, wh, ctx)
@@ -258,6 +261,16 @@ def _publish_step(step: Callable[[], object]) -> list[str]:
         f"publishing failed ({reason}); the committed data is published by the next run "
         "once there is room"
     ]
+
+
+def _lake_step(step: Callable[[], object]) -> list[str]:
+    """Catch up from the lake; a store that cannot be read is reported, and the run goes
+    on: its publishing adds to the lake and removes nothing."""
+    try:
+        step()
+    except ObjectStoreError as exc:
+        return [str(exc)]
+    return []
 
 
 def _record_step(step: Callable[[], object], what: str) -> list[str]:

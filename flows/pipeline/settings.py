@@ -21,6 +21,8 @@ DEFAULT_PARALLEL_ACCOUNTS = 64
 _STORAGE_SCHEMES = ("s3", "gs", "az", "abfs", "file")
 _LITERAL_SECRET_KEYS = {"key", "secret", "api_key", "api_secret", "password", "token"}
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# the lake's name of the worker of every account: no account (or group) may take it
+ALL_ACCOUNTS = "warehouse"
 
 
 class SettingsError(Exception):
@@ -117,6 +119,11 @@ def _account_from_table(entry: Mapping[str, object], index: int) -> AccountConfi
     if not _ACCOUNT_NAME.match(name):
         raise SettingsError(
             f"{CONFIG_NAME}: account #{index} needs a name of letters, digits, '.', '_' or '-'"
+        )
+    if name.lower() == ALL_ACCOUNTS:
+        raise SettingsError(
+            f"{CONFIG_NAME}: account name {name!r} is reserved for the worker of every "
+            "account: rename the account"
         )
     allowed = {"name", "env", "base_url", "key_env", "secret_env", "key_block", "secret_block"}
     unknown = sorted(set(entry) - allowed)

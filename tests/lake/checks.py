@@ -9,10 +9,38 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from sandbox import (
+    DEMO_ACCOUNT_ID,
+    DEMO_ISA_ACCOUNT_ID,
+    DEMO_ISA_KEY,
+    DEMO_ISA_SECRET,
+    DEMO_KEY,
+    DEMO_SECRET,
+    AccountSpec,
+    SandboxConfig,
+    SandboxSize,
+)
 from warehouse import connect_readonly
 from warehouse.lake import Lake
 from warehouse.parquet import PUBLISHED
 from warehouse.reader import connect_lake
+
+DEPOSITS = 7  # rows of the report deposits_csv writes by default
+# two accounts small enough that a run takes a second or two
+TINY = SandboxSize(instruments=40, positions=4, dividends=12, orders=20, transactions=12)
+
+
+def tiny_sandbox_config() -> SandboxConfig:
+    """The sandbox's Invest and ISA accounts, of :data:`TINY` size each."""
+    return SandboxConfig(
+        accounts=(
+            AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, "invest", size=TINY),
+            AccountSpec(
+                DEMO_ISA_ACCOUNT_ID, "GBP", DEMO_ISA_KEY, DEMO_ISA_SECRET, "isa", size=TINY
+            ),
+        ),
+        time_scale=0.0005,
+    )
 
 
 def _select(name: str) -> str:
@@ -95,3 +123,14 @@ class Reader(threading.Thread):
     def __exit__(self, *exc: object) -> None:
         self._stop_event.set()
         self.join(timeout=30)
+
+
+def deposits_csv(path: Path, count: int = DEPOSITS) -> Path:
+    """A synthetic activity report of ``count`` deposits."""
+    lines = ["Action,Time (UTC),ID,Total,Currency (Total)"]
+    lines += [
+        f"Deposit,2024-01-{day:02d}T10:00:00Z,DEP{day:04d},100.00,GBP"
+        for day in range(1, count + 1)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 
 from flows.pipeline.storage import worker_name
 from tests.flows.harness import settings_for
-from warehouse.lake import MAX_PARTITION_TERMS, _duckdb_scope, lake_partitions, scope_predicate
+from warehouse.lake import lake_partitions
 from warehouse.leases import STALE_AFTER, is_stale
 from warehouse.objectstore import delta_options
 from warehouse.parquet import PUBLISHED
+from warehouse.scopes import MAX_PARTITION_TERMS, duckdb_scope, scope_predicate
 
 POSITIONS, ORDERS = PUBLISHED["positions"], PUBLISHED["orders"]
 ACCOUNTS = st.sampled_from([1, 7, 21200101, 2**53 + 1])
@@ -39,7 +40,7 @@ def selected(candidates: set[tuple], predicate: str) -> set[tuple]:
     cursor = _CON.cursor()
     try:
         cursor.register("c", data)
-        where = _duckdb_scope(predicate)
+        where = duckdb_scope(predicate)
         query = f"SELECT account_id, snapshot_date FROM c WHERE {where}"
         return set(cursor.execute(query).fetchall())
     finally:
