@@ -112,6 +112,8 @@ class SandboxConfig:
 
     time_scale multiplies every rate-limit window and simulated delay (0.001 turns 60 s
     into 60 ms). rate_limits overrides the documented limits per "METHOD path".
+    burst_limit, when set, refuses (429) more than that many requests to one endpoint of
+    an account within one (scaled) second, as a server that asks for even spacing may.
     slow_seconds is how long 'slow' waits before answering; drip_seconds the pause
     between two bytes of a 'drip' answer.
     """
@@ -127,10 +129,13 @@ class SandboxConfig:
     drip_seconds: float = 1.0
     report_seconds: float = 6.0
     rate_limits: Mapping[str, tuple[int, float]] | None = None
+    burst_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
+        if self.burst_limit is not None and self.burst_limit < 1:
+            raise ValueError("burst_limit must be at least 1")
         if not self.accounts:
             raise ValueError("at least one account is needed")
         ids = [a.account_id for a in self.accounts]
