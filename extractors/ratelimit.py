@@ -26,6 +26,7 @@ class Window:
     hold_until: float | None = None  # no request before this (headers, a 429)
     reset_at: float | None = None  # the latest reset the headers announced
     announced: bool = False  # limit and period came from the headers
+    documented: tuple[int, float] = DEFAULT_LIMIT  # the first guess, before any header
 
     @property
     def interval(self) -> float:
@@ -103,17 +104,24 @@ class RateLimiter:
                 or self._limits.get(path)
                 or DEFAULT_LIMIT
             )
-            self._windows[endpoint] = Window(limit, period, bound=period)
+            self._windows[endpoint] = Window(
+                limit, period, bound=period, documented=(limit, period)
+            )
         return self._windows[endpoint]
 
     def bound(self, endpoint: str) -> float:
         """The longest the limiter waits for ``endpoint``, whatever the headers say."""
         return self.window(endpoint).bound
 
-    def announced(self) -> dict[str, tuple[int, float]]:
-        """(limit, period) per endpoint as the headers announced them, for those that did."""
+    def announced(self) -> dict[str, tuple[tuple[int, float], tuple[int, float]]]:
+        """Per endpoint whose headers announced a limit ("METHOD path"): the (limit, period)
+        announced last and the documented one."""
         with self._lock:
-            return {e: (w.limit, w.period) for e, w in self._windows.items() if w.announced}
+            return {
+                e if " " in e else f"GET {e}": ((w.limit, w.period), w.documented)
+                for e, w in self._windows.items()
+                if w.announced
+            }
 
     def acquire(self, endpoint: str) -> float:
         """Take the endpoint's next request slot, sleeping until it comes.

@@ -327,9 +327,16 @@ def record_run_log(wh: Warehouse, ctx: RunContext, summary: RunSummary) -> None:
             totals["rate_limited"] += s.rate_limited
             totals["wait_seconds"] += s.wait_seconds
     errors = summary.errors()
+    limits = [
+        (account.account_id, endpoint, seen, documented)
+        for account in summary.accounts
+        if account.account_id is not None
+        for endpoint, (seen, documented) in account.rate_limits.items()
+    ]
     wh.record_run_log(
         ctx.run_id,
         rows,
+        limits,
         started_at=ctx.started_at,
         finished_at=now_utc(),
         outcome=summary.outcome,

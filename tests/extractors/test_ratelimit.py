@@ -75,7 +75,7 @@ def test_headers_correct_the_documented_limit_upwards():
     rl.observe(DIVS, rl_headers(limit=50, remaining=49, reset=clock.now + 60))
     assert [rl.acquire(DIVS) for _ in range(3)] == [pytest.approx(1.2)] * 3
     assert rl.window(DIVS).limit == 50
-    assert rl.announced() == {DIVS: (50, 60.0)}
+    assert rl.announced() == {f"GET {DIVS}": ((50, 60.0), (6, 60.0))}
 
 
 def test_no_wait_once_reset_has_passed():
