@@ -112,7 +112,8 @@ class RateLimiter:
     def _seconds(self, value: float) -> str:
         if self.time_scale == 1.0 and value == int(value):
             return str(int(value))
-        return f"{value:.3f}"
+        # under a millisecond, three decimals would announce a period of 0
+        return f"{value:.3f}" if value >= 0.001 else f"{value:.3g}"
 
     def _instant(self, value: float) -> str:
         if self.time_scale == 1.0:

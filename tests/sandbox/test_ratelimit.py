@@ -47,6 +47,11 @@ def test_scaled_headers_are_floats_with_millisecond_precision() -> None:
     assert headers["x-ratelimit-reset"] == "100.060"
 
 
+def test_periods_under_a_millisecond_are_announced_as_they_are() -> None:
+    limiter = RateLimiter({"GET /x": (6, 60.0)}, time_scale=1e-6, clock=FakeClock(100.0))
+    assert float(limiter.hit(1, "GET /x").headers["x-ratelimit-period"]) == pytest.approx(6e-5)
+
+
 def test_peek_does_not_consume() -> None:
     limiter = RateLimiter({"GET /x": (1, 5.0)}, clock=FakeClock())
     assert limiter.peek(1, "GET /x")["x-ratelimit-remaining"] == "1"
