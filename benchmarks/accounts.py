@@ -27,7 +27,7 @@ FIRST_ID = 21300001
 
 
 def sandbox_accounts(count: int, size: Size) -> tuple[AccountSpec, ...]:
-    """``count`` Invest accounts, each with its own key pair (limits are per key)."""
+    """``count`` Invest accounts, each with its own key pair (limits are per account)."""
     return tuple(
         AccountSpec(FIRST_ID + i, "EUR", f"bench-key-{i:03d}", f"bench-secret-{i:03d}", size=size)
         for i in range(count)
@@ -179,7 +179,7 @@ def run(
         f"of its own with the documented limits time scaled by {scale:g}: one account waits "
         f"{60 * scale:g} s for its second window of orders. Then the next night's run (one new "
         "day, no rate-limit wait). Accounts run at once up to `[export] parallel_accounts` "
-        "(64); their rate limits are per key, so the run should take about as long as one.",
+        "(64); their rate limits are per account, so the run should take about as long as one.",
         rows,
         notes,
     )

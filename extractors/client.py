@@ -226,7 +226,7 @@ class T212Client:
             headers={"Authorization": self._credentials.basic_header()},
             timeout=phase_timeouts(self._timeout, budget),
         )
-        started = time.monotonic()
+        started, sent_at = time.monotonic(), self._clock()
         try:
             response = self._http.send(request, stream=True)
             try:
@@ -246,7 +246,7 @@ class T212Client:
                 f"{method} {path}: connection failed ({type(exc).__name__})", path=path
             ) from None
         stats.bytes += len(body)
-        self.limiter.observe(limiter_key, response.headers)
+        self.limiter.observe(limiter_key, response.headers, sent_at)
         status = response.status_code
         content_type = response.headers.get("content-type")
         retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())

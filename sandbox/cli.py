@@ -72,6 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--extra-fields", action="store_true", help="add fields the specification lacks"
     )
+    parser.add_argument(
+        "--burst-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 429 to more than N requests to one endpoint within a second (scaled)",
+    )
 
 
 def config_from(args: argparse.Namespace) -> SandboxConfig:
@@ -107,6 +114,7 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         extra_fields=args.extra_fields,
         slow_seconds=args.slow_seconds,
         drip_seconds=args.drip_seconds,
+        burst_limit=args.burst_limit,
     )
 
 

@@ -71,7 +71,10 @@ class SandboxSize:
 
 @dataclass(frozen=True)
 class AccountSpec:
-    """One account served by the sandbox and the key pair that opens it."""
+    """One account served by the sandbox and the key pair that opens it.
+
+    ``other_keys`` are more (key, secret) pairs of the same account: one rate-limit budget.
+    """
 
     account_id: int
     currency: str
@@ -80,6 +83,7 @@ class AccountSpec:
     kind: str = "invest"
     scopes: frozenset[str] = ALL_SCOPES
     size: SandboxSize = field(default_factory=SandboxSize)
+    other_keys: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ("invest", "isa"):
@@ -89,6 +93,10 @@ class AccountSpec:
         unknown = set(self.scopes) - ALL_SCOPES
         if unknown:
             raise ValueError(f"unknown scopes {sorted(unknown)}")
+
+    def key_pairs(self) -> tuple[tuple[str, str], ...]:
+        """Every (key, secret) that opens the account, its own first."""
+        return ((self.key, self.secret), *self.other_keys)
 
 
 def default_accounts() -> tuple[AccountSpec, ...]:
@@ -112,6 +120,8 @@ class SandboxConfig:
 
     time_scale multiplies every rate-limit window and simulated delay (0.001 turns 60 s
     into 60 ms). rate_limits overrides the documented limits per "METHOD path".
+    burst_limit, when set, refuses (429) more than that many requests to one endpoint of
+    an account within one (scaled) second, as a server that asks for even spacing may.
     slow_seconds is how long 'slow' waits before answering; drip_seconds the pause
     between two bytes of a 'drip' answer.
     """
@@ -127,14 +137,17 @@ class SandboxConfig:
     drip_seconds: float = 1.0
     report_seconds: float = 6.0
     rate_limits: Mapping[str, tuple[int, float]] | None = None
+    burst_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
+        if self.burst_limit is not None and self.burst_limit < 1:
+            raise ValueError("burst_limit must be at least 1")
         if not self.accounts:
             raise ValueError("at least one account is needed")
         ids = [a.account_id for a in self.accounts]
-        keys = [a.key for a in self.accounts]
+        keys = [key for a in self.accounts for key, _ in a.key_pairs()]
         if len(set(ids)) != len(ids) or len(set(keys)) != len(keys):
             raise ValueError("account ids and keys must be unique")
         if self.now.tzinfo is None:

@@ -41,6 +41,7 @@ class KeyEntry:
 
     spec: AccountSpec
     scopes: frozenset[str]
+    secret: str
     ip_restricted: bool = False
 
 
@@ -73,7 +74,11 @@ class Gateway:
         self.limiter = limiter
         self.faults = faults
         self.desk = desk
-        self.keys = {b.spec.key: KeyEntry(b.spec, frozenset(b.spec.scopes)) for b in books.values()}
+        self.keys = {
+            key: KeyEntry(b.spec, frozenset(b.spec.scopes), secret)
+            for b in books.values()
+            for key, secret in b.spec.key_pairs()
+        }
         self.counts: Counter[tuple[int | None, str]] = Counter()
         self._lock = threading.Lock()
         self._foreign = 0
@@ -99,7 +104,7 @@ class Gateway:
             return None, False
         if secret is None:
             return entry, True  # the legacy scheme sends the key alone
-        return entry, hmac.compare_digest(secret.encode(), entry.spec.secret.encode())
+        return entry, hmac.compare_digest(secret.encode(), entry.secret.encode())
 
     def handle(
         self, method: str, path: str, query: str, auth: str | None, body: bytes, base_url: str

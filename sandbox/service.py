@@ -26,7 +26,9 @@ class Sandbox:
             spec.account_id: AccountBook(self.config.seed, spec, now_ms, self.config.extra_fields)
             for spec in self.config.accounts
         }
-        self.limiter = RateLimiter(self.config.limits(), self.config.time_scale)
+        self.limiter = RateLimiter(
+            self.config.limits(), self.config.time_scale, burst=self.config.burst_limit
+        )
         self.faults = FaultPlan(self.config.seed)
         self.desk = ReportDesk(self.config.seed, self.config.report_seconds, self.config.time_scale)
         self.gateway = Gateway(self.books, self.limiter, self.faults, self.desk)

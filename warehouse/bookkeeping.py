@@ -1,4 +1,5 @@
-"""The pipeline's own tables: run log, per-resource results, load state and pending Parquet work.
+"""The pipeline's own tables: run log, per-resource results, load state, rate limits seen and
+pending Parquet work.
 
 Global resources (instruments, exchanges and their schedules) are not tied to an
 account; their ``load_state`` and ``run_resources`` rows use ``account_id`` 0
@@ -63,6 +64,19 @@ LOAD_STATE = Table(
     description="each resource's cursor and last success (internal)",
 )
 
+# The limits the API's headers announced per account and endpoint ("METHOD path"), as the
+# latest run that saw them, beside the documented ones the client starts from.
+RATE_LIMITS = Table(
+    "rate_limits",
+    columns(
+        "account_id:bigint endpoint:text requests:bigint period_seconds:double "
+        "documented_requests:bigint documented_period_seconds:double seen_at:timestamp "
+        "run_id:text"
+    ),
+    key=("account_id", "endpoint"),
+    kind=TableKind.LOG,
+)
+
 PENDING_PUBLISH = Table(
     "pending_publish",
     columns(
@@ -85,7 +99,7 @@ SETTINGS = Table(
 )
 
 BOOKKEEPING: dict[str, Table] = {
-    t.name: t for t in (RUNS, RUN_RESOURCES, LOAD_STATE, PENDING_PUBLISH, SETTINGS)
+    t.name: t for t in (RUNS, RUN_RESOURCES, LOAD_STATE, RATE_LIMITS, PENDING_PUBLISH, SETTINGS)
 }
 
 # The run log is also published as Parquet; state and pending work are internal.

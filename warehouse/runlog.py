@@ -13,12 +13,12 @@ from typing import Any
 
 import duckdb
 
-from warehouse.bookkeeping import RUN_RESOURCES, RUNS
+from warehouse.bookkeeping import RATE_LIMITS, RUN_RESOURCES, RUNS
 from warehouse.merge import MergeCounts, q
 from warehouse.parquet import add_pending
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[dict]) -> None:
+def _insert_or_replace(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[dict]) -> None:
     """Insert or replace rows of the same columns in one statement (each costs milliseconds)."""
     if not rows:
         return
@@ -26,7 +26,13 @@ def _upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[dict]) -
     marks = ", ".join(["(" + ", ".join("?" for _ in rows[0]) + ")"] * len(rows))
     values = [value for row in rows for value in row.values()]
     con.execute(f"INSERT OR REPLACE INTO {q(table_name)} ({cols}) VALUES {marks}", values)
-    add_pending(con, {(table_name, "{}")})
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[dict]) -> None:
+    """Insert or replace rows of a published log and mark it for Parquet publishing."""
+    if rows:
+        _insert_or_replace(con, table_name, rows)
+        add_pending(con, {(table_name, "{}")})
 
 
 def record_run_row(
@@ -120,6 +126,30 @@ def resource_row(
     }
 
 
+def record_rate_limit_rows(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    seen_at: datetime,
+    rows: Iterable[tuple[int, str, tuple[int, float], tuple[int, float]]],
+) -> None:
+    """Insert or replace the ``rate_limits`` rows: (account id, endpoint, announced (requests,
+    seconds), documented (requests, seconds)). Internal: not published as Parquet."""
+    built = {
+        (account_id, endpoint): {
+            "account_id": account_id,
+            "endpoint": endpoint,
+            "requests": seen[0],
+            "period_seconds": seen[1],
+            "documented_requests": documented[0],
+            "documented_period_seconds": documented[1],
+            "seen_at": seen_at,
+            "run_id": run_id,
+        }
+        for account_id, endpoint, seen, documented in rows
+    }
+    _insert_or_replace(con, RATE_LIMITS.name, list(built.values()))
+
+
 class RunLogRecorder:
     """The run log methods of :class:`warehouse.store.Warehouse`, in its transactions."""
 
@@ -135,16 +165,20 @@ class RunLogRecorder:
         self,
         run_id: str,
         resources: Iterable[tuple[int, str, Mapping[str, object]]],
+        rate_limits: Iterable[tuple[int, str, tuple[int, float], tuple[int, float]]] = (),
         **fields: object,
     ) -> None:
         """Insert or replace every resource's result row and the run's row in one transaction.
 
         ``resources`` holds (account id, resource, fields of ``runlog.record_resource_row``);
-        ``fields`` are those of ``runlog.record_run_row``.
+        ``rate_limits`` the rows of ``runlog.record_rate_limit_rows``; ``fields`` are those
+        of ``runlog.record_run_row``.
         """
 
         def work(con: duckdb.DuckDBPyConnection) -> None:
             record_resource_rows(con, run_id, resources)
+            seen_at = fields.get("finished_at") or fields["started_at"]
+            record_rate_limit_rows(con, run_id, seen_at, rate_limits)
             record_run_row(con, run_id, **fields)
 
         self._transaction(work)

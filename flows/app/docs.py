@@ -40,6 +40,15 @@ def resources_page() -> str:
         limit = f"{r.limit[0]} per {r.limit[1]:g} s"
         cells = (f"`{r.name}`", f"`{r.path}`", r.kind.value, f"`{r.scope}`", limit)
         lines.append(f"| {' | '.join(cells)} | {_code(r.tables)} |\n")
+    lines.append(
+        "\nThe documented limits are those of the OpenAPI specification and only the client's\n"
+        "first guess: each response's `x-ratelimit-*` headers set the limit it follows, and\n"
+        "`t212-etl status` lists per account the limits announced beside the documented ones.\n"
+        "Trading 212's own guide for the API gives 50 per 60 s for the three history endpoints\n"
+        "where the specification gives 6 (it agrees on the summary, 1 per 5 s, and on the\n"
+        "exports, POST 1 per 30 s and GET 1 per 60 s); either way requests go evenly spaced,\n"
+        "never in a burst, and the limits are per account, whatever key is used.\n"
+    )
     return "".join(lines)
 
 

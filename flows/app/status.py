@@ -1,4 +1,5 @@
-"""The `status` command's report: last runs, rows, cursors, freshness and Parquet health."""
+"""The `status` command's report: last runs, rows, cursors, rate limits seen, freshness and
+Parquet health."""
 
 from __future__ import annotations
 
@@ -45,6 +46,33 @@ def _rows_per_table(con, account_id: int) -> list[tuple[str, int]]:
     return counts
 
 
+def _per(requests: int | None, seconds: float | None) -> str:
+    return "" if requests is None else f"{requests} per {seconds:g} s"
+
+
+def _rate_limits(con, account_id: int) -> list[str]:
+    """The limits the API announced per endpoint, beside the documented ones, if any."""
+    try:
+        rows = con.execute(
+            "SELECT endpoint, requests, period_seconds, documented_requests, "
+            "documented_period_seconds, seen_at FROM rate_limits WHERE account_id = ? "
+            "ORDER BY endpoint",
+            [account_id],
+        ).fetchall()
+    except duckdb.CatalogException:  # a database published before the table existed
+        return []
+    if not rows:
+        return []
+    table = [
+        (endpoint, _per(n, s), _per(dn, ds), "" if (n, s) == (dn, ds) else "differs", seen)
+        for endpoint, n, s, dn, ds, seen in rows
+    ]
+    return [
+        "rate limits the API announced (the documented ones are the first guess):",
+        format_table(("endpoint", "announced", "documented", "", "seen_at"), table),
+    ]
+
+
 def _account_section(con, account_id: int, now: datetime) -> list[str]:
     label = "shared reference lists" if account_id == GLOBAL_ACCOUNT else f"account {account_id}"
     lines = [f"== {label}"]
@@ -66,6 +94,7 @@ def _account_section(con, account_id: int, now: datetime) -> list[str]:
     ]
     lines.append(format_table(("resource", "last_success_at", "cursor"), rows))
     lines.append(format_table(("table", "rows"), _rows_per_table(con, account_id)))
+    lines += _rate_limits(con, account_id)
     last_ok = max((r[1] for r in states if r[1] is not None), default=None)
     if last_ok is None:
         lines.append("WARNING: no successful load yet")

@@ -32,6 +32,11 @@ class AccountResult:
     currency: str | None = None
     resources: list[ResourceResult] = field(default_factory=list)
     error: str | None = None
+    # per endpoint ("METHOD path"): the (requests, seconds) its headers announced last, and
+    # the documented one
+    rate_limits: dict[str, tuple[tuple[int, float], tuple[int, float]]] = field(
+        default_factory=dict
+    )
 
     @property
     def failed(self) -> bool:
@@ -158,6 +163,7 @@ def export_account(
     for name in names:
         result.resources.append(outcomes[name])
         _report(account.name, outcomes[name], ctx)
+    result.rate_limits = client.limiter.announced()
     return result
 
 

@@ -122,7 +122,10 @@ def identify_accounts(
     workers = max(1, min(settings.parallel_accounts, len(built)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(lambda pair: _identify_or_refuse(pair[1], pair[0]), built))
+    first_named: dict[int, str] = {}
     for (account, client), outcome in zip(built, outcomes, strict=True):
+        if not isinstance(outcome, AccountResult):
+            outcome = _one_entry_per_account(account, outcome, first_named)
         if isinstance(outcome, AccountResult):
             client.close()
             refused.append(outcome)
@@ -132,6 +135,25 @@ def identify_accounts(
     if not identities:
         raise CredentialsRefused("; ".join(r.error or "" for r in refused))
     return clients, identities, refused
+
+
+def _one_entry_per_account(
+    account: AccountConfig, identity: Identity, first_named: dict[int, str]
+) -> Identity | AccountResult:
+    """The identity, or a refusal when an earlier entry's key reached the same account.
+
+    Rate limits are per account, not per key. Two entries of one account would fetch the
+    same rows twice from one budget and write one account's cursors from two exports, so
+    the later entry is refused rather than given a share of the first one's limiter.
+    """
+    first = first_named.setdefault(identity.account_id, account.name)
+    if first == account.name:
+        return identity
+    return AccountResult(
+        account.name,
+        error=f"account {account.name}: its key opens account {identity.account_id}, as "
+        f"account {first}'s does; skipped (one account, one rate limit): keep one entry",
+    )
 
 
 def _identify_or_refuse(client: T212Client, account: AccountConfig) -> Identity | AccountResult:
@@ -318,9 +340,16 @@ def record_run_log(wh: Warehouse, ctx: RunContext, summary: RunSummary) -> None:
             totals["rate_limited"] += s.rate_limited
             totals["wait_seconds"] += s.wait_seconds
     errors = summary.errors()
+    limits = [
+        (account.account_id, endpoint, seen, documented)
+        for account in summary.accounts
+        if account.account_id is not None
+        for endpoint, (seen, documented) in account.rate_limits.items()
+    ]
     wh.record_run_log(
         ctx.run_id,
         rows,
+        limits,
         started_at=ctx.started_at,
         finished_at=now_utc(),
         outcome=summary.outcome,

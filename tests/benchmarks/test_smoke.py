@@ -6,14 +6,19 @@ import pytest
 
 from benchmarks.__main__ import main
 from benchmarks.endtoend import Busy
-from benchmarks.network import HISTORY, SNAPSHOTS, floor_seconds
+from benchmarks.network import HISTORY, SNAPSHOTS, burst_floor_seconds, floor_seconds
 
 
-def test_the_floor_counts_full_windows_before_the_last_burst():
-    assert floor_seconds(100, 6, 60.0) == 16 * 60.0  # pages 97-100 go in the 17th window
-    assert floor_seconds(6, 6, 60.0) == 0.0  # one burst
-    assert floor_seconds(7, 6, 0.6) == 0.6
+def test_the_floor_counts_intervals_between_evenly_spaced_requests():
+    assert floor_seconds(100, 6, 60.0) == 99 * 10.0
+    assert floor_seconds(6, 6, 60.0) == 50.0
     assert floor_seconds(1, 1, 50.0) == 0.0
+
+
+def test_the_burst_floor_counts_full_windows_before_the_last_burst():
+    assert burst_floor_seconds(100, 6, 60.0) == 16 * 60.0  # pages 97-100 go in the 17th window
+    assert burst_floor_seconds(6, 6, 60.0) == 0.0  # one burst
+    assert burst_floor_seconds(7, 6, 0.6) == 0.6
 
 
 def test_network_time_is_the_union_of_requests_and_waits():

@@ -1,4 +1,4 @@
-"""The limiter against a fake clock: bursts, waiting until reset, header corrections."""
+"""The limiter against a fake clock: even spacing, waiting until reset, header corrections."""
 
 from __future__ import annotations
 
@@ -30,15 +30,33 @@ def test_method_specific_limits_are_found_for_get_and_post():
     assert rl.window(f"POST {exports}").period == 30.0
 
 
-def test_burst_then_wait_exactly_until_window_end():
+def test_requests_are_spaced_evenly_from_the_first():
     clock = FakeClock()
     rl = limiter(clock)
-    waits = [rl.acquire(DIVS) for _ in range(6)]
-    assert waits == [0.0] * 6 and clock.sleeps == []
-    assert rl.acquire(DIVS) == pytest.approx(60.0)
-    assert clock.sleeps == [pytest.approx(60.0)]
-    # a new window began: five more go at once
-    assert [rl.acquire(DIVS) for _ in range(5)] == [0.0] * 5
+    waits = [rl.acquire(DIVS) for _ in range(7)]
+    assert waits == [0.0] + [pytest.approx(10.0)] * 6  # 6 per 60 s: one every 10 s
+    assert clock.sleeps == [pytest.approx(10.0)] * 6
+
+
+def test_time_spent_elsewhere_counts_towards_the_spacing():
+    clock = FakeClock()
+    rl = limiter(clock)
+    rl.acquire(DIVS)
+    clock.now += 4.0  # the page took 4 s to read and load
+    assert rl.acquire(DIVS) == pytest.approx(6.0)
+    clock.now += 30.0
+    assert rl.acquire(DIVS) == 0.0  # no credit is saved up: the next one waits again
+    assert rl.acquire(DIVS) == pytest.approx(10.0)
+
+
+def test_a_lower_remaining_spreads_the_rest_evenly_until_the_reset():
+    clock = FakeClock()
+    rl = limiter(clock)
+    sent = clock.now
+    rl.acquire(DIVS)
+    # 2 left for the 40 s to the reset: the next two 40 / 3 s apart, not 10
+    rl.observe(DIVS, rl_headers(limit=6, remaining=2, reset=sent + 40), sent)
+    assert rl.acquire(DIVS) == pytest.approx(40 / 3)
 
 
 def test_headers_correct_remaining_and_reset():
@@ -52,11 +70,12 @@ def test_headers_correct_remaining_and_reset():
 def test_headers_correct_the_documented_limit_upwards():
     clock = FakeClock()
     rl = limiter(clock)
+    assert rl.announced() == {}
     rl.acquire(DIVS)
     rl.observe(DIVS, rl_headers(limit=50, remaining=49, reset=clock.now + 60))
-    assert [rl.acquire(DIVS) for _ in range(49)] == [0.0] * 49
-    assert rl.acquire(DIVS) == pytest.approx(60.0)
+    assert [rl.acquire(DIVS) for _ in range(3)] == [pytest.approx(1.2)] * 3
     assert rl.window(DIVS).limit == 50
+    assert rl.announced() == {f"GET {DIVS}": ((50, 60.0), (6, 60.0))}
 
 
 def test_no_wait_once_reset_has_passed():
@@ -64,24 +83,38 @@ def test_no_wait_once_reset_has_passed():
     rl = limiter(clock)
     rl.acquire(DIVS)
     rl.observe(DIVS, rl_headers(6, 0, clock.now + 5))
-    clock.now += 6
+    clock.now += 11
     assert rl.acquire(DIVS) == 0.0
 
 
-def test_spent_after_429_uses_retry_after_or_period():
+def test_spent_after_429_uses_retry_after_or_the_reset_or_period():
     clock = FakeClock()
     rl = limiter(clock, {"/x": (3, 10.0)})
     rl.spent("/x", retry_after=2.0)
     assert rl.acquire("/x") == pytest.approx(2.0)
     rl.spent("/x")
     assert rl.acquire("/x") == pytest.approx(10.0)
+    rl.observe("/x", rl_headers(3, 1, clock.now + 7, period=10))
+    rl.spent("/x")
+    assert rl.acquire("/x") == pytest.approx(7.0)
+
+
+def test_retry_after_wins_over_the_headers():
+    clock = FakeClock()
+    rl = limiter(clock, {"/x": (3, 10.0)})
+    rl.acquire("/x")
+    rl.observe("/x", rl_headers(3, 0, clock.now + 9, period=10))
+    rl.spent("/x", retry_after=1.5)
+    assert rl.acquire("/x") == pytest.approx(3.3333333)  # the pace (10 / 3 s) still holds
+    rl.spent("/x", retry_after=5.0)
+    assert rl.acquire("/x") == pytest.approx(5.0)
 
 
 def test_garbage_headers_are_ignored():
     clock = FakeClock()
     rl = limiter(clock)
     rl.observe(DIVS, {"x-ratelimit-remaining": "soon", "x-ratelimit-reset": ""})
-    assert rl.window(DIVS).remaining == 6
+    assert rl.acquire(DIVS) == 0.0 and rl.announced() == {}
 
 
 def test_client_sends_no_request_while_window_known_spent():
@@ -112,8 +145,8 @@ def test_client_sends_no_request_while_window_known_spent():
         client.get(DIVS)
     stats = client.stats[DIVS]
     assert stats.rate_limited == 0 and stats.requests == 20
-    assert len(clock.sleeps) == 3  # 20 requests = 4 windows of 6
-    assert stats.wait_seconds == pytest.approx(180.0)
+    assert len(clock.sleeps) == 19  # one wait before each request but the first
+    assert stats.wait_seconds == pytest.approx(190.0)  # 19 x 10 s, evenly spaced
     assert waits == clock.sleeps
 
 
@@ -134,16 +167,17 @@ def test_non_finite_negative_or_odd_header_values_are_ignored(value):
     names = ("limit", "period", "remaining", "reset", "used")
     rl.observe(DIVS, {f"x-ratelimit-{n}": value for n in names})
     w = rl.window(DIVS)
-    assert (w.limit, w.period, w.remaining) == (6, 60.0, 6)
+    assert (w.limit, w.period, w.hold_until) == (6, 60.0, None)
     assert rl.acquire(DIVS) == 0.0
     assert rl.bound(DIVS) == 60.0
 
 
-def test_remaining_is_never_more_than_the_limit():
+def test_remaining_above_the_limit_keeps_the_pace():
     clock = FakeClock()
     rl = limiter(clock, {"/x": (2, 10.0)})
-    rl.observe("/x", {"x-ratelimit-limit": "2", "x-ratelimit-remaining": "1e300"})
-    assert rl.window("/x").remaining == 2
+    rl.acquire("/x")
+    rl.observe("/x", rl_headers(2, 10**300, clock.now + 10, period=10))
+    assert rl.acquire("/x") == pytest.approx(5.0)
 
 
 @pytest.mark.parametrize(

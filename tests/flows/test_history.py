@@ -15,7 +15,7 @@ from tests.flows.test_export_sandbox import assert_matches_truth, assert_parquet
 from transforms.catalogue import TABLES
 
 HISTORY = ("dividends", "orders", "transactions")
-# 8 pages per history endpoint: two windows of 6, so each one has to wait once
+# 8 pages per history endpoint, evenly spaced: each one waits between its pages
 SIZE = SandboxSize(instruments=100, positions=5, dividends=400, orders=400, transactions=400)
 
 

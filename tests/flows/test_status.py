@@ -49,3 +49,23 @@ def test_status_after_an_interrupted_run_raises_no_alarm(tmp_path):
         assert export(settings_for(sb, data_dir)).exit_code == 0
     text, attention = status_report(data_dir)
     assert not attention and "every partition matches DuckDB" in text
+
+
+def test_status_shows_the_limits_the_api_announced_beside_the_documented(tmp_path):
+    data_dir = tmp_path / "data"
+    api = "/api/v0/equity"
+    config = sandbox_config(time_scale=0.001, rate_limits={f"GET {api}/history/orders": (50, 60.0)})
+    with Sandbox(config) as sb:
+        assert export(settings_for(sb, data_dir)).exit_code == 0
+    text, attention = status_report(data_dir)
+    rows = {
+        " ".join(line.split()[:2]): line for line in text.splitlines() if line.startswith("GET /")
+    }
+    # every endpoint the run called, announced (the sandbox scales its periods) beside the
+    # documented limit, and whether they differ
+    assert set(rows) >= {f"GET {api}/{p}" for p in ("account/summary", "positions", "orders")}
+    orders = rows[f"GET {api}/history/orders"].split()
+    assert orders[2:9] == ["50", "per", "0.06", "s", "6", "per", "60"] and "differs" in orders
+    summary = rows[f"GET {api}/account/summary"].split()
+    assert summary[2:9] == ["1", "per", "0.005", "s", "1", "per", "5"]
+    assert not attention

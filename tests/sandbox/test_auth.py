@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 
 import httpx
 
@@ -15,7 +16,7 @@ from sandbox import (
     Sandbox,
     SandboxConfig,
 )
-from tests.sandbox.conftest import API
+from tests.sandbox.conftest import API, small_config
 
 SUMMARY = f"{API}/account/summary"
 DIVIDENDS = f"{API}/history/dividends"
@@ -91,3 +92,16 @@ def test_each_key_sees_its_own_account() -> None:
 def test_unknown_path_and_method(client: httpx.Client) -> None:
     assert client.get(f"{API}/nope").status_code == 404
     assert client.post(SUMMARY).status_code == 405
+
+
+def test_a_second_key_opens_the_same_account_and_shares_its_limits() -> None:
+    config = small_config()
+    second = ("sandbox-second-key-0000", "sandbox-second-secret-0000")
+    account = replace(config.accounts[0], other_keys=(second,))
+    with Sandbox(replace(config, accounts=(account,), time_scale=1.0)) as sb:
+        first = httpx.get(sb.base_url + SUMMARY, auth=(DEMO_KEY, DEMO_SECRET))
+        again = httpx.get(sb.base_url + SUMMARY, auth=second)
+        wrong = httpx.get(sb.base_url + SUMMARY, auth=(second[0], DEMO_SECRET))
+    assert first.status_code == 200 and first.json()["id"] == 21200101
+    assert again.status_code == 429  # one budget: 1 per 5 s for the account, whatever the key
+    assert wrong.status_code == 401

@@ -47,6 +47,11 @@ def test_scaled_headers_are_floats_with_millisecond_precision() -> None:
     assert headers["x-ratelimit-reset"] == "100.060"
 
 
+def test_periods_under_a_millisecond_are_announced_as_they_are() -> None:
+    limiter = RateLimiter({"GET /x": (6, 60.0)}, time_scale=1e-6, clock=FakeClock(100.0))
+    assert float(limiter.hit(1, "GET /x").headers["x-ratelimit-period"]) == pytest.approx(6e-5)
+
+
 def test_peek_does_not_consume() -> None:
     limiter = RateLimiter({"GET /x": (1, 5.0)}, clock=FakeClock())
     assert limiter.peek(1, "GET /x")["x-ratelimit-remaining"] == "1"
@@ -117,3 +122,41 @@ def test_burst_then_429_until_reset_with_small_time_scale() -> None:
         # other endpoints and the other account keep their own windows
         assert client.get(f"{API}/history/orders").status_code == 200
         assert sb.request_counts()[DIVIDENDS] == 8
+
+
+def test_burst_mode_refuses_more_than_n_requests_within_a_second() -> None:
+    clock = FakeClock(100.0)
+    limiter = RateLimiter({"GET /x": (50, 60.0)}, clock=clock, burst=2)
+    assert [limiter.hit(1, "GET /x").allowed for _ in range(3)] == [True, True, False]
+    assert limiter.hit(2, "GET /x").allowed  # per account
+    assert limiter.hit(1, "GET /y").allowed  # per endpoint
+    clock.now += 0.5
+    assert not limiter.hit(1, "GET /x").allowed
+    clock.now += 0.5  # the first two are a second old now
+    verdicts = [limiter.hit(1, "GET /x") for _ in range(3)]
+    assert [v.allowed for v in verdicts] == [True, True, False]
+    # refused requests do not count against the window
+    assert verdicts[-1].headers["x-ratelimit-used"] == "4"
+
+
+def test_burst_mode_second_is_time_scaled_and_evenly_spaced_requests_pass() -> None:
+    clock = FakeClock(100.0)
+    limiter = RateLimiter({"GET /x": (6, 60.0)}, time_scale=0.01, clock=clock, burst=1)
+    allowed = []
+    for _ in range(12):
+        allowed.append(limiter.hit(1, "GET /x").allowed)
+        clock.now += 0.11  # 11 s scaled: under 6 a minute, one at a time
+    assert allowed == [True] * 12
+
+
+def test_burst_limit_from_the_command_line() -> None:
+    import argparse
+
+    from sandbox.cli import add_arguments, config_from
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert config_from(parser.parse_args(["--burst-limit", "3"])).burst_limit == 3
+    assert config_from(parser.parse_args([])).burst_limit is None
+    with pytest.raises(ValueError, match="burst_limit"):
+        small_config(burst_limit=0)

@@ -99,3 +99,19 @@ def test_a_run_log_is_written_at_once_and_a_repeated_key_keeps_its_last_row(wh):
     assert (by_key[1, "orders"]["requests"], by_key[1, "orders"]["finished_at"]) == (4, T1)
     assert by_key[GLOBAL_ACCOUNT, "instruments"]["outcome"] == "skipped"
     assert wh.check_parquet() == []
+
+
+def test_rate_limits_seen_are_kept_per_account_and_endpoint_the_latest_run_winning(wh):
+    orders = "GET /api/v0/equity/history/orders"
+    first = [(1, orders, (6, 60.0), (6, 60.0)), (2, orders, (6, 60.0), (6, 60.0))]
+    wh.record_run_log("r1", [], first, started_at=T0, finished_at=T0, outcome="success")
+    wh.record_run_log(
+        "r2", [], [(1, orders, (50, 60.0), (6, 60.0))], started_at=T1, outcome="success"
+    )
+    rows = wh.connection.execute(
+        "SELECT account_id, requests, period_seconds, documented_requests, run_id "
+        "FROM rate_limits ORDER BY account_id"
+    ).fetchall()
+    assert rows == [(1, 50, 60.0, 6, "r2"), (2, 6, 60.0, 6, "r1")]
+    wh.publish_parquet()
+    assert not (wh.parquet_dir / "rate_limits").exists()  # internal, not published
