@@ -45,12 +45,20 @@ def lake_for(settings: Settings, account_names: Sequence[str] | None = None) -> 
 def leases_held(lake: Lake | None, accounts: Mapping[int, str]) -> Iterator[None]:
     """Hold the lake's lease of every account for the block (nothing without a lake).
 
-    Raises ``AccountBusy`` when another live process exports one of them.
+    Raises ``AccountBusy`` when another live process exports one of them; once a lease is
+    lost (or cannot be renewed) the lake refuses writes with ``LeaseLost``.
     """
     if lake is None:
         yield
         return
     from warehouse.leases import Leases
+    from warehouse.objectstore import ObjectStore
 
-    with Leases(lake.store, accounts):
-        yield
+    # a client of their own: the leases are renewed while the lake's client has given up
+    # on an unreachable store; the lake writes only while they hold (lake.store.fence)
+    with Leases(ObjectStore(lake.url), accounts) as leases:
+        lake.store.fence = leases.check
+        try:
+            yield
+        finally:
+            lake.store.fence = None
