@@ -19,6 +19,7 @@ from warehouse.lake import MAX_PARTITION_TERMS, _duckdb_scope, lake_partitions, 
 from warehouse.leases import TERM, is_free, process_identity
 from warehouse.objectstore import delta_options
 from warehouse.parquet import PUBLISHED
+from warehouse.storeconfig import TIMEOUT_ENV, client_options, timeouts
 
 POSITIONS, ORDERS = PUBLISHED["positions"], PUBLISHED["orders"]
 ACCOUNTS = st.sampled_from([1, 7, 21200101, 2**53 + 1])
@@ -197,3 +198,18 @@ def test_delta_options_make_s3_commits_conditional_and_every_wait_bounded():
     short = delta_options("gs://b/lake", {"T212_STORAGE_TIMEOUT": "1.5"})
     assert short["timeout"] == short["retry_timeout"] == "1500ms"
     assert short["connect_timeout"] == "1500ms"
+
+
+def test_the_store_client_keeps_its_environment_settings_beside_the_timeouts():
+    env = {"AWS_ALLOW_HTTP": "true", "AWS_PROXY_URL": "http://proxy:3128", TIMEOUT_ENV: "2"}
+    options = client_options("s3://b/lake", env)
+    assert options == {
+        "allow_http": "true",
+        "proxy_url": "http://proxy:3128",
+        "timeout": timedelta(seconds=2),
+        "connect_timeout": timedelta(seconds=2),
+    }
+    assert client_options("gs://b/lake", env)["timeout"] == timedelta(seconds=2)
+    assert "allow_http" not in client_options("gs://b/lake", env)
+    for wrong in ("", "soon", "-1", "0"):
+        assert timeouts({TIMEOUT_ENV: wrong}) == (30.0, 5.0)
