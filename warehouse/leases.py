@@ -220,6 +220,7 @@ class Leases:
         tried again at the next renewal."""
         with self._lock:
             held = dict(self._held)
+        self.store.reconnect()  # a store that did not answer last time: each round asks again
         for account_id, (version, _) in held.items():
             sent = self._monotonic()
             try:
@@ -248,6 +249,7 @@ class Leases:
         with self._lock:
             held, self._held = self._held, {}
         released = datetime.now(UTC).isoformat()
+        self.store.reconnect()  # if the store does not answer, the first failure ends the loop
         for account_id, (version, _) in held.items():
             try:
                 self.store.replace(self._key(account_id), self._body(released_at=released), version)

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import stat
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -101,7 +102,9 @@ def private_files(root: Path) -> None:
     for folder, dirs, files in os.walk(root):
         for name, mode in [(d, DIR_MODE) for d in dirs] + [(f, FILE_MODE) for f in files]:
             path = os.path.join(folder, name)
-            with contextlib.suppress(FileNotFoundError):
-                if os.lstat(path).st_mode & 0o777 != mode:
-                    os.chmod(path, mode, follow_symlinks=False)
-    os.chmod(root, DIR_MODE)
+            with contextlib.suppress(FileNotFoundError, PermissionError):  # gone, or not ours
+                found = os.lstat(path).st_mode
+                if not stat.S_ISLNK(found) and stat.S_IMODE(found) != mode:
+                    os.chmod(path, mode)
+    with contextlib.suppress(PermissionError):
+        os.chmod(root, DIR_MODE)

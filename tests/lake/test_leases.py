@@ -180,3 +180,17 @@ def test_on_a_local_store_exactly_one_of_many_processes_takes_a_stale_lease(tmp_
             racer.stdin.close()
             racer.wait(timeout=30)
     assert winners == [1] * 30
+
+
+def test_each_renewal_asks_a_store_that_did_not_answer_last_time(store_url):
+    clock = [0.0]
+    store = ObjectStore(store_url)
+    leases = Leases(store, {ACCOUNT: "isa"}, monotonic=lambda: clock[0])
+    leases.take()
+    store.down = "replacing leases/7.json failed (timed out)"  # the last round's failure
+    clock[0] += (leases.term - leases.margin).total_seconds() - 1
+    leases.renew()
+    clock[0] += 2
+    leases.check()  # renewed a second before the limit: still the holder
+    leases.release()
+    assert json.loads(store.get_bytes(KEY))["released_at"]
