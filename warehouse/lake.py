@@ -156,7 +156,6 @@ class Lake:
         Refused (an ``ObjectStoreError``) while the store is taken as unreachable or once
         this process may no longer write: a lease it held is lost (see ``ObjectStore.guard``).
         """
-        self.store.guard()
         if table.kind == TableKind.LOG:
             self._attempt(table, lambda: self._upsert(con, table))
             return
@@ -174,6 +173,7 @@ class Lake:
         from deltalake.exceptions import CommitFailedError
 
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            self.store.guard()  # before every try: the lease may have run out meanwhile
             try:
                 write()
             except (duckdb.Error, LakeError):

@@ -124,7 +124,7 @@ def test_a_holder_that_cannot_renew_stops_writing_before_its_lease_can_be_taken(
     lake.store.put_bytes("raw/ok", b"")  # still in time
     clock[0] += 2
     with pytest.raises(LeaseLost, match="could not be renewed"):
-        lake.publish(duckdb.connect(), PUBLISHED["orders"], ["*"])
+        lake.publish(duckdb.connect(), PUBLISHED["instruments"], ["*"])
     with pytest.raises(LeaseLost):
         lake.store.put_bytes("duckdb/late.duckdb", b"")
     assert lake.store.get_bytes("duckdb/late.duckdb") is None
