@@ -163,19 +163,11 @@ class Leases:
         version = self.store.create(key, self._body())
         if version is None:
             found = self.store.read(key)
-            if found is None:  # released and removed meanwhile: one more try
+            if found is None:  # removed meanwhile (by hand): one more try
                 version = self.store.create(key, self._body())
             else:
-                data, current, modified = found
-                try:
-                    holder = json.loads(data)
-                except ValueError:
-                    holder = {}
-                age = self.store.now(LEASE_PREFIX) - modified
-                if not is_free(holder, age, self.host, self.identity):
-                    raise AccountBusy(self._busy(account_id, holder, key))
                 sent = self._monotonic()
-                version = self.store.replace(key, self._body(), current)
+                version = self._take_over(account_id, key, *found)
         if version is None:
             raise AccountBusy(
                 f"account {self.accounts[account_id]} ({account_id}) was taken by another "
@@ -183,6 +175,20 @@ class Leases:
             )
         with self._lock:
             self._held[account_id] = (version, sent)
+
+    def _take_over(
+        self, account_id: int, key: str, data: bytes, current: dict[str, str], modified: datetime
+    ) -> dict[str, str] | None:
+        """Replace a free lease found at version ``current``; None when another was faster."""
+        try:
+            holder = json.loads(data)
+        except ValueError:
+            holder = None
+        holder = holder if isinstance(holder, dict) else {}
+        age = self.store.now(LEASE_PREFIX) - modified
+        if not is_free(holder, age, self.host, self.identity):
+            raise AccountBusy(self._busy(account_id, holder, key))
+        return self.store.replace(key, self._body(), current)
 
     def _busy(self, account_id: int, holder: Mapping[str, object], key: str) -> str:
         return (

@@ -194,3 +194,16 @@ def test_each_renewal_asks_a_store_that_did_not_answer_last_time(store_url):
     leases.check()  # renewed a second before the limit: still the holder
     leases.release()
     assert json.loads(store.get_bytes(KEY))["released_at"]
+
+
+@pytest.mark.parametrize("body", [b"[1, 2]", b"not json", b'{"pid": "x", "host": 3}'])
+def test_a_lease_it_cannot_read_is_judged_by_its_age_alone(tmp_path, body):
+    store = ObjectStore(f"file://{tmp_path / 'lake'}")
+    store.put_bytes(KEY, body)
+    with pytest.raises(AccountBusy), Leases(store, {ACCOUNT: "isa"}):
+        pass
+    path = tmp_path / "lake" / KEY
+    old = path.stat().st_mtime - leases_module.TERM.total_seconds() - 1
+    os.utime(path, (old, old))
+    with Leases(store, {ACCOUNT: "isa"}):
+        assert json.loads(store.get_bytes(KEY))["pid"] == os.getpid()
