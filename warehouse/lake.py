@@ -38,7 +38,7 @@ from warehouse.bookkeeping import (
     synced_versions,
 )
 from warehouse.merge import q
-from warehouse.objectstore import ObjectStore, ObjectStoreError, delta_options
+from warehouse.objectstore import ObjectStore, ObjectStoreError, delta_options, first_line
 from warehouse.scopes import duckdb_scope, held_partitions, scope_predicate
 
 if TYPE_CHECKING:
@@ -128,7 +128,11 @@ class Lake:
         self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str]
     ) -> list[str]:
         """Publish the pending ``partitions`` of ``table`` in one Delta commit; returns the
-        ones published (those of accounts this worker holds no lease for stay pending)."""
+        ones published (those of accounts this worker holds no lease for stay pending).
+
+        Refused (an ``ObjectStoreError``) while the store is taken as unreachable or once
+        this process may no longer write: a lease it held is lost (see ``ObjectStore.guard``).
+        """
         if table.kind == TableKind.LOG:
             self._attempt(table, lambda: self._upsert(con, table))
             return partitions
@@ -154,6 +158,7 @@ class Lake:
         from deltalake.exceptions import CommitFailedError
 
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            self.store.guard()  # before every try: the lease may have run out meanwhile
             try:
                 write()
             except (duckdb.Error, LakeError):
@@ -167,10 +172,9 @@ class Lake:
                     ) from None
                 self._sleep(random.uniform(0.05, 0.2 * 2**attempt))
             except Exception as exc:  # the Delta library's own errors, worded for the user
-                first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-                raise LakeError(
+                raise self._failed(
                     f"publishing {table.name} to {self.table_uri(table.name)} failed "
-                    f"({first or type(exc).__name__}); check the storage URL and credentials, "
+                    f"({first_line(exc)}); check the storage URL and credentials, "
                     "the changes stay pending for the next run"
                 ) from None
             else:
@@ -182,16 +186,24 @@ class Lake:
         from deltalake import DeltaTable
         from deltalake.exceptions import TableNotFoundError
 
+        if self.store.down is not None:
+            raise LakeError(self.store.down)
         try:
             return DeltaTable(self.table_uri(name), storage_options=self.options)
         except TableNotFoundError:
             return None
         except Exception as exc:  # no credentials, no bucket: one line, not the library's tree
-            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            raise LakeError(
-                f"cannot read {self.table_uri(name)} ({first or type(exc).__name__}); check "
+            raise self._failed(
+                f"cannot read {self.table_uri(name)} ({first_line(exc)}); check "
                 "the storage URL and that the credentials may read it"
             ) from None
+
+    def _failed(self, message: str) -> LakeError:
+        """The error of a failed Delta call; the lake is not called again until the store's
+        ``reconnect``, and every failure until then reads as the first (one line a run)."""
+        if self.store.down is None:
+            self.store.down = message
+        return LakeError(self.store.down)
 
     def _ensure(self, table: Table) -> DeltaTable:
         """The table, created empty first when the lake has none (one log read either way)."""
@@ -337,6 +349,7 @@ class Lake:
         from deltalake import DeltaTable
 
         removed = 0
+        self.store.guard()  # a lost lease or an unreachable store: nothing to try
         for name in names:
             try:
                 target = DeltaTable(self.table_uri(name), storage_options=self.options)

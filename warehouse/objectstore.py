@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
-from datetime import timedelta
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from warehouse.files import atomic_path
+from warehouse import localstore
+from warehouse.files import DIR_MODE, atomic_path
+from warehouse.storeconfig import MAX_RETRIES, client_options, timeouts
+from warehouse.storeconfig import delta_options as delta_options  # where the lake takes them
 
 # parts above this size go up as a multipart upload, so a large database is never whole
 # in memory; a reader sees the old object or the new one, never a part
@@ -29,32 +33,18 @@ class ObjectStoreError(OSError):
     """An object store request failed; worded for the user, never carrying credentials."""
 
 
-def delta_options(url: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Storage options for Delta Lake: S3 commits made safe for concurrent writers.
-
-    Delta needs an atomic "create if absent" for its commit files. S3 has it as a
-    conditional put (``If-None-Match``), which AWS and the S3-compatible stores support;
-    a user who runs a DynamoDB lock instead sets ``AWS_S3_LOCKING_PROVIDER`` and this
-    default steps aside.
-    """
-    env = os.environ if environ is None else environ
-    if not url.startswith("s3://"):
-        return {}
-    if env.get("AWS_S3_LOCKING_PROVIDER") or env.get("AWS_CONDITIONAL_PUT"):
-        return {}
-    return {"AWS_CONDITIONAL_PUT": "etag"}
-
-
 def _client(url: str) -> Any:
     from obstore.store import from_url
 
     if url.startswith("file://"):
         root = Path(url.removeprefix("file://"))
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        localstore.private_files(root)
         return from_url(url)
-    # a store that does not answer fails a run's publish in about a minute, not three
+    request, _ = timeouts()
     options: dict[str, Any] = {
-        "retry_config": {"max_retries": 4, "retry_timeout": timedelta(seconds=60)}
+        "client_options": client_options(url, os.environ),
+        "retry_config": {"max_retries": MAX_RETRIES, "retry_timeout": timedelta(seconds=request)},
     }
     if url.startswith("s3://") and os.environ.get("AWS_PROFILE"):
         try:
@@ -67,17 +57,43 @@ def _client(url: str) -> Any:
 
 
 class ObjectStore:
-    """Objects under one storage URL, addressed by keys relative to it."""
+    """Objects under one storage URL, addressed by keys relative to it.
+
+    After a call fails without an answer from the store (a timeout, no connection), the
+    client calls nothing more until :meth:`reconnect`: every later call fails at once with
+    the first failure's line, so an unreachable store costs a run one wait, not one a call.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self._store = _client(self.url)
         self.requests = 0  # requests this client has sent, for the run's figures
+        self.down: str | None = None  # why the store is taken as unreachable
+        # raises when this process may no longer write (see warehouse.leases.Leases.check)
+        self.fence: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return f"ObjectStore({self.url!r})"
 
+    @property
+    def local_root(self) -> Path | None:
+        """The directory of a ``file://`` store, None for a remote one."""
+        return Path(self.url.removeprefix("file://")) if self.url.startswith("file://") else None
+
+    def reconnect(self) -> None:
+        """Call the store again after a failure (the run's last attempt to publish)."""
+        self.down = None
+
+    def guard(self) -> None:
+        """Raise unless this process may write now: the store answers and no lease is lost."""
+        if self.down is not None:
+            raise ObjectStoreError(self.down)
+        if self.fence is not None:
+            self.fence()
+
     def _call(self, what: str, key: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.down is not None:
+            raise ObjectStoreError(self.down)
         self.requests += 1
         try:
             return call(self._store, *args, **kwargs)
@@ -93,28 +109,80 @@ class ObjectStore:
             missing = isinstance(exc, NotFoundError | FileNotFoundError)
             if missing and what in _MISSING_IS_AN_ANSWER:
                 raise
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ObjectStoreError(
-                f"{what} {self.url}/{key} failed ({first[:200]}); check the storage URL, "
+            message = (
+                f"{what} {self.url}/{key} failed ({first_line(exc)}); check the storage URL, "
                 "that the bucket exists and that the credentials may read and write it"
-            ) from None
+            )
+            if not answered(exc):
+                self.down = message
+            raise ObjectStoreError(message) from None
 
-    def put_bytes(self, key: str, data: bytes, *, create: bool = False) -> bool:
-        """Write ``data`` to ``key``; with ``create`` only if absent (False when it exists)."""
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Write ``data`` to ``key``."""
+        import obstore
+
+        self.guard()
+        self._call("writing", key, obstore.put, key, data)
+
+    def create(self, key: str, data: bytes) -> dict[str, str] | None:
+        """Write ``data`` to ``key`` only if absent: its version, or None when it exists."""
         import obstore
         from obstore.exceptions import AlreadyExistsError
 
-        mode = "create" if create else "overwrite"
+        if self.local_root is not None:
+            return localstore.create(self.local_root / key, data)
         try:
-            self._call("writing", key, obstore.put, key, data, mode=mode)
+            done = self._call("writing", key, obstore.put, key, data, mode="create")
         except AlreadyExistsError:
-            return False
-        return True
+            return None
+        return _version(done)
+
+    def replace(self, key: str, data: bytes, version: dict[str, str]) -> dict[str, str] | None:
+        """Replace ``key`` only if it is still at ``version``: the new version, or None when
+        it moved on or went away."""
+        import obstore
+        from obstore.exceptions import NotFoundError, PreconditionError
+
+        if self.local_root is not None:
+            return localstore.replace(self.local_root / key, data, version)
+        try:
+            done = self._call("replacing", key, obstore.put, key, data, mode=version)
+        except (PreconditionError, NotFoundError):
+            return None
+        return _version(done)
+
+    def read(self, key: str) -> tuple[bytes, dict[str, str], datetime] | None:
+        """The object at ``key`` with its version and the store's time of its last change,
+        or None when there is none."""
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        if self.local_root is not None:
+            return localstore.read(self.local_root / key)
+        try:
+            result = self._call("reading", key, obstore.get, key)
+        except (NotFoundError, FileNotFoundError):
+            return None
+        return bytes(result.bytes()), _version(result.meta), result.meta["last_modified"]
+
+    def now(self, prefix: str) -> datetime:
+        """The store's clock: the modification time of an object written under ``prefix``."""
+        import obstore
+
+        if self.local_root is not None:
+            return localstore.now(self.local_root / prefix)
+        key = f"{prefix}/.clock-{uuid.uuid4().hex}"
+        self._call("writing", key, obstore.put, key, b"")
+        try:
+            return self._call("reading", key, obstore.head, key)["last_modified"]
+        finally:
+            self.delete(key)
 
     def put_file(self, key: str, path: Path) -> None:
         """Upload the file at ``path`` to ``key`` (in parts when large)."""
         import obstore
 
+        self.guard()
         with open(path, "rb") as source:
             self._call("uploading", key, obstore.put, key, source, chunk_size=_PART_BYTES)
 
@@ -127,38 +195,6 @@ class ObjectStore:
             return bytes(self._call("reading", key, obstore.get, key).bytes())
         except (NotFoundError, FileNotFoundError):
             return None
-
-    def get_versioned(self, key: str) -> tuple[bytes, str | None] | None:
-        """The object at ``key`` with its version tag (ETag), or None when there is none."""
-        import obstore
-        from obstore.exceptions import NotFoundError
-
-        try:
-            result = self._call("reading", key, obstore.get, key)
-        except (NotFoundError, FileNotFoundError):
-            return None
-        return bytes(result.bytes()), result.meta.get("e_tag")
-
-    def replace_bytes(self, key: str, data: bytes, etag: str | None) -> bool:
-        """Replace ``key`` only if it is still at version ``etag``; False when it moved on.
-
-        A local directory has no conditional replace: there the old object is removed and
-        the new one created if absent, which only one of two racing processes wins.
-        """
-        import obstore
-        from obstore.exceptions import PreconditionError
-
-        if etag is not None:
-            try:
-                self._call("replacing", key, obstore.put, key, data, mode={"e_tag": etag})
-            except PreconditionError:
-                return False
-            except NotImplementedError:
-                pass
-            else:
-                return True
-        self.delete(key)
-        return self.put_bytes(key, data, create=True)
 
     def get_file(self, key: str, path: Path) -> bool:
         """Download ``key`` to ``path`` atomically; False when there is no such object."""
@@ -179,6 +215,7 @@ class ObjectStore:
         import obstore
         from obstore.exceptions import NotFoundError
 
+        self.guard()
         with contextlib.suppress(NotFoundError, FileNotFoundError):
             self._call("removing", key, obstore.delete, key)
 
@@ -190,3 +227,22 @@ class ObjectStore:
         for batch in stream:
             for meta in batch:
                 yield meta["path"]
+
+
+def _version(meta: Mapping[str, Any]) -> dict[str, str]:
+    """The update mode that replaces exactly the object ``meta`` describes."""
+    return {k: str(meta[k]) for k in ("e_tag", "version") if meta.get(k) is not None}
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error, cut short: the libraries' errors run over many lines."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def answered(exc: BaseException) -> bool:
+    """Whether the store answered (no such object, no permission): it is there, then."""
+    from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
+
+    told = NotFoundError | PermissionDeniedError | UnauthenticatedError
+    return isinstance(exc, told | FileNotFoundError | PermissionError)

@@ -246,6 +246,8 @@ def run_export(
                 wh, run_id=ctx.run_id, loaded_at=ctx.started_at,
                 base_currency=settings.base_currency,
             )  # fmt: skip
+            if lake is not None:  # a store that stopped answering mid-run: one more try
+                lake.store.reconnect()
             summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
             run_log = partial(record_run_log, wh, ctx, summary)

@@ -60,16 +60,22 @@ def leases_held(lake: Lake | None, accounts: Mapping[int, str]) -> Iterator[None
     """Hold the lake's lease of every account for the block (nothing without a lake).
 
     Only these accounts' rows are written to the lake in the block. Raises
-    ``AccountBusy`` when another live process exports one of them.
+    ``AccountBusy`` when another live process exports one of them; once a lease is lost
+    (or cannot be renewed) the lake refuses writes with ``LeaseLost``.
     """
     if lake is None:
         yield
         return
     from warehouse.leases import Leases
+    from warehouse.objectstore import ObjectStore
 
-    with Leases(lake.store, accounts):
+    # a client of their own: the leases are renewed while the lake's client has given up
+    # on an unreachable store; the lake writes only while they hold (lake.store.fence)
+    with Leases(ObjectStore(lake.url), accounts) as leases:
         lake.held = frozenset(int(a) for a in accounts)
+        lake.store.fence = leases.check
         try:
             yield
         finally:
             lake.held = None
+            lake.store.fence = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -72,6 +73,12 @@ def assert_lake_equals_local(lake: Lake, data_dir: Path) -> None:
     for name in PUBLISHED:
         assert remote[name] == local[name], name
     assert sum(len(rows) for rows in local.values()) > 1000
+
+
+def held_leases(lake: Lake) -> list[str]:
+    """The lease objects of the lake that are not released (a released lease stays, marked)."""
+    keys = [k for k in lake.store.list("leases/") if k.endswith(".json")]
+    return [k for k in keys if not json.loads(lake.store.get_bytes(k) or b"{}").get("released_at")]
 
 
 def delta_table(lake: Lake, name: str, version: int | None = None):

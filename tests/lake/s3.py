@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -80,3 +82,61 @@ def new_bucket(endpoint: str) -> str:
     )
     client.create_bucket(Bucket=name)
     return name
+
+
+_METHODS = (b"GET ", b"PUT ", b"POST ", b"HEAD ", b"DELETE ")
+
+
+class FreezingProxy:
+    """A TCP proxy on loopback in front of ``upstream``; once frozen it still accepts
+    connections and reads requests, but forwards and answers nothing, as a store that hangs.
+
+    ``requests_frozen`` counts the requests it swallowed (as they begin on the wire).
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self._upstream = ("127.0.0.1", int(upstream.rsplit(":", 1)[1]))
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.frozen = threading.Event()
+        self.requests_frozen = 0
+        self._sockets: list[socket.socket] = [self._listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+                self._sockets.append(client)
+                if self.frozen.is_set():  # held: read, never answered
+                    self._start(client, None)
+                    continue
+                upstream = socket.create_connection(self._upstream)
+            except OSError:
+                return  # closed
+            self._sockets.append(upstream)
+            self._start(client, upstream)
+            self._start(upstream, client)
+
+    def _start(self, source: socket.socket, target: socket.socket | None) -> None:
+        threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket | None) -> None:
+        try:
+            while data := source.recv(65536):
+                if target is not None and not self.frozen.is_set():
+                    target.sendall(data)
+                elif data.startswith(_METHODS):
+                    self.requests_frozen += 1
+        except OSError:
+            pass
+        finally:
+            if target is not None and not self.frozen.is_set():  # frozen: nobody hangs up
+                with contextlib.suppress(OSError):
+                    target.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Stop accepting and drop every connection."""
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()

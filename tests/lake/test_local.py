@@ -50,7 +50,7 @@ def test_reprs_and_errors_never_show_the_credentials(storage_url, caplog):
     # a bucket that does not exist: a write fails in one line naming the URL
     missing = ObjectStore("s3://no-such-bucket-for-lake-tests/lake")
     with caplog.at_level(logging.DEBUG), pytest.raises(ObjectStoreError) as failed:
-        missing.put_bytes("leases/1.json", b"{}", create=True)
+        missing.create("leases/1.json", b"{}")
     message = str(failed.value)
     assert "\n" not in message and "s3://no-such-bucket-for-lake-tests/lake" in message
     assert missing.get_bytes("leases/1.json") is None  # a read finds nothing, as for a key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 from flows.pipeline.storage import worker_name
 from tests.flows.harness import settings_for
 from warehouse.lake import lake_partitions
-from warehouse.leases import STALE_AFTER, is_stale
+from warehouse.leases import TERM, is_free, process_identity
 from warehouse.objectstore import delta_options
 from warehouse.parquet import PUBLISHED
 from warehouse.scopes import MAX_PARTITION_TERMS, duckdb_scope, scope_predicate
+from warehouse.storeconfig import TIMEOUT_ENV, client_options, timeouts
 
 POSITIONS, ORDERS = PUBLISHED["positions"], PUBLISHED["orders"]
 ACCOUNTS = st.sampled_from([1, 7, 21200101, 2**53 + 1])
@@ -143,26 +144,28 @@ def test_lake_partitions_put_the_account_first():
         assert set(table.partition_by) <= set(partitions) or table.kind == "log"
 
 
-NOW = datetime(2026, 1, 10, 12, tzinfo=UTC)
 HOST = socket.gethostname()
+ME = process_identity()
 
 
-def holder(pid: int, host: str = HOST, age: timedelta = timedelta(0)) -> dict:
+def holder(pid: int, host: str = HOST, process: str = ME, **extra: object) -> dict:
     """A lease's body as a holder writes it."""
-    renewed = (NOW - age).isoformat()
-    return {"host": host, "pid": pid, "started_at": renewed, "renewed_at": renewed}
+    return {"host": host, "pid": pid, "process": process, "term_seconds": 1800.0, **extra}
 
 
-def test_a_lease_is_stale_when_its_holder_is_gone():
-    gone = 2**22 + 12345  # beyond the kernel's pid range
-    assert not is_stale(holder(os.getpid()), NOW, HOST)
-    assert is_stale(holder(gone), NOW, HOST)
-    # on another host the pid tells nothing: only silence past STALE_AFTER does
-    assert not is_stale(holder(gone, "elsewhere", STALE_AFTER - timedelta(seconds=1)), NOW, HOST)
-    assert is_stale(holder(gone, "elsewhere", STALE_AFTER + timedelta(seconds=1)), NOW, HOST)
-    assert is_stale(holder(os.getpid(), age=STALE_AFTER * 2), NOW, HOST)
-    assert is_stale({"host": HOST}, NOW, HOST)
-    assert is_stale({**holder(os.getpid()), "renewed_at": "yesterday"}, NOW, HOST)
+def test_a_lease_is_free_when_its_holder_is_gone_or_its_term_ran_out():
+    gone, fresh = 2**22 + 12345, timedelta(0)  # a pid beyond the kernel's range
+    assert not is_free(holder(os.getpid()), fresh, HOST, ME)
+    assert is_free(holder(gone), fresh, HOST, ME)
+    # on another host, or in another PID namespace, the pid tells nothing: only the term
+    for other in (holder(gone, "elsewhere"), holder(gone, process="other-boot/1")):
+        assert not is_free(other, TERM - timedelta(seconds=1), HOST, ME)
+        assert is_free(other, TERM + timedelta(seconds=1), HOST, ME)
+    assert not is_free(holder(gone), fresh, HOST, "")  # no namespace known: no shortcut
+    assert is_free(holder(os.getpid(), term_seconds=60), timedelta(seconds=61), HOST, ME)
+    assert is_free(holder(os.getpid(), released_at="2026-01-10T12:00:00+00:00"), fresh, HOST, ME)
+    assert not is_free({"host": HOST}, fresh, HOST, ME)  # a body it cannot read: the term
+    assert is_free({"host": HOST}, TERM * 2, HOST, ME)
 
 
 class Remote:
@@ -179,10 +182,35 @@ def test_worker_name_names_the_group_of_accounts(tmp_path):
     assert worker_name(both, ["isa", "isa"]) == "isa"
 
 
-def test_delta_options_make_s3_commits_conditional():
-    assert delta_options("s3://b/lake", {}) == {"AWS_CONDITIONAL_PUT": "etag"}
+def test_delta_options_make_s3_commits_conditional_and_every_wait_bounded():
+    bounded = {
+        "timeout": "30000ms",
+        "connect_timeout": "5000ms",
+        "max_retries": "3",
+        "retry_timeout": "30000ms",
+    }
+    assert delta_options("s3://b/lake", {}) == {**bounded, "AWS_CONDITIONAL_PUT": "etag"}
     # a user's own locking, or own setting, is left to the client's environment
-    assert delta_options("s3://b/lake", {"AWS_S3_LOCKING_PROVIDER": "dynamodb"}) == {}
-    assert delta_options("s3://b/lake", {"AWS_CONDITIONAL_PUT": "etag"}) == {}
-    for url in ("gs://b/lake", "az://c/lake", "file:///tmp/lake"):
-        assert delta_options(url, {}) == {}
+    assert delta_options("s3://b/lake", {"AWS_S3_LOCKING_PROVIDER": "dynamodb"}) == bounded
+    assert delta_options("s3://b/lake", {"AWS_CONDITIONAL_PUT": "etag"}) == bounded
+    for url in ("gs://b/lake", "az://c/lake"):
+        assert delta_options(url, {}) == bounded
+    assert delta_options("file:///tmp/lake", {}) == {}
+    short = delta_options("gs://b/lake", {"T212_STORAGE_TIMEOUT": "1.5"})
+    assert short["timeout"] == short["retry_timeout"] == "1500ms"
+    assert short["connect_timeout"] == "1500ms"
+
+
+def test_the_store_client_keeps_its_environment_settings_beside_the_timeouts():
+    env = {"AWS_ALLOW_HTTP": "true", "AWS_PROXY_URL": "http://proxy:3128", TIMEOUT_ENV: "2"}
+    options = client_options("s3://b/lake", env)
+    assert options == {
+        "allow_http": "true",
+        "proxy_url": "http://proxy:3128",
+        "timeout": timedelta(seconds=2),
+        "connect_timeout": timedelta(seconds=2),
+    }
+    assert client_options("gs://b/lake", env)["timeout"] == timedelta(seconds=2)
+    assert "allow_http" not in client_options("gs://b/lake", env)
+    for wrong in ("", "soon", "-1", "0"):
+        assert timeouts({TIMEOUT_ENV: wrong}) == (30.0, 5.0)

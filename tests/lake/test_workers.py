@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -22,11 +23,11 @@ from tests.flows.harness import (
     settings_for,
     start_cli,
 )
-from tests.lake.checks import lake_tables, local_tables
+from tests.lake.checks import held_leases, lake_tables, local_tables
 from tests.lake.s3 import SECRET_KEY, aws_env
 from warehouse import connect_readonly
 from warehouse.lake import Lake, lake_partitions
-from warehouse.leases import Leases
+from warehouse.leases import Leases, process_identity
 from warehouse.parquet import PUBLISHED
 
 ACCOUNT = """
@@ -118,7 +119,7 @@ def test_two_workers_export_different_accounts_into_one_lake_at_once(
     assert len(remote["instruments"]) == 300
     keys = set(lake.store.list(""))
     assert {"duckdb/invest.duckdb", "duckdb/isa.duckdb"} <= keys
-    assert not [k for k in keys if k.startswith("leases/")]
+    assert held_leases(lake) == []
 
 
 def dead_pid() -> int:
@@ -145,11 +146,13 @@ def test_an_account_another_process_exports_is_refused_then_taken_over(
         assert "\n" not in line and "invest" in line and "another process" in line
         assert list(lake.store.list("")) == [f"leases/{account_id}.json"]
 
-    # a lease a killed process left on this host is taken over at once
+    # a lease a killed process left on this host (and PID namespace) is taken over at once
     now = datetime.now(UTC).isoformat()
-    holder = {"host": socket.gethostname(), "pid": dead_pid(), "started_at": now, "renewed_at": now}
-    assert lake.store.put_bytes(f"leases/{account_id}.json", json.dumps(holder).encode())
+    holder = {"host": socket.gethostname(), "pid": dead_pid(), "process": process_identity()}
+    holder |= {"started_at": now, "term_seconds": 1800}
+    lake.store.put_bytes(f"leases/{account_id}.json", json.dumps(holder).encode())
     settings = settings_for(sb, data_dir, storage_url=storage_url)
     assert export(settings, account_names=["invest"]).exit_code == 0
     assert lake_tables(lake)["orders"] == local_tables(data_dir)["orders"] != []
-    assert not list(lake.store.list("leases"))
+    released = json.loads(lake.store.get_bytes(f"leases/{account_id}.json"))
+    assert released["released_at"] and released["pid"] == os.getpid()
