@@ -11,8 +11,9 @@
 - ``realised_gains_by_year``, ``realised_gains_differences``: ``disposals`` per account,
   method and year (UK tax years for ``uk``); the average-cost disposals whose result,
   rounded to the cent as the broker rounds, differs from Trading 212's own.
-- ``external_flows``: deposits and withdrawals (what returns are measured against), from
-  the API's transactions and from report rows the API does not have.
+- ``external_flows``: deposits, withdrawals and transfers in and out (signed as booked):
+  what returns are measured against, from the API's transactions and from report rows
+  the API does not have.
 - ``income_monthly``: per account, month, UK tax year and currency of payment: dividends
   gross, withholding tax and net, interest on cash, fees, in the account currency.
 - ``fx_rates_observed``: every exchange rate the data itself carries (fills, reports),
@@ -273,15 +274,19 @@ PORTFOLIO_VIEWS.update(
         "external_flows": f"""
             SELECT t."account_id", t."date_time" AS "at", {_utc_day('t."date_time"')} AS "day",
                    CASE WHEN t."kind" = 'deposit' THEN abs(t."amount")
+                        WHEN t."kind" = 'transfer' THEN t."amount"
                         ELSE -abs(t."amount") END AS "amount",
                    t."currency", 'api ' || t."reference" AS "source"
-            FROM "cash_transactions" t WHERE t."kind" IN ('deposit', 'withdraw', 'withdrawal')
+            FROM "cash_transactions" t
+            WHERE t."kind" IN ('deposit', 'withdraw', 'withdrawal', 'transfer')
             UNION ALL
             SELECT a."account_id", a."time", {_utc_day('a."time"')},
-                   CASE WHEN a."action" = 'Deposit' THEN abs(a."total") ELSE -abs(a."total") END,
+                   CASE WHEN a."action" = 'Deposit' THEN abs(a."total")
+                        WHEN a."action" = 'Transfer' THEN a."total"
+                        ELSE -abs(a."total") END,
                    a."total_currency", 'report ' || a."id"
             FROM "activity" a
-            WHERE a."action" IN ('Deposit', 'Withdrawal') AND NOT EXISTS (
+            WHERE a."action" IN ('Deposit', 'Withdrawal', 'Transfer') AND NOT EXISTS (
                 SELECT 1 FROM "transactions" t WHERE t."account_id" = a."account_id"
                   AND (t."reference" = a."report_id"
                        OR (date_trunc('second', t."date_time") = date_trunc('second', a."time")

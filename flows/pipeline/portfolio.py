@@ -34,12 +34,13 @@ _EVENTS = """
            "quantity", "value", "fees", "currency", "ratio", "broker_result"
     FROM "position_events"
 """
+# every valuation at its own instant: returns link sub-periods between them
 _VALUES = """
-    SELECT "account_id", "date", "total_value", "currency" FROM "portfolio_value_daily"
-    WHERE "total_value" IS NOT NULL ORDER BY "account_id", "date"
+    SELECT "account_id", "snapshot_at", "total_value", "currency" FROM "account_summaries"
+    WHERE "total_value" IS NOT NULL ORDER BY "account_id", "snapshot_at"
 """
 _FLOWS = """
-    SELECT "account_id", "day", sum("amount") FROM "external_flows"
+    SELECT "account_id", "at", sum("amount") FROM "external_flows"
     GROUP BY ALL ORDER BY ALL
 """
 
