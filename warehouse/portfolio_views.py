@@ -74,11 +74,15 @@ def tax_year(day_sql: str) -> str:
 
 
 def _report_fee(column: str) -> str:
-    """A report fee in the trade's account currency: as it is, or at the trade's own rate."""
+    """A report fee in the trade's account currency: as it is, at the row's own ``Exchange
+    rate`` (units of the price's currency per unit of the account's) when the fee is in the
+    price's currency, else at the trade's all-in rate (total over shares x price)."""
+    fee, unit = f'abs(a."{column}")', f'a."{column}_currency"'
     return (
-        f'coalesce(CASE WHEN a."{column}_currency" IS NULL '
-        f'OR a."{column}_currency" = a."total_currency" THEN abs(a."{column}") '
-        f'ELSE CAST(abs(a."{column}") * abs(a."total") '
+        f'coalesce(CASE WHEN {unit} IS NULL OR {unit} = a."total_currency" THEN {fee} '
+        f'WHEN {unit} = a."price_per_share_currency" AND a."exchange_rate" > 0 '
+        f'THEN CAST({fee} / a."exchange_rate" AS DECIMAL(38,10)) '
+        f'ELSE CAST({fee} * abs(a."total") '
         '/ nullif(abs(a."shares" * a."price_per_share"), 0) AS DECIMAL(38,10))'
         " END, 0)"
     )

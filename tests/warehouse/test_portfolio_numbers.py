@@ -87,3 +87,26 @@ def test_money_moved_by_a_transfer_is_an_external_flow(wh):
     twr, _, drawdown, net = _returns(wh)[("month", "2025-03")]
     # 1500 after the last transfer out of 250 is 1750 before it: +16.666... %
     assert (twr, drawdown, net) == (D("0.1666666667"), 0, D("250"))
+
+
+def _trade(row_id, action, when, shares, price, total, account=1, **extra):
+    """A report trade row in an account in GBP of a share priced in EUR."""
+    return {
+        "account_id": account, "id": row_id, "order_id": int(row_id[1:]), "action": action,
+        "time": when, "isin": "FR0000000001", "ticker": "EXMC", "shares": D(shares),
+        "price_per_share": D(price), "price_per_share_currency": "EUR",
+        "total": D(total), "total_currency": "GBP", **extra,
+    }  # fmt: skip
+
+
+def test_a_fee_in_another_currency_is_converted_at_the_rows_own_rate(wh):
+    # 10 shares at 100 EUR with 3.00 EUR French transaction tax at 1.25 EUR per GBP:
+    # the tax is 2.40 GBP; the row's total 802.50 GBP carries the broker's rounding
+    buy = _trade("a1", "Market buy", at("2025-03-03", "10:00"), "10", "100", "-802.50",
+                 exchange_rate=D("1.25"), french_transaction_tax=D("3.00"),
+                 french_transaction_tax_currency="EUR")  # fmt: skip
+    _load(wh, "activity", 1, "activity", [buy])
+    ((fees, value),) = wh.connection.sql(
+        "SELECT fees, value FROM position_events WHERE event_id = 'activity:a1'"
+    ).fetchall()
+    assert (fees, value) == (D("2.40"), D("800.10"))
