@@ -9,9 +9,10 @@
 - ``holdings_differences``: each positions snapshot beside the holding rebuilt for that
   moment, where the quantity differs or the cost differs by a cent or more.
 - ``realised_gains_by_year``, ``realised_gains_differences``: ``disposals`` per account,
-  method and year (UK tax years for ``uk``); the average-cost disposals whose result,
-  rounded to the cent as the broker rounds, differs from Trading 212's own.
-- ``external_flows``: deposits, withdrawals and transfers in and out (signed as booked):
+  method and year (UK tax years for ``uk``), with the account's tax ``wrapper``; the
+  average-cost disposals whose result, rounded to the cent as the broker rounds, differs
+  from Trading 212's own.
+- ``external_flows``: deposits, withdrawals and transfers in and out (``kind``; signed):
   what returns are measured against, from the API's transactions and from report rows
   the API does not have.
 - ``income_monthly``: per account, month, UK tax year and currency of payment: dividends
@@ -36,7 +37,7 @@ _TRADE_FEES = (
     "finra_fee",
     "transaction_fee",
 )
-_UK_DAY = "CAST(timezone('Europe/London', {}) AS DATE)"
+UK_DAY = "CAST(timezone('Europe/London', {}) AS DATE)"
 _TAX_YEAR = (
     "CAST(year({d}) - CASE WHEN month({d}) < 4 OR (month({d}) = 4 AND day({d}) < 6) "
     "THEN 1 ELSE 0 END AS VARCHAR) || '/' || lpad(CAST((year({d}) + CASE WHEN month({d}) < 4 "
@@ -92,15 +93,16 @@ _REPORT_FEES = " + ".join(_report_fee(c) for c in _TRADE_FEES)
 _BASE = """(SELECT "value" FROM "settings" WHERE "name" = 'base_currency')"""
 
 
-def _converted(source: str, day: str, amounts: tuple[str, ...]) -> str:
-    """``source`` with ``base_currency``, the rate used, its source and ``<amount>_base``."""
+def converted(source: str, day: str, amounts: tuple[str, ...], target: str = _BASE) -> str:
+    """``source`` with ``base_currency`` (the SQL ``target``, the setting by default), the
+    rate used, its source and ``<amount>_base``."""
     columns = ", ".join(
         f'CAST(s."{a}" * r."base_rate" AS DECIMAL(38,10)) AS "{a}_base"' for a in amounts
     )
     return f"""
         SELECT s.*, b."base_currency", r."base_rate", r."base_rate_source", {columns}
         FROM {source} s
-        CROSS JOIN (SELECT {_BASE} AS "base_currency") b
+        CROSS JOIN (SELECT {target} AS "base_currency") b
         LEFT JOIN LATERAL (
             SELECT CASE WHEN s."currency" = b."base_currency" THEN CAST(1 AS DECIMAL(38,10))
                         ELSE CAST(1 / CAST(x."rate" AS DOUBLE) AS DECIMAL(38,10)) END
@@ -241,7 +243,7 @@ PORTFOLIO_VIEWS: dict[str, str] = {
         WHERE "method" = 'average' AND "broker_result" IS NOT NULL
           AND round("result_before_fees", 2) <> "broker_result"
     """,
-    "disposals_converted": _converted(
+    "disposals_converted": converted(
         '"disposals"', '"day"', ("proceeds", "allowable_costs", "gain")
     ),
     "realised_gains_by_year": """
@@ -255,8 +257,10 @@ PORTFOLIO_VIEWS: dict[str, str] = {
                sum("gain_base") FILTER (WHERE "gain_base" > 0) AS "gain_base",
                -sum("gain_base") FILTER (WHERE "gain_base" < 0) AS "loss_base",
                count(*) FILTER (WHERE "base_rate" IS NULL AND "base_currency" IS NOT NULL)
-                   AS "unconverted"
-        FROM "disposals_converted" GROUP BY "account_id", "method", "year", "currency"
+                   AS "unconverted",
+               coalesce("wrapper", 'invest') AS "wrapper"
+        FROM "disposals_converted"
+        GROUP BY "account_id", "method", "year", "currency", coalesce("wrapper", 'invest')
     """,
 }
 
@@ -280,7 +284,8 @@ PORTFOLIO_VIEWS.update(
                    CASE WHEN t."kind" = 'deposit' THEN abs(t."amount")
                         WHEN t."kind" = 'transfer' THEN t."amount"
                         ELSE -abs(t."amount") END AS "amount",
-                   t."currency", 'api ' || t."reference" AS "source"
+                   t."currency", 'api ' || t."reference" AS "source",
+                   CASE WHEN t."kind" = 'withdraw' THEN 'withdrawal' ELSE t."kind" END AS "kind"
             FROM "cash_transactions" t
             WHERE t."kind" IN ('deposit', 'withdraw', 'withdrawal', 'transfer')
             UNION ALL
@@ -288,7 +293,7 @@ PORTFOLIO_VIEWS.update(
                    CASE WHEN a."action" = 'Deposit' THEN abs(a."total")
                         WHEN a."action" = 'Transfer' THEN a."total"
                         ELSE -abs(a."total") END,
-                   a."total_currency", 'report ' || a."id"
+                   a."total_currency", 'report ' || a."id", lower(a."action")
             FROM "activity" a
             WHERE a."action" IN ('Deposit', 'Withdrawal', 'Transfer') AND NOT EXISTS (
                 SELECT 1 FROM "transactions" t WHERE t."account_id" = a."account_id"
@@ -339,7 +344,7 @@ PORTFOLIO_VIEWS.update(
                    abs("amount"), 0, abs("amount")
             FROM "cash_transactions" WHERE "kind" = 'fee'
         """,
-        "income_converted": _converted(
+        "income_converted": converted(
             '(SELECT *, CAST(timezone(\'UTC\', "at") AS DATE) AS "day" FROM "income_items")',
             '"day"',
             ("gross", "withholding", "net"),
@@ -347,7 +352,7 @@ PORTFOLIO_VIEWS.update(
         "income_monthly": f"""
             SELECT "account_id",
                    CAST(date_trunc('month', timezone('UTC', "at")) AS DATE) AS "month",
-                   {tax_year(_UK_DAY.format('"at"'))} AS "tax_year", "currency", "paid_in",
+                   {tax_year(UK_DAY.format('"at"'))} AS "tax_year", "currency", "paid_in",
                    coalesce(sum("gross") FILTER (WHERE "kind" = 'dividend'), 0)
                        AS "dividends_gross",
                    coalesce(sum("withholding") FILTER (WHERE "kind" = 'dividend'), 0)

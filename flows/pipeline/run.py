@@ -220,6 +220,8 @@ def run_export(
             summary.publish_errors += refresh_portfolio_step(
                 wh, run_id=ctx.run_id, loaded_at=ctx.started_at,
                 base_currency=settings.base_currency,
+                wrappers={i.account_id: settings.account(name).wrapper
+                          for name, i in identities.items()},
             )  # fmt: skip
             summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
