@@ -6,13 +6,14 @@ day are added up first: a day whose money nets to zero adds nothing, and a set o
 whose net amounts are all of one sign (or zero) has no rate (None).
 
 Solved on x = ln(1 + r), which turns r in (-1 + 1e-9, 1e9) into |x| < 20.73. Every point
-of a grid of step ``SCAN_STEP`` over that range is tried for a change of the NPV's sign;
+of a grid over that range (:func:`scan_grid`: step ``FINE_STEP`` for |x| <= ``FINE_REACH``,
+r from -86 % to +639 %, ``COARSE_STEP`` beyond) is tried for a change of the NPV's sign;
 the NPV is evaluated scaled by e^(-shift), the largest factor under which no term
 overflows, since only its sign matters there. A rate exists in each cell whose ends differ
 in sign; of several, the one nearest to r = 0 is taken. That cell is narrowed by false
 position (Illinois) to a relative width of ``RESOLUTION`` in x. Roots closer together than
 one grid step may cancel each other's sign change and go unseen, as may a root where the
-NPV only touches zero; no rate is reported then.
+NPV only touches zero; no rate is reported then (roots sharing one cell of the grid).
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from decimal import Decimal
 import numpy as np
 
 X_LOW, X_HIGH = math.log(1e-9), math.log1p(1e9)  # ln(1 + r) for r in (-1 + 1e-9, 1e9)
-SCAN_STEP = 0.005
+FINE_STEP, FINE_REACH, COARSE_STEP = 0.005, 2.0, 0.05
 RESOLUTION = 1e-15
 _MAX_STEPS = 200
-_CHUNK = 1024  # grid points evaluated at once
+_CHUNK = 256  # grid points evaluated at once
 _PLACES = Decimal("1e-10")
 
 
@@ -54,8 +55,7 @@ def solve(points: list[tuple[float, float]]) -> float | None:
     times = np.array([t for t, _ in points])
     amounts = np.array([a for _, a in points])
     horizon = float(times.max())
-    grid = np.arange(X_LOW, X_HIGH, SCAN_STEP)
-    grid = np.append(grid, X_HIGH)
+    grid = scan_grid()
     signs = np.concatenate([_signs(grid[i : i + _CHUNK], times, amounts, horizon)
                             for i in range(0, len(grid), _CHUNK)])  # fmt: skip
     zeros = np.flatnonzero(signs == 0)
@@ -73,6 +73,14 @@ def solve(points: list[tuple[float, float]]) -> float | None:
         return math.fsum(a * math.exp(-x * t - shift) for t, a in points)
 
     return _illinois(npv, float(low), float(high))
+
+
+def scan_grid() -> np.ndarray:
+    """The values of x tried for a change of sign, ascending, from X_LOW to X_HIGH."""
+    fine = np.arange(-FINE_REACH, FINE_REACH, FINE_STEP)
+    below = np.arange(X_LOW, -FINE_REACH, COARSE_STEP)
+    above = np.arange(FINE_REACH, X_HIGH, COARSE_STEP)
+    return np.concatenate([below, fine, above, [X_HIGH]])
 
 
 def _signs(grid: np.ndarray, times: np.ndarray, amounts: np.ndarray, horizon: float) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Views by tax wrapper and tax year: UK capital gains figures, ISA subscriptions, a forecast.
 
 - ``account_wrappers``: each account's tax wrapper as the configuration declares it
-  (``invest`` or ``isa``), stored by every run in ``settings`` as ``wrapper:<account id>``;
-  an account not named there is ``invest``.
+  (``invest`` or ``isa``), stored by every run in ``settings`` as ``wrapper:<account id>``,
+  else as the derived ``disposals`` carry it (a lake reader has no ``settings``); an
+  account named in neither is ``invest``.
 - ``uk_cgt_summary``: per UK tax year, the figures of the capital gains pages of a Self
   Assessment return (SA108) over the taxable accounts only (``disposals`` of method ``uk``
   whose wrapper is not ``isa``), in pounds: number of disposals, disposal proceeds,
@@ -33,9 +34,16 @@ _NAIVE = "naive estimate: gross per share paid over the last 12 months x quantit
 
 TAX_VIEWS: dict[str, str] = {
     "account_wrappers": f"""
-        SELECT CAST(substr("name", {len(WRAPPER_PREFIX) + 1}) AS BIGINT) AS "account_id",
-               "value" AS "wrapper"
-        FROM "settings" WHERE starts_with("name", '{WRAPPER_PREFIX}')""",
+        WITH "stored" AS (
+            SELECT CAST(substr("name", {len(WRAPPER_PREFIX) + 1}) AS BIGINT) AS "account_id",
+                   "value" AS "wrapper"
+            FROM "settings" WHERE starts_with("name", '{WRAPPER_PREFIX}')
+        )
+        SELECT * FROM "stored"
+        UNION ALL
+        SELECT DISTINCT "account_id", "wrapper" FROM "disposals"
+        WHERE "wrapper" IS NOT NULL
+          AND "account_id" NOT IN (SELECT "account_id" FROM "stored")""",
     "uk_cgt_summary": f"""
         WITH "taxable" AS ({
         converted(

@@ -243,3 +243,13 @@ def test_dividend_forecast_is_last_years_gross_per_share_times_the_holding(wh):
     (row,) = rows
     assert row[:8] == (INVEST, "US00000000D1", 2, D("1.2"), D("6"), D("7.2"), D("7.2"), "USD")
     assert row[8].startswith("naive estimate")
+
+
+def test_account_wrappers_come_from_the_settings_else_from_the_disposals(wh):
+    _two_wrappers(wh)
+    expected = [(INVEST, "invest"), (ISA, "isa"), (EURO, "invest")]
+    sql = "SELECT account_id, wrapper FROM account_wrappers ORDER BY ALL"
+    assert wh.connection.sql(sql).fetchall() == expected
+    # a lake reader has no settings: the derived disposals still say which account is an ISA
+    wh.connection.execute("DELETE FROM settings WHERE starts_with(name, 'wrapper:')")
+    assert wh.connection.sql(sql).fetchall() == expected
