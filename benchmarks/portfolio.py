@@ -22,6 +22,7 @@ from benchmarks.report import Row, Section, median
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, SandboxConfig, SandboxSize
 from warehouse import connect_readonly
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
+from warehouse.tax_views import TAX_VIEWS
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "portfolio.md"
 SIZES = {"orders": 120_000, "dividends": 40_000, "transactions": 20_000}
@@ -110,7 +111,7 @@ def run(*, smoke: bool, runs: int) -> Section:
                 Row(f"README query {number}: {first}...", took, "s",
                     target=f"< {TARGET_SECONDS:g} s", met=took < TARGET_SECONDS)
             )  # fmt: skip
-        for view in PORTFOLIO_VIEWS:
+        for view in {**PORTFOLIO_VIEWS, **TAX_VIEWS}:
             took = timed_query(data, f'SELECT * FROM "{view}"')
             section.rows.append(
                 Row(f"every row of {view}", took, "s", target=f"< {TARGET_SECONDS:g} s",

@@ -301,7 +301,9 @@ TABLES: dict[str, Table] = {
                 "day:date year:text instrument:text ticker:text isin:text quantity:decimal "
                 "proceeds:decimal sale_costs:decimal acquisition_costs:decimal "
                 "allowable_costs:decimal gain:decimal currency:currency matching:text "
-                "result_before_fees:decimal broker_result:decimal"
+                "result_before_fees:decimal broker_result:decimal "
+                # the account's tax wrapper: invest (taxable) or isa
+                "wrapper:text"
             ),
             key=("account_id", "method", "disposal_id"),
             kind=TableKind.DERIVED,

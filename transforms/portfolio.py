@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -15,10 +15,19 @@ from transforms.holdings import HoldingChange, track_position
 from transforms.share_matching import uk_position
 
 CHUNK_ROWS = 50_000  # rows turned to Arrow at a time
+# tax wrappers: a taxable Invest account, or a Stocks ISA whose gains are free of CGT
+WRAPPERS = ("invest", "isa")
+DEFAULT_WRAPPER = "invest"
+# a disposal row: the engine's figures and the account's wrapper
+DISPOSAL_FIELDS = (*Disposal._fields, "wrapper")
 
 
-def derive_portfolio(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
+def derive_portfolio(
+    events: Iterable[Event], wrappers: Mapping[int, str] | None = None
+) -> dict[str, pd.DataFrame]:
     """Disposals (methods ``average``, ``fifo`` and ``uk``) and holding changes of ``events``.
+
+    ``wrappers``: each account's tax wrapper, :data:`DEFAULT_WRAPPER` where not given.
 
     Returns the frames of tables ``disposals`` and ``holding_changes``: the declared columns
     in declared order without load metadata, typed as every normalised frame (decimals as
@@ -31,24 +40,25 @@ def derive_portfolio(events: Iterable[Event]) -> dict[str, pd.DataFrame]:
     # every named tuple again at each full collection (a third of the time on large inputs)
     for position in positions(events):
         sold, held = track_position(position)
-        disposals += map(tuple, sold)
-        disposals += map(tuple, fifo_position(position))
-        disposals += map(tuple, uk_position(position))
+        disposals += _disposal_rows(position, sold, wrappers)
         changes += map(tuple, held)
     return {
-        "disposals": rows_frame("disposals", Disposal._fields, disposals),
+        "disposals": rows_frame("disposals", DISPOSAL_FIELDS, disposals),
         "holding_changes": rows_frame("holding_changes", HoldingChange._fields, changes),
     }
 
 
 def derive_portfolio_tables(
-    events: Iterable[Event], *, chunk_rows: int = CHUNK_ROWS
+    events: Iterable[Event],
+    *,
+    wrappers: Mapping[int, str] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict[str, pa.Table]:
     """:func:`derive_portfolio` as Arrow tables, turned to Arrow ``chunk_rows`` rows at a time.
 
     The rows of a long history as Python objects would hold several times their Arrow size.
     """
-    fields = {"disposals": Disposal._fields, "holding_changes": HoldingChange._fields}
+    fields = {"disposals": DISPOSAL_FIELDS, "holding_changes": HoldingChange._fields}
     pending: dict[str, list[tuple]] = {name: [] for name in fields}
     done: dict[str, list[pa.Table]] = {name: [] for name in fields}
 
@@ -58,10 +68,7 @@ def derive_portfolio_tables(
 
     for position in positions(events):
         sold, held = track_position(position)
-        rows = pending["disposals"]
-        rows += map(tuple, sold)
-        rows += map(tuple, fifo_position(position))
-        rows += map(tuple, uk_position(position))
+        pending["disposals"] += _disposal_rows(position, sold, wrappers)
         pending["holding_changes"] += map(tuple, held)
         for name in fields:
             if len(pending[name]) >= chunk_rows:
@@ -70,6 +77,17 @@ def derive_portfolio_tables(
         if pending[name] or not done[name]:
             flush(name)
     return {name: pa.concat_tables(tables) for name, tables in done.items()}
+
+
+def _disposal_rows(
+    position: Sequence[Event], sold: list[Disposal], wrappers: Mapping[int, str] | None
+) -> list[tuple]:
+    """The disposals of one position by every method, each with the account's wrapper."""
+    if not position:
+        return []
+    wrapper = (wrappers or {}).get(position[0].account_id, DEFAULT_WRAPPER)
+    rows = [*sold, *fifo_position(position), *uk_position(position)]
+    return [(*row, wrapper) for row in rows]
 
 
 def rows_frame(name: str, fields: Sequence[str], rows: Sequence[tuple]) -> pd.DataFrame:

@@ -75,6 +75,7 @@ RATE_LIMITS = Table(
     ),
     key=("account_id", "endpoint"),
     kind=TableKind.LOG,
+    description="the rate limits the API announced per account and endpoint, latest run",
 )
 
 PENDING_PUBLISH = Table(
@@ -95,7 +96,8 @@ SETTINGS = Table(
     columns("name:text value:text"),
     key=("name",),
     kind=TableKind.LOG,
-    description="choices the views read (`base_currency`), written by each run",
+    description="choices the views read (`base_currency`, `wrapper:<account id>`), "
+    "written by each run",
 )
 
 BOOKKEEPING: dict[str, Table] = {

@@ -9,10 +9,12 @@
 - ``holdings_differences``: each positions snapshot beside the holding rebuilt for that
   moment, where the quantity differs or the cost differs by a cent or more.
 - ``realised_gains_by_year``, ``realised_gains_differences``: ``disposals`` per account,
-  method and year (UK tax years for ``uk``); the average-cost disposals whose result,
-  rounded to the cent as the broker rounds, differs from Trading 212's own.
-- ``external_flows``: deposits and withdrawals (what returns are measured against), from
-  the API's transactions and from report rows the API does not have.
+  method and year (UK tax years for ``uk``), with the account's tax ``wrapper``; the
+  average-cost disposals whose result, rounded to the cent as the broker rounds, differs
+  from Trading 212's own.
+- ``external_flows``: deposits, withdrawals and transfers in and out (``kind``; signed):
+  what returns are measured against, from the API's transactions and from report rows
+  the API does not have.
 - ``income_monthly``: per account, month, UK tax year and currency of payment: dividends
   gross, withholding tax and net, interest on cash, fees, in the account currency.
 - ``fx_rates_observed``: every exchange rate the data itself carries (fills, reports),
@@ -35,7 +37,7 @@ _TRADE_FEES = (
     "finra_fee",
     "transaction_fee",
 )
-_UK_DAY = "CAST(timezone('Europe/London', {}) AS DATE)"
+UK_DAY = "CAST(timezone('Europe/London', {}) AS DATE)"
 _TAX_YEAR = (
     "CAST(year({d}) - CASE WHEN month({d}) < 4 OR (month({d}) = 4 AND day({d}) < 6) "
     "THEN 1 ELSE 0 END AS VARCHAR) || '/' || lpad(CAST((year({d}) + CASE WHEN month({d}) < 4 "
@@ -73,11 +75,15 @@ def tax_year(day_sql: str) -> str:
 
 
 def _report_fee(column: str) -> str:
-    """A report fee in the trade's account currency: as it is, or at the trade's own rate."""
+    """A report fee in the trade's account currency: as it is, at the row's own ``Exchange
+    rate`` (units of the price's currency per unit of the account's) when the fee is in the
+    price's currency, else at the trade's all-in rate (total over shares x price)."""
+    fee, unit = f'abs(a."{column}")', f'a."{column}_currency"'
     return (
-        f'coalesce(CASE WHEN a."{column}_currency" IS NULL '
-        f'OR a."{column}_currency" = a."total_currency" THEN abs(a."{column}") '
-        f'ELSE CAST(abs(a."{column}") * abs(a."total") '
+        f'coalesce(CASE WHEN {unit} IS NULL OR {unit} = a."total_currency" THEN {fee} '
+        f'WHEN {unit} = a."price_per_share_currency" AND a."exchange_rate" > 0 '
+        f'THEN CAST({fee} / a."exchange_rate" AS DECIMAL(38,10)) '
+        f'ELSE CAST({fee} * abs(a."total") '
         '/ nullif(abs(a."shares" * a."price_per_share"), 0) AS DECIMAL(38,10))'
         " END, 0)"
     )
@@ -87,8 +93,11 @@ _REPORT_FEES = " + ".join(_report_fee(c) for c in _TRADE_FEES)
 _BASE = """(SELECT "value" FROM "settings" WHERE "name" = 'base_currency')"""
 
 
-def _converted(description: str, source: str, day: str, amounts: tuple[str, ...]) -> str:
-    """``source`` with ``base_currency``, the rate used, its source and ``<amount>_base``."""
+def converted(
+    description: str, source: str, day: str, amounts: tuple[str, ...], target: str = _BASE
+) -> str:
+    """``source`` with ``base_currency`` (the SQL ``target``, the setting by default), the
+    rate used, its source and ``<amount>_base``; ``description`` heads the definition."""
     columns = ", ".join(
         f'CAST(s."{a}" * r."base_rate" AS DECIMAL(38,10)) AS "{a}_base"' for a in amounts
     )
@@ -96,7 +105,7 @@ def _converted(description: str, source: str, day: str, amounts: tuple[str, ...]
         -- {description}
         SELECT s.*, b."base_currency", r."base_rate", r."base_rate_source", {columns}
         FROM {source} s
-        CROSS JOIN (SELECT {_BASE} AS "base_currency") b
+        CROSS JOIN (SELECT {target} AS "base_currency") b
         LEFT JOIN LATERAL (
             SELECT CASE WHEN s."currency" = b."base_currency" THEN CAST(1 AS DECIMAL(38,10))
                         ELSE CAST(1 / CAST(x."rate" AS DOUBLE) AS DECIMAL(38,10)) END
@@ -241,7 +250,7 @@ PORTFOLIO_VIEWS: dict[str, str] = {
         WHERE "method" = 'average' AND "broker_result" IS NOT NULL
           AND round("result_before_fees", 2) <> "broker_result"
     """,
-    "disposals_converted": _converted(
+    "disposals_converted": converted(
         "disposals with their base-currency amounts and the rate each used",
         '"disposals"',
         '"day"',
@@ -259,8 +268,10 @@ PORTFOLIO_VIEWS: dict[str, str] = {
                sum("gain_base") FILTER (WHERE "gain_base" > 0) AS "gain_base",
                -sum("gain_base") FILTER (WHERE "gain_base" < 0) AS "loss_base",
                count(*) FILTER (WHERE "base_rate" IS NULL AND "base_currency" IS NOT NULL)
-                   AS "unconverted"
-        FROM "disposals_converted" GROUP BY "account_id", "method", "year", "currency"
+                   AS "unconverted",
+               coalesce("wrapper", 'invest') AS "wrapper"
+        FROM "disposals_converted"
+        GROUP BY "account_id", "method", "year", "currency", coalesce("wrapper", 'invest')
     """,
 }
 
@@ -284,15 +295,20 @@ PORTFOLIO_VIEWS.update(
             -- deposits (+) and withdrawals (-): what returns are measured against
             SELECT t."account_id", t."date_time" AS "at", {_utc_day('t."date_time"')} AS "day",
                    CASE WHEN t."kind" = 'deposit' THEN abs(t."amount")
+                        WHEN t."kind" = 'transfer' THEN t."amount"
                         ELSE -abs(t."amount") END AS "amount",
-                   t."currency", 'api ' || t."reference" AS "source"
-            FROM "cash_transactions" t WHERE t."kind" IN ('deposit', 'withdraw', 'withdrawal')
+                   t."currency", 'api ' || t."reference" AS "source",
+                   CASE WHEN t."kind" = 'withdraw' THEN 'withdrawal' ELSE t."kind" END AS "kind"
+            FROM "cash_transactions" t
+            WHERE t."kind" IN ('deposit', 'withdraw', 'withdrawal', 'transfer')
             UNION ALL
             SELECT a."account_id", a."time", {_utc_day('a."time"')},
-                   CASE WHEN a."action" = 'Deposit' THEN abs(a."total") ELSE -abs(a."total") END,
-                   a."total_currency", 'report ' || a."id"
+                   CASE WHEN a."action" = 'Deposit' THEN abs(a."total")
+                        WHEN a."action" = 'Transfer' THEN a."total"
+                        ELSE -abs(a."total") END,
+                   a."total_currency", 'report ' || a."id", lower(a."action")
             FROM "activity" a
-            WHERE a."action" IN ('Deposit', 'Withdrawal') AND NOT EXISTS (
+            WHERE a."action" IN ('Deposit', 'Withdrawal', 'Transfer') AND NOT EXISTS (
                 SELECT 1 FROM "transactions" t WHERE t."account_id" = a."account_id"
                   AND (t."reference" = a."report_id"
                        OR (date_trunc('second', t."date_time") = date_trunc('second', a."time")
@@ -346,7 +362,7 @@ PORTFOLIO_VIEWS.update(
                    abs("amount"), 0, abs("amount"), NULL, NULL, NULL
             FROM "cash_transactions" WHERE "kind" = 'fee'
         """,
-        "income_converted": _converted(
+        "income_converted": converted(
             "income items with their base-currency amounts and the rate each used",
             '(SELECT *, CAST(timezone(\'UTC\', "at") AS DATE) AS "day" FROM "income_items")',
             '"day"',
@@ -356,7 +372,7 @@ PORTFOLIO_VIEWS.update(
             -- per account, month, tax year and currency of payment: dividends, interest, fees
             SELECT "account_id",
                    CAST(date_trunc('month', timezone('UTC', "at")) AS DATE) AS "month",
-                   {tax_year(_UK_DAY.format('"at"'))} AS "tax_year", "currency", "paid_in",
+                   {tax_year(UK_DAY.format('"at"'))} AS "tax_year", "currency", "paid_in",
                    coalesce(sum("gross") FILTER (WHERE "kind" = 'dividend'), 0)
                        AS "dividends_gross",
                    coalesce(sum("withholding") FILTER (WHERE "kind" = 'dividend'), 0)

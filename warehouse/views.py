@@ -43,6 +43,7 @@ from __future__ import annotations
 import duckdb
 
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
+from warehouse.tax_views import TAX_VIEWS
 
 _SCALE = 10_000_000_000  # 10 ** DECIMAL_SCALE
 # Deposits under this amount with no report row to tell are taken for interest on cash.
@@ -349,6 +350,6 @@ def comment_sql(kind: str, name: str, text: str) -> str:
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """Create or replace every analysis view, the portfolio model's after the others, each
     with its description as the view's comment."""
-    for name, body in {**VIEWS, **PORTFOLIO_VIEWS}.items():
+    for name, body in {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}.items():
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
         con.execute(comment_sql("VIEW", name, description(body)))

@@ -31,6 +31,7 @@ secret_env = "T212_DEMO_INVEST_SECRET"
 name = "isa"
 env = "demo"
 base_url = "{base_url}"
+wrapper = "isa"   # a Stocks ISA: its gains are free of capital gains tax
 key_env = "T212_DEMO_ISA_KEY"
 secret_env = "T212_DEMO_ISA_SECRET"
 """

@@ -13,6 +13,7 @@ from extractors.resources import RESOURCES
 from transforms.catalogue import TABLES, Table
 from warehouse.bookkeeping import BOOKKEEPING
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
+from warehouse.tax_views import TAX_VIEWS
 from warehouse.views import VIEWS, description
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,10 +86,10 @@ def views_page() -> str:
     """Every view, in creation order, with the description its definition starts with."""
     rows = "".join(
         f"| `{name}` | {description(body)} |\n"
-        for name, body in {**VIEWS, **PORTFOLIO_VIEWS}.items()
+        for name, body in {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}.items()
     )
     return (
-        _HEADER.format("warehouse/views.py and warehouse/portfolio_views.py") + "# Views\n\n"
+        _HEADER.format("warehouse/views.py, portfolio_views.py and tax_views.py") + "# Views\n\n"
         "Created in every published database, in this order (each reads only tables and the\n"
         "views above it). The portfolio model's are described in\n"
         "[the portfolio](../portfolio.md).\n\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from datetime import datetime
 
 from flows.pipeline.context import stopped_earlier
@@ -34,12 +35,18 @@ _EVENTS = """
            "quantity", "value", "fees", "currency", "ratio", "broker_result"
     FROM "position_events"
 """
+# every valuation at its own instant: returns link sub-periods between them
 _VALUES = """
-    SELECT "account_id", "date", "total_value", "currency" FROM "portfolio_value_daily"
-    WHERE "total_value" IS NOT NULL ORDER BY "account_id", "date"
+    SELECT "account_id", "snapshot_at", "total_value", "currency" FROM "account_summaries"
+    WHERE "total_value" IS NOT NULL ORDER BY "account_id", "snapshot_at"
+"""
+WRAPPER_SETTING = "wrapper:"  # + account id: that account's tax wrapper (``settings``)
+_WRAPPERS = f"""
+    SELECT CAST(substr("name", {len(WRAPPER_SETTING) + 1}) AS BIGINT), "value" FROM "settings"
+    WHERE starts_with("name", '{WRAPPER_SETTING}')
 """
 _FLOWS = """
-    SELECT "account_id", "day", sum("amount") FROM "external_flows"
+    SELECT "account_id", "at", sum("amount") FROM "external_flows"
     GROUP BY ALL ORDER BY ALL
 """
 
@@ -69,7 +76,8 @@ def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dic
     started = time.monotonic()
     con = wh.connection
     events = read_events(wh)
-    tables = derive_portfolio_tables(events)
+    wrappers = dict(con.execute(_WRAPPERS).fetchall())
+    tables = derive_portfolio_tables(events, wrappers=wrappers)
     count = len(events)
     del events
     returns = compute_returns(con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall())
@@ -88,14 +96,22 @@ def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dic
 
 
 def refresh_portfolio_step(
-    wh: Warehouse, *, run_id: str, loaded_at: datetime, base_currency: object = KEEP
+    wh: Warehouse,
+    *,
+    run_id: str,
+    loaded_at: datetime,
+    base_currency: object = KEEP,
+    wrappers: Mapping[int, str] | None = None,
 ) -> list[str]:
     """Store ``base_currency`` for the views' converted columns (None: none; by default
-    the stored one stays), then :func:`refresh_portfolio`; a failure turned into the one
-    line a run reports."""
+    the stored one stays) and the accounts' tax ``wrappers`` (by account id; accounts not
+    named keep theirs), then :func:`refresh_portfolio`; a failure turned into the one line
+    a run reports."""
     try:
         if base_currency is not KEEP:
             wh.write_setting("base_currency", base_currency)  # type: ignore[arg-type]
+        for account_id, wrapper in (wrappers or {}).items():
+            wh.write_setting(f"{WRAPPER_SETTING}{account_id}", wrapper)
         refresh_portfolio(wh, run_id=run_id, loaded_at=loaded_at)
     except Exception as exc:  # any failure: the facts stay committed, the old model stays
         if stopped_earlier(exc):

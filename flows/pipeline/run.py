@@ -245,6 +245,8 @@ def run_export(
             summary.publish_errors += refresh_portfolio_step(
                 wh, run_id=ctx.run_id, loaded_at=ctx.started_at,
                 base_currency=settings.base_currency,
+                wrappers={i.account_id: settings.account(name).wrapper
+                          for name, i in identities.items()},
             )  # fmt: skip
             if lake is not None:  # a store that stopped answering mid-run: one more try
                 lake.store.reconnect()

@@ -6,12 +6,13 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 from extractors.auth import Credentials, resolve_base_url
+from transforms.portfolio import DEFAULT_WRAPPER, WRAPPERS
 
 CONFIG_NAME = "t212-etl.toml"
 # under a day, so a nightly run never runs into the next night's
@@ -40,6 +41,8 @@ class AccountConfig:
     secret_env: str | None = None
     key_block: str | None = None
     secret_block: str | None = None
+    # the tax wrapper: "invest" (taxable) or "isa" (a Stocks ISA, free of capital gains tax)
+    wrapper: str = DEFAULT_WRAPPER
 
     def credentials(self, environ: Mapping[str, str]) -> Credentials:
         """Read the key and secret from their sources (environment or Prefect Secret blocks)."""
@@ -126,10 +129,14 @@ def _account_from_table(entry: Mapping[str, object], index: int) -> AccountConfi
             "account: rename the account"
         )
     allowed = {"name", "env", "base_url", "key_env", "secret_env", "key_block", "secret_block"}
+    allowed |= {"wrapper"}
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise SettingsError(f"{CONFIG_NAME}: account {name}: unknown setting(s) {unknown}")
-    account = AccountConfig(**{k: str(v) for k, v in entry.items()})
+    account = AccountConfig(**{k: str(v) for k, v in entry.items() if k != "wrapper"})
+    account = replace(
+        account, wrapper=_wrapper(entry.get("wrapper"), f"{CONFIG_NAME}: account {name}")
+    )
     if not (account.key_env or account.key_block) or not (
         account.secret_env or account.secret_block
     ):
@@ -177,6 +184,7 @@ def load_settings(
                 base_url=env.get("T212_BASE_URL") or None,
                 key_env="T212_API_KEY",
                 secret_env="T212_API_SECRET",
+                wrapper=_wrapper(env.get("T212_WRAPPER"), "T212_WRAPPER"),
             ),
         )
     export = document.get("export") or {}
@@ -247,6 +255,16 @@ def _parallel_accounts(export: Mapping[str, object]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
         raise SettingsError(f"{CONFIG_NAME}: [export] parallel_accounts must be from 1 to 256")
     return value
+
+
+def _wrapper(value: object, where: str) -> str:
+    """An account's tax wrapper, ``invest`` when not given."""
+    if value is None or value == "":
+        return DEFAULT_WRAPPER
+    if value not in WRAPPERS:
+        choices = " or ".join(f'"{w}"' for w in WRAPPERS)
+        raise SettingsError(f"{where}: wrapper must be {choices}, not {value!r:.20}")
+    return str(value)
 
 
 def _base_currency(value: object) -> str | None:

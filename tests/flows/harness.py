@@ -54,8 +54,11 @@ def settings_for(sb: Sandbox, data_dir: Path, names=("invest",), **kw: Any) -> S
         key_env, secret_env, key, secret = KEYS[name]
         environ.update({key_env: key, secret_env: secret})
         accounts.append(
-            AccountConfig(name, "demo", sb.base_url, key_env=key_env, secret_env=secret_env)
-        )
+            AccountConfig(
+                name, "demo", sb.base_url, key_env=key_env, secret_env=secret_env,
+                wrapper="isa" if name == "isa" else "invest",
+            )
+        )  # fmt: skip
     return Settings(data_dir=data_dir, accounts=tuple(accounts), environ=environ, **kw)
 
 

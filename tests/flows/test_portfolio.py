@@ -172,7 +172,7 @@ def test_a_model_that_cannot_be_derived_fails_in_one_line_and_keeps_everything(
         fills = db_contents(tmp_path, "fills")
         assert before
 
-        def broken(events):
+        def broken(events, **options):
             raise ValueError("an event the engine cannot read")
 
         monkeypatch.setattr(portfolio_module, "derive_portfolio_tables", broken)
@@ -213,3 +213,17 @@ def test_base_currency_columns_use_rates_the_data_carries(tmp_path):
         tmp_path, "SELECT sum(unconverted), any_value(base_currency) FROM realised_gains_by_year"
     )[0]
     assert unconverted == (len(rows) - len(converted), "USD")
+
+
+def test_the_isa_account_is_told_apart_from_the_taxable_one(exported):
+    wrappers = query(exported, "SELECT account_id, wrapper FROM account_wrappers ORDER BY ALL")
+    assert wrappers == [(DEMO_ACCOUNT_ID, "invest"), (DEMO_ISA_ACCOUNT_ID, "isa")]
+    by_wrapper = dict(query(exported, "SELECT wrapper, count(DISTINCT account_id) "
+                                      "FROM realised_gains_by_year GROUP BY ALL"))  # fmt: skip
+    assert by_wrapper == {"invest": 1, "isa": 1}
+    taxable = query(exported, "SELECT count(*) FROM disposals WHERE method = 'uk' "
+                              "AND account_id = ?", [DEMO_ACCOUNT_ID])[0][0]  # fmt: skip
+    assert taxable > 0
+    assert query(exported, "SELECT sum(disposals) FROM uk_cgt_summary")[0][0] == taxable
+    subscribed = query(exported, "SELECT DISTINCT account_id FROM isa_subscriptions")
+    assert subscribed == [(DEMO_ISA_ACCOUNT_ID,)]

@@ -227,3 +227,36 @@ def test_storage_url_refusals_never_echo_a_secret(tmp_path: Path, url, fragment)
         load_settings(environ={}, cwd=tmp_path, storage_url=url)
     message = str(refused.value)
     assert "hunter2" not in message and "AKIA" not in message and "\n" not in message
+
+
+_TWO = """
+[[accounts]]
+name = "invest"
+key_env = "K1"
+secret_env = "S1"
+
+[[accounts]]
+name = "isa"
+key_env = "K2"
+secret_env = "S2"
+{wrapper}
+"""
+
+
+def test_each_account_declares_its_tax_wrapper(tmp_path: Path):
+    (tmp_path / "t212-etl.toml").write_text(_TWO.format(wrapper='wrapper = "isa"'))
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert [a.wrapper for a in settings.accounts] == ["invest", "isa"]
+    env = {"T212_WRAPPER": "isa"}
+    assert load_settings(environ=env, cwd=tmp_path / "missing").accounts[0].wrapper == "isa"
+    assert load_settings(environ={}, cwd=tmp_path / "missing").accounts[0].wrapper == "invest"
+
+
+@pytest.mark.parametrize("value", ['"sipp"', '"ISA"', "1"])
+def test_an_unknown_wrapper_is_refused_in_one_line(tmp_path: Path, value):
+    (tmp_path / "t212-etl.toml").write_text(_TWO.format(wrapper=f"wrapper = {value}"))
+    with pytest.raises(SettingsError, match='wrapper must be "invest" or "isa"') as caught:
+        load_settings(environ={}, cwd=tmp_path)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(SettingsError, match="T212_WRAPPER: wrapper must be"):
+        load_settings(environ={"T212_WRAPPER": "lisa"}, cwd=tmp_path / "missing")

@@ -57,7 +57,7 @@ def test_holdings_take_the_ticker_of_the_days_last_event():
 
 
 def test_the_row_types_follow_the_catalogue():
-    assert list(Disposal._fields) == frame_columns(table("disposals"))
+    assert [*Disposal._fields, "wrapper"] == frame_columns(table("disposals"))
     assert list(HoldingChange._fields) == frame_columns(table("holding_changes"))
 
 

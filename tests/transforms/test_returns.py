@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -326,3 +326,25 @@ def test_without_flows_mwr_compounds_to_twr(account):
     # an account with no period to compare proves nothing: Hypothesis draws another (and
     # fails the test if it cannot find enough that compare at least one row)
     assume(compared > 0)
+
+
+def test_days_are_utc_calendar_days_between_valuation_instants():
+    # 26 hours from 23:00 on the 1st to 01:00 on the 3rd: two calendar days, not one
+    late = datetime(2024, 1, 1, 23, tzinfo=UTC)
+    early = datetime(2024, 1, 3, 1, tzinfo=UTC)
+    frame = compute_returns([(1, late, D(100), "GBP"), (1, early, D(110), "GBP")], [])
+    whole = only(frame, "inception", "inception")
+    assert (whole["start_day"], whole["end_day"], whole["days"]) == (
+        date(2024, 1, 1), date(2024, 1, 3), 2)  # fmt: skip
+    assert float(whole["mwr"]) == pytest.approx(1.1 ** (365 / 2) - 1, rel=1e-9)
+
+
+def test_a_flow_between_two_valuations_of_one_day_falls_between_them():
+    times = [datetime(2025, 3, 1, h, 30, tzinfo=UTC) for h in (2, 12, 20)]
+    v = [(1, t, D(x), "GBP") for t, x in zip(times, (100, 150, 165), strict=True)]
+    cash = [(1, datetime(2025, 3, 1, 9, tzinfo=UTC), D(50))]
+    month = only(compute_returns(v, cash), "month", "2025-03")
+    assert (month["twr"], month["net_flows"], month["start_value"]) == (D("0.1"), 50, 100)
+    # and one at the very instant of a valuation is in that valuation already
+    cash = [(1, times[1], D(50))]
+    assert only(compute_returns(v, cash), "month", "2025-03")["twr"] == D("0.1")

@@ -20,13 +20,20 @@ MAX_YEARS = 6
 UK_METHOD = "HMRC share matching: same day, 30 days, Section 104 pool"
 TAX_YEARS = "UK tax years run from 6 April to 5 April"
 RETURN_METHODS = (
-    "time-weighted, chain-linked between daily values; money-weighted: XIRR, 365-day year"
+    "time-weighted, chain-linked between the account's values at the moments each run took "
+    "them; money-weighted: XIRR on calendar days, 365-day year"
 )
 NO_RETURNS = (
     "Returns need at least two nightly runs' account values: they are measured between the "
-    "account's values on different days. CSV reports carry no daily values, so imported "
-    "reports alone give none; every nightly run adds a day."
+    "account's values at the moments they were taken. CSV reports carry no account values, "
+    "so imported reports alone give none; every nightly run adds one."
 )
+WRAPPERS = {
+    "isa": "Stocks ISA: gains and losses here are free of capital gains tax and belong on no "
+    "tax return; they are shown for information and left out of uk_cgt_summary.",
+    "invest": "Taxable account: these gains and losses belong on the capital gains pages of a "
+    "Self Assessment return (SA108); uk_cgt_summary adds up the taxable accounts in pounds.",
+}
 
 
 def _head(*names: str, text: int = 1) -> str:
@@ -59,16 +66,26 @@ def _in_pounds(currency: str) -> str:
     return f" Amounts in {escape(currency)} as the account holds them: a UK return needs pounds."
 
 
+def wrapper_title(data: AccountData) -> str:
+    """How the gains heading names the account's tax wrapper."""
+    return "Stocks ISA, free of capital gains tax" if data.wrapper == "isa" else "taxable"
+
+
 def gains_section(data: AccountData) -> str:
-    """Realised gains per UK tax year by share matching, beside the broker's average cost."""
+    """Realised gains per UK tax year by share matching, beside the broker's average cost,
+    under a line saying whether the account is taxable or an ISA."""
     acc = data.account_id
+    wrapper = data.wrapper if data.wrapper in WRAPPERS else "invest"
+    out = [
+        f'<p class="note" data-testid="gains-wrapper-{acc}" data-wrapper="{escape(wrapper)}">'
+        f"{escape(WRAPPERS[wrapper])}</p>"
+    ]
     uk = data.gains[data.gains["method"] == "uk"]
     average = data.gains[data.gains["method"] == "average"]
     if uk.empty:
-        return empty(
+        return out[0] + empty(
             "Nothing sold yet: no disposals, so no realised gains or losses.", f"empty-gains-{acc}"
         )
-    out = []
     for cur, years in uk.groupby("currency", sort=True):
         shown = years.head(MAX_YEARS)
         rows = "".join(
@@ -211,7 +228,7 @@ def returns_section(data: AccountData, as_of: datetime) -> str:
     if rows:
         head = _head(
             "year", "from", "to", "value at start", "value at end",
-            "deposits less withdrawals", "time-weighted", text=3,
+            "deposits, withdrawals, transfers (net)", "time-weighted", text=3,
         )  # fmt: skip
         out.append(
             f'<table data-testid="returns-table-{acc}">{head}{rows}</table>'
@@ -219,10 +236,11 @@ def returns_section(data: AccountData, as_of: datetime) -> str:
         )
     out.append(
         f'<p class="note" data-testid="returns-method-{acc}">Methods: {RETURN_METHODS}, '
-        "annualised. Time-weighted returns leave deposits and withdrawals out; the money-weighted "
-        "return counts when money came in and went out. The maximum drawdown is the largest fall "
-        "of the time-weighted growth from an earlier peak. Values are the account's at each "
-        "nightly run: days without a run are bridged, so a fall between runs can be missed.</p>"
+        "annualised. Time-weighted returns leave deposits, withdrawals and transfers out: a "
+        "payment counts from the first value taken after it; the money-weighted return counts "
+        "when money came in and went out. The maximum drawdown is the largest fall of the "
+        "time-weighted growth from an earlier peak. Values are the account's at each run: the "
+        "time between runs is bridged, so a fall between runs can be missed.</p>"
     )
     return "".join(out)
 

@@ -36,6 +36,7 @@ class AccountData:
     gains: pd.DataFrame
     income_years: pd.DataFrame
     returns: pd.DataFrame
+    wrapper: str = "invest"  # the account's tax wrapper: invest (taxable) or isa
 
 
 def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -85,7 +86,16 @@ def read_account(con: duckdb.DuckDBPyConnection, account_id: int, as_of: datetim
         gains=_gains(con, account_id),
         income_years=_income_years(con, account_id),
         returns=_returns(con, account_id),
+        wrapper=_wrapper(con, account_id),
     )
+
+
+def _wrapper(con, account_id: int) -> str:
+    """The account's tax wrapper as the last run stored it; ``invest`` when none did."""
+    rows = con.execute(
+        'SELECT "value" FROM "settings" WHERE "name" = ?', [f"wrapper:{account_id}"]
+    ).fetchall()
+    return rows[0][0] if rows else "invest"
 
 
 def _monthly_dividends(con, account_id: int, as_of: datetime) -> pd.DataFrame:

@@ -130,7 +130,7 @@ def _section(data: AccountData, as_of: datetime, charts: _Charts) -> str:
         portfolio.income_section(data),
         "<h3>Allocation of the current portfolio</h3>",
         _allocation(data, charts),
-        "<h3>Realised gains by UK tax year</h3>",
+        f"<h3>Realised gains by UK tax year ({portfolio.wrapper_title(data)})</h3>",
         portfolio.gains_section(data),
         "<h3>Account value over time</h3>",
         _value(data, charts),

@@ -103,6 +103,7 @@ def portfolio_warehouse(tmp_path_factory) -> Path:
                    total_value=Decimal("1234.565"))  # fmt: skip
         _fill_full(con)
         _fill_short(con)
+        insert(con, "settings", name=f"wrapper:{SHORT}", value="isa")
         warehouse.publish_database()
     return data_dir
 
@@ -228,3 +229,10 @@ def test_an_account_with_nothing_yet_reads_well(page):
 
 def _section_text(page, account_id: int) -> str:
     return " ".join(page.ids[f"account-{account_id}"].text.split())
+
+
+def test_gains_of_a_taxable_account_and_of_an_isa_are_told_apart(page):
+    taxable, isa = page.ids[f"gains-wrapper-{FULL}"], page.ids[f"gains-wrapper-{SHORT}"]
+    assert taxable.attrs["data-wrapper"] == "invest" and "SA108" in taxable.text
+    assert isa.attrs["data-wrapper"] == "isa" and "free of capital gains tax" in isa.text
+    assert page.ids[f"gains-wrapper-{NOTHING}"].attrs["data-wrapper"] == "invest"
