@@ -10,24 +10,27 @@ from pathlib import Path
 from warehouse.lake import Lake
 
 ROWS = 11
-# one worker process: its own list of exchanges, published whole at an agreed moment
+# one worker process: its own list of exchanges, published whole at the moment the test
+# names once both workers are ready (however long a busy machine took to start them)
 _WORKER = """
 import sys, time
 import duckdb
 from transforms.catalogue import TABLES
 from warehouse.lake import Lake
 
-url, worker, at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+url, worker = sys.argv[1], sys.argv[2]
 table = TABLES["exchanges"]
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
 con.execute(table.duckdb_ddl())
 con.execute(
     "INSERT INTO exchanges SELECT range, 'exchange ' || range, now(), ? FROM range(?)",
-    [worker, int(sys.argv[4])],
+    [worker, int(sys.argv[3])],
 )
 lake = Lake(url)
 lake.open_table("exchanges")  # the libraries loaded before the agreed moment
+print("ready", flush=True)
+at = float(sys.stdin.readline())
 time.sleep(max(0.0, at - time.time()))
 started = time.time()
 lake.publish(con, table, ["*"])
@@ -44,20 +47,26 @@ def test_two_workers_replacing_a_list_at_once_leave_one_copy(storage_url):
     overlapping = 0
     for round_ in range(MAX_ROUNDS):
         url = f"{storage_url}/round-{round_}"
-        at = time.time() + 4
         workers = [
             subprocess.Popen(
-                [sys.executable, "-c", _WORKER, url, name, str(at), str(ROWS)],
+                [sys.executable, "-c", _WORKER, url, name, str(ROWS)],
                 cwd=root,
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
             for name in ("a", "b")
         ]
+        for worker in workers:
+            assert worker.stdout.readline().strip() == "ready", worker.stderr.read()[-2000:]
+        at = time.time() + 0.5
         spans = []
         for worker in workers:
-            out, err = worker.communicate(timeout=60)
+            worker.stdin.write(f"{at}\n")
+            worker.stdin.flush()
+        for worker in workers:
+            out, err = worker.communicate(timeout=300)  # a guard against a hang only
             assert worker.returncode == 0, err[-2000:]
             spans.append([float(t) for t in out.split()])
         data = Lake(url).open_table("exchanges").to_pyarrow_table()
