@@ -1,25 +1,7 @@
 """The portfolio model's views: events, holdings by day, gains by year, income, conversions.
 
-- ``position_events``: every event that changes a holding, once: the API's fills (with
-  their taxes as ``fees``, ``value`` the gross trade value before them), the report rows of
-  orders the API has no fill for, and the paired stock splits of ``corporate_actions``.
-  ``instrument`` (ISIN, else ticker) is what holdings and gains pool on.
-- ``holdings_daily``: per account, day and instrument held, the quantity and cost basis at
-  the day's end, from ``holding_changes`` (rebuilt from the events after every load).
-- ``holdings_differences``: each positions snapshot beside the holding rebuilt for that
-  moment, where the quantity differs or the cost differs by a cent or more.
-- ``realised_gains_by_year``, ``realised_gains_differences``: ``disposals`` per account,
-  method and year (UK tax years for ``uk``), with the account's tax ``wrapper``; the
-  average-cost disposals whose result, rounded to the cent as the broker rounds, differs
-  from Trading 212's own.
-- ``external_flows``: deposits, withdrawals and transfers in and out (``kind``; signed):
-  what returns are measured against, from the API's transactions and from report rows
-  the API does not have.
-- ``income_monthly``: per account, month, UK tax year and currency of payment: dividends
-  gross, withholding tax and net, interest on cash, fees, in the account currency.
-- ``fx_rates_observed``: every exchange rate the data itself carries (fills, reports),
-  account currency per unit of the other; the base-currency columns of the views above
-  convert with the newest rate observed on or before the row's day and name it.
+Each definition starts with its one-line description (in the database as the view's
+comment, and in the generated docs/reference/views.md); docs/portfolio.md defines them.
 """
 
 from __future__ import annotations
