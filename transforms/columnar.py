@@ -12,6 +12,7 @@ then runs the record-by-record normaliser on those pages, which reports them.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,7 @@ from transforms.catalogue import table
 from transforms.frames import Normalised, frame_columns
 from transforms.mapping import Mapping
 from transforms.types import TYPES
-from transforms.values import parse_timestamps
+from transforms.values import MAX_INTEGER_DIGITS, parse_timestamps
 
 _BLOCK = 1 << 24  # bytes Arrow parses per block; larger than any page
 
@@ -103,10 +104,17 @@ def _arrow_type(node: Any) -> pa.DataType:
     return pa.struct([pa.field(k, _arrow_type(v)) for k, v in node.items()])
 
 
+# Arrow's JSON reader wraps a decimal past 128 bits silently (3.4e28 read as 3.4e18): a
+# number with a positive exponent or 29 digits in a row is left to the exact record path.
+_HUGE_NUMBER = re.compile(rb"[:,\[]\s*-?(?:[0-9.]+[eE]\+?[0-9]|[0-9]{29})")
+
+
 def read_items(bodies: Sequence[bytes], spec: ColumnarSpec) -> pa.ChunkedArray:
     """The items of every page (``{"items": [...]}`` bodies), one struct per item."""
     if any(b"\n" in body or b"\r" in body for body in bodies):
         raise NotColumnar("a page spans lines")
+    if any(_HUGE_NUMBER.search(body) for body in bodies):
+        raise NotColumnar("a number Arrow would not read exactly")
     schema = pa.schema([pa.field("items", pa.list_(spec.item_type()))])
     options = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     try:
@@ -169,7 +177,7 @@ def _finish(values: pa.ChunkedArray, kind: str, where: str) -> pa.ChunkedArray:
         try:
             values.validate(full=True)
         except pa.ArrowInvalid:
-            raise NotColumnar(f"{where}: more than 28 integer digits") from None
+            raise NotColumnar(f"{where}: more than {MAX_INTEGER_DIGITS} integer digits") from None
         return values
     if kind != "timestamp":
         return values
