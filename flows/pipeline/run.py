@@ -78,7 +78,10 @@ class RunSummary:
         lines = [a.error for a in self.accounts if a.error]
         for a in self.accounts:
             lines += [f"account {a.name}, {r.resource}: {r.error}" for r in a.resources if r.error]
-        return lines + list(dict.fromkeys(self.publish_errors))
+        publish = list(dict.fromkeys(self.publish_errors))
+        # one cause, one line: a store that could not be read for the catch-up is named
+        # again by the publish that failed on it
+        return lines + [e for e in publish if not any(e != o and e in o for o in publish)]
 
 
 class CredentialsRefused(Exception):
@@ -280,7 +283,12 @@ def prepare_warehouse(wh: Warehouse, ctx: RunContext) -> list[str]:
 def _publish_step(step: Callable[[], object]) -> list[str]:
     """Run a publishing step; a write error (a full disk) is reported, and the work stays
     pending in the database for the next run."""
-    reason = _write_error(step)
+    try:
+        reason = _write_error(step)
+    except ObjectStoreError as exc:
+        return [
+            f"publishing failed ({exc}); the committed data stays and is published by the next run"
+        ]
     if reason is None:
         return []
     return [
@@ -302,16 +310,22 @@ def _lake_step(step: Callable[[], object]) -> list[str]:
 def _record_step(step: Callable[[], object], what: str) -> list[str]:
     """Write the run log or the views; a write error (a full disk) is reported, and what
     the resources committed stays committed."""
-    reason = _write_error(step)
+    try:
+        reason = _write_error(step)
+    except ObjectStoreError as exc:
+        return [str(exc)]
     if reason is None:
         return []
     return [f"{what} could not be written ({reason}): check the disk; committed data is safe"]
 
 
 def _write_error(step: Callable[[], object]) -> str | None:
-    """Run ``step``; the first line of its write error (a full disk), or None."""
+    """Run ``step``; the first line of its write error (a full disk), or None. A store's
+    error is raised: it is not about room."""
     try:
         step()
+    except ObjectStoreError:
+        raise
     except (OSError, duckdb.Error) as exc:
         if stopped_earlier(exc):
             return None  # the write that stopped the database reports the cause itself
