@@ -94,13 +94,25 @@ def parquet_contents(data_dir: Path, name: str) -> list[tuple]:
         con.close()
 
 
-def scalar(data_dir: Path, sql: str, params: list | None = None) -> Any:
-    """One value from the published warehouse."""
+def query(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Every row a query gives on the published warehouse."""
     con = connect_readonly(data_dir)
     try:
-        return con.execute(sql, params or []).fetchall()[0][0]
+        return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def scalar(data_dir: Path, sql: str, params: list | None = None) -> Any:
+    """One value from the published warehouse."""
+    return query(data_dir, sql, params)[0][0]
+
+
+def two_accounts_exported(data_dir: Path) -> Path:
+    """``data_dir`` holding both sandbox accounts (Invest and ISA), exported in-process."""
+    with Sandbox(sandbox_config(two_accounts=True)) as sb:
+        assert export(settings_for(sb, data_dir, names=("invest", "isa"))).exit_code == 0
+    return data_dir
 
 
 def cli_env(env: dict | None = None) -> dict[str, str]:

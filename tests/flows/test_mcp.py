@@ -15,8 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flows.app.mcp_server import MAX_ROWS, jsonable
-from sandbox import Sandbox
-from tests.flows.harness import export, sandbox_config, settings_for
+from tests.flows.harness import two_accounts_exported
 from transforms.catalogue import TABLES
 from warehouse import connect_readonly
 from warehouse.views import VIEWS, description
@@ -25,10 +24,7 @@ from warehouse.views import VIEWS, description
 @pytest.fixture(scope="module")
 def warehouse_dir(tmp_path_factory) -> Path:
     """A warehouse of two sandbox accounts, exported in-process."""
-    data_dir = tmp_path_factory.mktemp("mcp") / "data"
-    with Sandbox(sandbox_config(two_accounts=True)) as sb:
-        assert export(settings_for(sb, data_dir, names=("invest", "isa"))).exit_code == 0
-    return data_dir
+    return two_accounts_exported(tmp_path_factory.mktemp("mcp") / "data")
 
 
 def digest(root: Path) -> dict[str, str]:

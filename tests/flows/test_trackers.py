@@ -22,8 +22,7 @@ from flows.app.trackers.positions import deliveries
 from flows.pipeline.imports import import_reports
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.downloads import download_report
-from tests.flows.harness import export, sandbox_config, settings_for
-from warehouse import connect_readonly
+from tests.flows.harness import query, sandbox_config, two_accounts_exported
 
 CENT = Decimal("0.01")
 SHARE = Decimal("0.00000001")
@@ -34,10 +33,7 @@ CURRENCY = re.compile(r"^([A-Z]{3}|GBp|ZAc|ILA|USX)$")
 @pytest.fixture(scope="module")
 def api_dir(tmp_path_factory) -> Path:
     """Two sandbox accounts exported through the API."""
-    data_dir = tmp_path_factory.mktemp("trackers") / "data"
-    with Sandbox(sandbox_config(two_accounts=True)) as sb:
-        assert export(settings_for(sb, data_dir, names=("invest", "isa"))).exit_code == 0
-    return data_dir
+    return two_accounts_exported(tmp_path_factory.mktemp("trackers") / "data")
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +52,6 @@ def reports_dir(tmp_path_factory) -> Path:
     data_dir = folder / "data"
     import_reports(data_dir, files, account_id=DEMO_ACCOUNT_ID)
     return data_dir
-
-
-def query(data_dir: Path, sql: str) -> list[tuple]:
-    con = connect_readonly(data_dir)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def holdings_now(data_dir: Path) -> dict[tuple[int, str], Decimal]:

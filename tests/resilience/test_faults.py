@@ -14,12 +14,12 @@ from tests.flows.harness import (
     FAST_RETRY,
     db_contents,
     parquet_contents,
+    query,
     sandbox_config,
     scalar,
     settings_for,
 )
 from transforms.catalogue import TABLES
-from warehouse import connect_readonly
 
 API = "/api/v0/equity"
 DIVS = f"{API}/history/dividends"
@@ -152,11 +152,3 @@ def test_unknown_fields_and_enum_values_load_and_are_reported_once(tmp_path, cap
     assert any("dividends." in line for line in reports)
     types = {row[0] for row in query(tmp_path, "SELECT DISTINCT type FROM dividends")}
     assert set(UNKNOWN_TYPES) <= types  # not in the specification, loaded as they came
-
-
-def query(data_dir: Path, sql: str) -> list[tuple]:
-    con = connect_readonly(data_dir)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()

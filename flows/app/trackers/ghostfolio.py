@@ -43,7 +43,7 @@ def render(ledger: Ledger) -> tuple[bytes, list[str]]:
     activities.sort(key=lambda a: (a["accountId"], a["date"], a["type"], a["symbol"], a["comment"]))
     notes += _deliveries_noted(ledger.trades)
     notes += _flows_noted(ledger)
-    notes += _other_cash_noted(ledger)
+    notes += ledger.other_cash_notes()
     unknown = [p["name"] for p in profiles.values() if "isin" in p]
     if unknown:
         notes.append(
@@ -166,14 +166,6 @@ def _flows_noted(ledger: Ledger) -> list[str]:
                 "activity type for them (the account's balance is its latest cash instead)"
             )
     return notes
-
-
-def _other_cash_noted(ledger: Ledger) -> list[str]:
-    return [
-        f"account {a}: {n} cash transaction(s) of kind {kind!r} (net {text(total)}) not "
-        "written: the format has no type for them"
-        for a, kind, n, total in ledger.other_cash
-    ]
 
 
 def _when(at: datetime | None) -> str:

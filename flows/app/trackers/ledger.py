@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 
+from flows.app.output import text
 from warehouse import connect_readonly
 
 # Exchange names as Trading 212 gives them, and the suffix market-data symbols carry there.
@@ -171,6 +172,14 @@ class Ledger:
     other_cash: list[tuple[int, str, int, Decimal]] = field(default_factory=list)
     instruments: dict[str, Instrument] = field(default_factory=dict)
     balances: dict[int, Decimal] = field(default_factory=dict)
+
+    def other_cash_notes(self) -> list[str]:
+        """One line per account and cash kind that no tracker file here carries."""
+        return [
+            f"account {a}: {n} cash transaction(s) of kind {kind!r} (net {text(total)}) not "
+            "written: the format has no type for them"
+            for a, kind, n, total in self.other_cash
+        ]
 
     def instrument(self, isin: str | None, ticker: str | None) -> Instrument:
         """The instrument of an ISIN or ticker; a bare one where the warehouse knows neither."""

@@ -19,7 +19,6 @@ import io
 from collections import defaultdict
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from flows.app.trackers.ghostfolio import _other_cash_noted
 from flows.app.trackers.ledger import Cash, Ledger
 from flows.app.trackers.positions import Delivery, deliveries
 
@@ -57,7 +56,7 @@ def render(ledger: Ledger) -> tuple[dict[str, bytes], list[str]]:
         for n in [sum(1 for t in ledger.trades if t.kind not in TRADE_TYPES | _TRANSFERS)]
         if n
     ]
-    notes += _other_cash_noted(ledger)
+    notes += ledger.other_cash_notes()
     return {
         ACCOUNT_FILE: _csv(ACCOUNT_COLUMNS, sorted(cash)),
         PORTFOLIO_FILE: _csv(PORTFOLIO_COLUMNS, trades),
