@@ -187,7 +187,8 @@ def ghostfolio_check(data_dir: Path, out: Path, capsys) -> None:
     for account, total in income(data_dir, "interest", "net").items():
         assert abs(totals[account, "INTEREST"] - total) < Decimal("1e-6")
     for account, (n, total) in flows(data_dir).items():  # not expressible: said, not dropped
-        note = f"account {account}: {n} deposit(s) and withdrawal(s), net {total.normalize():f}"
+        note = f"account {account}: {n} deposit(s), withdrawal(s) and transfer(s), net "
+        note += f"{total.normalize():f}"
         assert note in err
 
     first = out.read_bytes()

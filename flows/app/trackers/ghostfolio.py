@@ -161,9 +161,10 @@ def _flows_noted(ledger: Ledger) -> list[str]:
         if flows:
             total = text(sum((f.net for f in flows), Decimal(0)))
             notes.append(
-                f"ghostfolio: account {account}: {len(flows)} deposit(s) and withdrawal(s), net "
-                f"{total} {ledger.accounts[account]}, not written: Ghostfolio's import has no "
-                "activity type for them (the account's balance is its latest cash instead)"
+                f"ghostfolio: account {account}: {len(flows)} deposit(s), withdrawal(s) and "
+                f"transfer(s), net {total} {ledger.accounts[account]}, not written: Ghostfolio's "
+                "import has no activity type for them (the account's balance is its latest cash "
+                "instead)"
             )
     return notes
 
