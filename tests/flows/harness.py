@@ -108,11 +108,16 @@ def scalar(data_dir: Path, sql: str, params: list | None = None) -> Any:
     return query(data_dir, sql, params)[0][0]
 
 
+def exported(data_dir: Path, names: tuple[str, ...] = ("invest",)) -> Path:
+    """``data_dir`` holding the named sandbox accounts, exported in-process (no Prefect)."""
+    with Sandbox(sandbox_config(two_accounts="isa" in names)) as sb:
+        assert export(settings_for(sb, data_dir, names=names)).exit_code == 0
+    return data_dir
+
+
 def two_accounts_exported(data_dir: Path) -> Path:
     """``data_dir`` holding both sandbox accounts (Invest and ISA), exported in-process."""
-    with Sandbox(sandbox_config(two_accounts=True)) as sb:
-        assert export(settings_for(sb, data_dir, names=("invest", "isa"))).exit_code == 0
-    return data_dir
+    return exported(data_dir, ("invest", "isa"))
 
 
 def cli_env(env: dict | None = None) -> dict[str, str]:

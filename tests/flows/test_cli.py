@@ -17,17 +17,14 @@ import pytest
 from flows.app.cli import main
 from flows.app.status import status_report
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
-from tests.flows.harness import db_contents, export, run_cli, sandbox_config, settings_for
+from tests.flows.harness import db_contents, export, exported, run_cli, sandbox_config, settings_for
 from warehouse import Warehouse
 
 
 @pytest.fixture(scope="module")
 def warehouse_dir(tmp_path_factory) -> Path:
     """A warehouse exported from the sandbox (plain functions, no Prefect)."""
-    data_dir = tmp_path_factory.mktemp("cli") / "data"
-    with Sandbox(sandbox_config()) as sb:
-        assert export(settings_for(sb, data_dir)).exit_code == 0
-    return data_dir
+    return exported(tmp_path_factory.mktemp("cli") / "data")
 
 
 def test_sql_table_csv_and_json(warehouse_dir, capsys):

@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.app.cli import main
-from sandbox import Sandbox
-from tests.flows.harness import export, sandbox_config, settings_for
+from tests.flows.harness import exported
 
 PIVOT = "PIVOT (SELECT 1 AS a, 'x' AS b) ON b USING count(*)"
 READS = [
@@ -84,10 +83,7 @@ def _prefixed(statement: str, prefix: str) -> str:
 @pytest.fixture(scope="module")
 def warehouse_dir(tmp_path_factory) -> Path:
     """A warehouse exported from the sandbox."""
-    data_dir = tmp_path_factory.mktemp("guard") / "data"
-    with Sandbox(sandbox_config()) as sb:
-        assert export(settings_for(sb, data_dir)).exit_code == 0
-    return data_dir
+    return exported(tmp_path_factory.mktemp("guard") / "data")
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:

@@ -11,17 +11,9 @@ from flows.pipeline.settings import SettingsError, load_settings
 from sandbox import Sandbox
 from tests.flows.harness import ACCOUNT_IDS, KEYS, export, settings_for
 from tests.lake.checks import deposits_csv, tiny_sandbox_config
+from tests.lake.test_workers import ACCOUNT
 from warehouse.objectstore import ObjectStore
 from warehouse.uploads import WORKER_FILE, record_worker, recorded_worker
-
-CONFIG = """
-[[accounts]]
-name = "{name}"
-env = "demo"
-base_url = "{url}"
-key_env = "{key_env}"
-secret_env = "{secret_env}"
-"""
 
 
 def write_config(path: Path, base_url: str, names=("invest", "isa")) -> Path:
@@ -29,7 +21,7 @@ def write_config(path: Path, base_url: str, names=("invest", "isa")) -> Path:
     text = ""
     for name in names:
         key_env, secret_env, _, _ = KEYS[name]
-        text += CONFIG.format(name=name, url=base_url, key_env=key_env, secret_env=secret_env)
+        text += ACCOUNT.format(name=name, url=base_url, key_env=key_env, secret_env=secret_env)
     path.write_text(text)
     return path
 
@@ -63,7 +55,7 @@ def test_import_and_rebuild_publish_the_database_of_the_group_that_runs_there(tm
 def test_an_account_may_not_take_the_all_accounts_name(tmp_path, name):
     config = tmp_path / "t212-etl.toml"
     config.write_text(
-        CONFIG.format(name=name, url="https://demo.trading212.com", key_env="K", secret_env="S")
+        ACCOUNT.format(name=name, url="https://demo.trading212.com", key_env="K", secret_env="S")
     )
     with pytest.raises(SettingsError) as refused:
         load_settings(config=config, environ={})
