@@ -14,10 +14,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from flows.pipeline.context import stopped_earlier
-from transforms.events import Event, events_from_rows
 from transforms.frames import to_arrow
-from transforms.portfolio import derive_portfolio_tables
-from transforms.returns import compute_returns
+from transforms.portfolio import Event, compute_returns, derive_portfolio_tables, events_from_rows
 from warehouse import GLOBAL_ACCOUNT, Warehouse
 
 log = logging.getLogger("t212_etl")

@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from sandbox.account import AccountBook
 from sandbox.config import DEFAULT_NOW, AccountSpec, SandboxSize
 from sandbox.wire import to_ms
-from transforms.events import events_from_rows
-from transforms.portfolio import derive_portfolio
+from transforms.portfolio import derive_portfolio, events_from_rows
 
 
 def _events(book: AccountBook) -> list[dict]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.transforms.test_gains import TWO_BUYS_TWO_SELLS, event
+from tests.transforms.portfolio.test_gains import TWO_BUYS_TWO_SELLS, event
 from transforms.frames import to_arrow
-from transforms.portfolio import derive_portfolio, derive_portfolio_tables
+from transforms.portfolio.model import derive_portfolio, derive_portfolio_tables
 
 EVENTS = [
     *TWO_BUYS_TWO_SELLS,

@@ -8,10 +8,10 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from transforms.events import Event
-from transforms.gains import average_disposals, fifo_disposals
-from transforms.holdings import holding_changes
-from transforms.share_matching import uk_date, uk_disposals
+from transforms.portfolio.events import Event
+from transforms.portfolio.gains import average_disposals, fifo_disposals
+from transforms.portfolio.holdings import holding_changes
+from transforms.portfolio.matching import uk_date, uk_disposals
 
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 START = datetime(2024, 1, 1, 8, tzinfo=UTC)

@@ -9,7 +9,16 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from functools import wraps
 from typing import NamedTuple, ParamSpec, TypeVar
 
-from transforms.events import BUY, SELL, SPLIT, TRANSFER_IN, TRANSFER_OUT, ZERO, Event, positions
+from transforms.portfolio.events import (
+    BUY,
+    SELL,
+    SPLIT,
+    TRANSFER_IN,
+    TRANSFER_OUT,
+    ZERO,
+    Event,
+    positions,
+)
 from transforms.values import DECIMAL_SCALE
 
 # intermediate results keep 50 significant digits; outputs are rounded once, at the end

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tests.transforms.test_gains import D, event
+from tests.transforms.portfolio.test_gains import D, event
 from transforms.catalogue import table
 from transforms.frames import empty_frame, frame_columns, to_arrow
-from transforms.gains import Disposal
-from transforms.holdings import HoldingChange, holding_changes
-from transforms.portfolio import derive_portfolio
+from transforms.portfolio.gains import Disposal
+from transforms.portfolio.holdings import HoldingChange, holding_changes
+from transforms.portfolio.model import derive_portfolio
 
 
 def test_one_row_per_day_that_changed_the_holding():

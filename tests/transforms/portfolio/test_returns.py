@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from transforms.catalogue import table
 from transforms.frames import frame_columns, to_arrow
-from transforms.returns import compute_returns
+from transforms.portfolio.returns import compute_returns
 
 D = Decimal
 QUICK = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

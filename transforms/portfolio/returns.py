@@ -26,7 +26,7 @@ account's first); ``end_day``/``end_value``: its last valuation; days are UTC ca
 dates, ``days`` = end_day - start_day; ``net_flows``: the sum of its F_i.
 
 Money-weighted return (``mwr``, years and inception only: an annualised rate over a month
-misleads, so months have None). XIRR (:mod:`transforms.xirr`) of -start_value on
+misleads, so months have None). XIRR (:mod:`transforms.portfolio.xirr`) of -start_value on
 start_day, -amount of every flow on its own UTC day and +end_value on end_day, the amounts
 of one day added up first. None when no rate exists or when the period is shorter than
 MIN_MWR_DAYS days.
@@ -49,7 +49,7 @@ import pandas as pd
 
 from transforms.catalogue import table
 from transforms.frames import empty_frame, frame_columns
-from transforms.xirr import xirr
+from transforms.portfolio.xirr import xirr
 
 MIN_MWR_DAYS = 2
 _CONTEXT = Context(prec=60)

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from transforms.events import (
+from transforms.portfolio.events import (
     ADJUST,
     BUY,
     SELL,
@@ -20,7 +20,7 @@ from transforms.events import (
     Event,
     positions,
 )
-from transforms.gains import (
+from transforms.portfolio.gains import (
     POOL,
     SHORT,
     UK,

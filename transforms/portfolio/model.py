@@ -8,11 +8,11 @@ import pandas as pd
 import pyarrow as pa
 
 from transforms.catalogue import table
-from transforms.events import Event, positions
 from transforms.frames import empty_frame, frame_columns, to_arrow
-from transforms.gains import Disposal, fifo_position
-from transforms.holdings import HoldingChange, track_position
-from transforms.share_matching import uk_position
+from transforms.portfolio.events import Event, positions
+from transforms.portfolio.gains import Disposal, fifo_position
+from transforms.portfolio.holdings import HoldingChange, track_position
+from transforms.portfolio.matching import uk_position
 
 CHUNK_ROWS = 50_000  # rows turned to Arrow at a time
 # tax wrappers: a taxable Invest account, or a Stocks ISA whose gains are free of CGT

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from transforms.xirr import X_HIGH, X_LOW, scan_grid, xirr
+from transforms.portfolio.xirr import X_HIGH, X_LOW, scan_grid, xirr
 
 START = date(2021, 1, 1)
 GRID = list(scan_grid())

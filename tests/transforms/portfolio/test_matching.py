@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.transforms.test_gains import D, event
-from transforms.gains import average_disposals, fifo_disposals
-from transforms.share_matching import tax_year, uk_date, uk_disposals
+from tests.transforms.portfolio.test_gains import D, event
+from transforms.portfolio.gains import average_disposals, fifo_disposals
+from transforms.portfolio.matching import tax_year, uk_date, uk_disposals
 
 
 def hmrc(value: Decimal, figure: int, steps: int = 1) -> bool:

@@ -8,8 +8,8 @@ from decimal import Decimal
 from itertools import groupby
 from typing import NamedTuple
 
-from transforms.events import Event, positions
-from transforms.gains import AveragePool, Disposal, precise, rounded
+from transforms.portfolio.events import Event, positions
+from transforms.portfolio.gains import AveragePool, Disposal, precise, rounded
 
 
 class HoldingChange(NamedTuple):

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from transforms.events import ADJUST, Event, events_from_rows
-from transforms.gains import average_disposals, fifo_disposals
+from transforms.portfolio.events import ADJUST, Event, events_from_rows
+from transforms.portfolio.gains import average_disposals, fifo_disposals
 
 
 def event(kind, when, quantity=0, value=0, fees=0, *, ratio=None, **fields) -> Event:
