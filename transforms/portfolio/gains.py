@@ -17,7 +17,6 @@ from transforms.portfolio.events import (
     TRANSFER_OUT,
     ZERO,
     Event,
-    positions,
 )
 from transforms.values import DECIMAL_SCALE
 
@@ -263,24 +262,7 @@ class FifoLots:
 
 
 @precise
-def average_position(events: Sequence[Event]) -> list[Disposal]:
-    """Average-cost disposals of one position's events, in time order."""
-    pool = AveragePool()
-    return [row for event in events if (row := pool.apply(event)) is not None]
-
-
-@precise
 def fifo_position(events: Sequence[Event]) -> list[Disposal]:
     """FIFO disposals of one position's events, in time order."""
     lots = FifoLots()
     return [row for event in events if (row := lots.apply(event)) is not None]
-
-
-def average_disposals(events: Iterable[Event]) -> list[Disposal]:
-    """Average-cost disposals of any events, position by position."""
-    return [row for position in positions(events) for row in average_position(position)]
-
-
-def fifo_disposals(events: Iterable[Event]) -> list[Disposal]:
-    """FIFO disposals of any events, position by position."""
-    return [row for position in positions(events) for row in fifo_position(position)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +18,6 @@ from transforms.portfolio.events import (
     TRANSFER_OUT,
     ZERO,
     Event,
-    positions,
 )
 from transforms.portfolio.gains import (
     POOL,
@@ -125,11 +124,6 @@ def uk_position(events: Sequence[Event]) -> list[Disposal]:
             sale.match(SAME_DAY, *buys[day].take(sale.left))
     _match_window(buys, sells)
     return _match_pool(events, days, bases, buys, sells)
-
-
-def uk_disposals(events: Iterable[Event]) -> list[Disposal]:
-    """UK disposals of any events, position by position."""
-    return [row for position in positions(events) for row in uk_position(position)]
 
 
 def _sides(

@@ -8,8 +8,13 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from transforms.portfolio.events import ADJUST, Event, events_from_rows
-from transforms.portfolio.gains import average_disposals, fifo_disposals
+from transforms.portfolio.events import ADJUST, Event, events_from_rows, positions
+from transforms.portfolio.gains import Disposal, fifo_position
+from transforms.portfolio.holdings import track_position
+from transforms.portfolio.matching import uk_position
+
+# each method's disposals of one position, by the functions the portfolio model calls
+METHODS = {"average": lambda p: track_position(p)[0], "fifo": fifo_position, "uk": uk_position}
 
 
 def event(kind, when, quantity=0, value=0, fees=0, *, ratio=None, **fields) -> Event:
@@ -39,6 +44,11 @@ def D(text) -> Decimal:
     return Decimal(str(text))
 
 
+def disposals(method: str, events) -> list[Disposal]:
+    """The disposals by ``method`` of ``events``, position by position as the model takes them."""
+    return [row for position in positions(events) for row in METHODS[method](position)]
+
+
 TWO_BUYS_TWO_SELLS = [
     event("buy", "2024-01-02T10:00", 10, 1000, 5, event_id="b1"),
     event("buy", "2024-02-01T10:00", 30, 3600, 7, event_id="b2"),
@@ -48,7 +58,7 @@ TWO_BUYS_TWO_SELLS = [
 
 
 def test_average_takes_the_pool_cost_in_proportion():
-    first, second = average_disposals(TWO_BUYS_TWO_SELLS)
+    first, second = disposals("average", TWO_BUYS_TWO_SELLS)
     # pool 40 shares, gross cost 4,600, with fees 4,612: half of it goes with 20 shares
     assert (first.method, first.disposal_id, first.quantity) == ("average", "s1", 20)
     assert first.proceeds == 2800 and first.sale_costs == 3
@@ -64,7 +74,7 @@ def test_average_takes_the_pool_cost_in_proportion():
 
 
 def test_fifo_takes_the_oldest_lots_first():
-    first, second = fifo_disposals(TWO_BUYS_TWO_SELLS)
+    first, second = disposals("fifo", TWO_BUYS_TWO_SELLS)
     # all of b1 (1,005) and a third of b2 (3,607 / 3)
     assert first.acquisition_costs == D("2207.3333333333")
     assert first.gain == D("589.6666666667")
@@ -73,13 +83,13 @@ def test_fifo_takes_the_oldest_lots_first():
     assert second.matching == "lot b2 20"
     assert first.result_before_fees is None and first.broker_result is None
     # over the life of the position both methods realise the same total
-    total = sum(r.gain for r in average_disposals(TWO_BUYS_TWO_SELLS))
+    total = sum(r.gain for r in disposals("average", TWO_BUYS_TWO_SELLS))
     assert first.gain + second.gain == total == 183
 
 
 def test_outputs_are_exact_to_ten_places_and_add_up():
-    [row] = average_disposals(
-        [event("buy", "2024-01-02", 3, 10), event("sell", "2024-01-03", 1, 5, D("0.01"))]
+    [row] = disposals(
+        "average", [event("buy", "2024-01-02", 3, 10), event("sell", "2024-01-03", 1, 5, D("0.01"))]
     )
     assert row.acquisition_costs == D("3.3333333333")
     assert row.acquisition_costs.as_tuple().exponent == -10
@@ -94,7 +104,7 @@ def test_sale_in_a_foreign_currency_with_an_fx_fee():
         event("buy", "2024-05-01T14:30", 10, "1000.00", "1.50", currency="GBP"),
         event("sell", "2024-08-01T14:30", 10, "1200.00", "1.80", broker_result=D("196.70")),
     ]
-    for rows in (average_disposals(events), fifo_disposals(events)):
+    for rows in (disposals("average", events), disposals("fifo", events)):
         [row] = rows
         assert row.proceeds == D("1200.00")
         assert row.sale_costs == D("1.80")
@@ -102,7 +112,7 @@ def test_sale_in_a_foreign_currency_with_an_fx_fee():
         assert row.allowable_costs == D("1003.30")
         assert row.gain == D("196.70")
         assert row.currency == "GBP"
-    [row] = average_disposals(events)
+    [row] = disposals("average", events)
     assert row.result_before_fees == 200 and row.broker_result == D("196.70")
 
 
@@ -113,17 +123,17 @@ def test_selling_more_than_is_held_disposes_the_excess_without_cost():
         event("buy", "2024-01-04", 2, 30),
         event("sell", "2024-01-05", 2, 40),
     ]
-    over, after = average_disposals(events)
+    over, after = disposals("average", events)
     assert over.quantity == D("8.5") and over.acquisition_costs == 50 and over.gain == 50
     assert over.matching == "pool 5; short 3.5 without cost"
     assert after.acquisition_costs == 30  # the short left nothing behind in the pool
-    over, after = fifo_disposals(events)
+    over, after = disposals("fifo", events)
     assert over.matching == "lot buy@2024-01-02 5; short 3.5 without cost"
     assert (over.acquisition_costs, after.acquisition_costs) == (50, 30)
 
 
 def test_a_sale_of_nothing_held_has_no_cost():
-    [row] = average_disposals([event("sell", "2024-01-03", 2, 10)])
+    [row] = disposals("average", [event("sell", "2024-01-03", 2, 10)])
     assert (row.acquisition_costs, row.gain, row.matching) == (0, 10, "short 2 without cost")
 
 
@@ -133,14 +143,14 @@ def test_a_split_scales_the_quantity_and_keeps_the_cost():
         event("split", "2024-02-01", ratio=4),
         event("sell", "2024-03-01", 20, 600),
     ]
-    for rows in (average_disposals(events), fifo_disposals(events)):
+    for rows in (disposals("average", events), disposals("fifo", events)):
         [row] = rows
         assert row.acquisition_costs == 505 and row.gain == 95
     consolidation = [
         event("buy", "2024-01-02", 100, 1000),
         event("split", "2024-02-01", ratio="0.1"),
     ]
-    [row] = average_disposals([*consolidation, event("sell", "2024-03-01", 10, 1500)])
+    [row] = disposals("average", [*consolidation, event("sell", "2024-03-01", 10, 1500)])
     assert (row.acquisition_costs, row.matching) == (1000, "pool 10")
 
 
@@ -151,8 +161,8 @@ def test_a_split_at_the_time_of_a_buy_applies_in_the_given_order(split_first):
     sell = event("sell", "2024-01-03", 40, 2000)
     rows = events_from_rows(vars_of(e) for e in ([split, buy] if split_first else [buy, split]))
     assert [e.kind for e in rows] == (["split", "buy"] if split_first else ["buy", "split"])
-    for method in (average_disposals, fifo_disposals):
-        [row] = method([*rows, sell])
+    for method in ("average", "fifo"):
+        [row] = disposals(method, [*rows, sell])
         if split_first:  # the split came before the shares: 10 held, 30 sold short
             assert row.matching.endswith("10; short 30 without cost")
         else:
@@ -168,8 +178,8 @@ def test_transfers_and_unknown_kinds_change_the_position_without_a_disposal():
         event("sell", "2024-01-05", 10, 400),
     ]
     assert events[2].action == ADJUST
-    [average] = average_disposals(events)
-    [fifo] = fifo_disposals(events)
+    [average] = disposals("average", events)
+    [fifo] = disposals("fifo", events)
     # 5 shares left of the transfer at 250, then 5 more without cost
     assert average.acquisition_costs == fifo.acquisition_costs == 250
 
@@ -182,7 +192,7 @@ def test_positions_pool_separately_by_account_and_instrument():
         event("sell", "2024-01-03", 1, 400, instrument="US0002", event_id="s2"),
         event("sell", "2024-01-03", 1, 400),
     ]
-    rows = {(r.account_id, r.instrument): r.acquisition_costs for r in average_disposals(events)}
+    rows = {(r.account_id, r.instrument): r.acquisition_costs for r in disposals("average", events)}
     assert rows == {(1, "GB00TEST"): 100, (1, "US0002"): 300}
 
 

@@ -12,9 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.transforms.portfolio.test_gains import D, event
-from transforms.portfolio.gains import average_disposals, fifo_disposals
-from transforms.portfolio.matching import tax_year, uk_date, uk_disposals
+from tests.transforms.portfolio.test_gains import D, disposals, event
+from transforms.portfolio.matching import tax_year, uk_date
 
 
 def hmrc(value: Decimal, figure: int, steps: int = 1) -> bool:
@@ -47,7 +46,7 @@ def test_hs284_example_3_pool_with_costs_on_both_sides():
         event("sell", "2018-05-01", 700, 3360, 100),
         event("sell", "2019-02-01", 400, 2080, 105),
     ]
-    first, second = uk_disposals(events)
+    first, second = disposals("uk", events)
     assert hmrc(first.acquisition_costs, 2931) and hmrc(first.gain, 329)
     assert hmrc(second.acquisition_costs, 1675, steps=2) and hmrc(second.gain, 300, steps=2)
     assert first.acquisition_costs == D("2930.6666666667")  # 6,280 x 700 / 1,500
@@ -56,7 +55,7 @@ def test_hs284_example_3_pool_with_costs_on_both_sides():
     assert (first.year, second.year) == ("2018/19", "2018/19")
     assert (first.matching, second.matching) == ("pool 700", "pool 400")
     # nothing was bought near a sale, so the average method gives the same costs
-    average = average_disposals(events)
+    average = disposals("average", events)
     assert [r.gain for r in average] == [first.gain, second.gain]
 
 
@@ -71,7 +70,7 @@ def test_cg51590_example_1_thirty_days_across_a_tax_year_then_the_pool():
         event("sell", "2010-12-10", 2200, 7700),
         event("sell", "2011-12-12", 300, 600),
     ]
-    bed, pooled, rest = uk_disposals(events)
+    bed, pooled, rest = disposals("uk", events)
     assert (bed.matching, bed.gain, bed.year) == ("30 days 2000", 60, "2009/10")
     assert bed.disposal_id == "GB00TEST:2010-03-16"
     # the 2,000 bought on 7 April never enter the pool: 2,500 shares at 3,700 remain
@@ -101,7 +100,7 @@ def test_cg51560_the_window_ends_on_day_30(sold, bought, matching, costs):
         event("buy", bought_on, bought_quantity, 2 * bought_quantity),
         event("sell", "2030-01-02", left, 50000),
     ]
-    sale, later = uk_disposals(events)
+    sale, later = disposals("uk", events)
     assert sale.matching == matching
     assert (sale.acquisition_costs, later.acquisition_costs) == costs
     assert later.matching == f"pool {left}"
@@ -109,7 +108,7 @@ def test_cg51560_the_window_ends_on_day_30(sold, bought, matching, costs):
 
 def test_cg51560_mr_b_part_from_30_days_part_from_the_pool():
     events = [pool(2000, 2000), event("sell", "2012-03-27", 1700, 3400)]
-    [sale] = uk_disposals([*events, event("buy", "2012-03-30", 500, 1500)])
+    [sale] = disposals("uk", [*events, event("buy", "2012-03-30", 500, 1500)])
     assert sale.matching == "30 days 500; pool 1200"
     assert sale.acquisition_costs == 1500 + 1200
 
@@ -124,7 +123,7 @@ def test_crypto22256_same_day_then_30_days_then_the_pool():
         event("buy", "2023-08-06", 50_000, 225_000),
         event("sell", "2023-08-07", 100_000, 150_000),
     ]
-    first, second, third = uk_disposals(events)
+    first, second, third = disposals("uk", events)
     assert first.matching == "same day 10000; 30 days 20000"
     assert (first.acquisition_costs, first.gain) == (135_000, 15_000)
     assert (second.matching, second.gain) == ("30 days 20000", 10_000)
@@ -143,7 +142,7 @@ def test_crypto22252_one_day_is_one_disposal_whatever_the_order():
         event("sell", "2023-06-01T11:00", 500, 600, fees=2),
         event("sell", "2023-09-01", 5100, 5100),
     ]
-    day, rest = uk_disposals(events)
+    day, rest = disposals("uk", events)
     assert (day.quantity, day.proceeds, day.sale_costs) == (1500, 1400, 2)
     assert day.matching == "same day 1500"
     assert day.disposed_at == datetime(2023, 6, 1, 11, tzinfo=UTC)  # the day's last sale
@@ -162,7 +161,7 @@ def test_crypto22253_earlier_disposals_take_the_window_first():
         event("buy", "2023-05-01", 500, 150),
         event("sell", "2023-09-01", 200, 100),
     ]
-    first, second, rest = uk_disposals(events)
+    first, second, rest = disposals("uk", events)
     assert (first.matching, first.gain, first.year) == ("30 days 1000", 165, "2022/23")
     assert (second.matching, second.gain, second.year) == ("30 days 500", 20, "2023/24")
     assert (rest.matching, rest.acquisition_costs) == ("pool 200", 60)
@@ -176,7 +175,7 @@ def test_crypto22255_thirty_days_then_the_pool():
         event("buy", "2023-09-11", 500, 17_500),
         event("sell", "2024-01-05", 10_500, 100_000),
     ]
-    sale, rest = uk_disposals(events)
+    sale, rest = disposals("uk", events)
     assert (sale.matching, sale.gain) == ("30 days 500; pool 3500", 92_500)
     assert (rest.matching, rest.acquisition_costs) == ("pool 10500", 150_000)
 
@@ -188,8 +187,8 @@ def test_crypto22251_the_pool_is_not_fifo():
         event("buy", "2023-02-01", 50, 125_000),
         event("sell", "2023-03-01", 50, 300_000),
     ]
-    [uk] = uk_disposals(events)
-    [fifo] = fifo_disposals(events)
+    [uk] = disposals("uk", events)
+    [fifo] = disposals("fifo", events)
     assert (uk.acquisition_costs, uk.gain) == (42_000, 258_000)
     assert fifo.acquisition_costs == 500
 
@@ -200,7 +199,7 @@ def test_a_split_inside_the_pool():
         event("split", "2019-02-01", ratio=2),
         event("sell", "2019-04-01", 40, 240),
     ]
-    [sale] = uk_disposals(events)
+    [sale] = disposals("uk", events)
     assert (sale.quantity, sale.acquisition_costs, sale.gain) == (40, 200, 40)
 
 
@@ -213,7 +212,7 @@ def test_a_30_day_buyback_after_a_split_is_counted_in_the_units_of_the_sale():
         event("buy", "2019-02-20", 20, 100),  # 20 new shares are 10 of the sale's units
         event("sell", "2019-09-01", 40, 400),
     ]
-    sale, rest = uk_disposals(events)
+    sale, rest = disposals("uk", events)
     assert (sale.matching, sale.acquisition_costs, sale.gain) == ("30 days 20", 200, 40)
     # the first 20 shares stayed in the pool and became 40
     assert (rest.matching, rest.acquisition_costs) == ("pool 40", 200)
@@ -227,8 +226,8 @@ def test_a_split_at_the_time_of_a_sale_applies_in_the_given_order(split_first):
         event("buy", "2024-01-02", 10, 100),
         *([split, sale] if split_first else [sale, split]),
     ]
-    [uk] = uk_disposals(events)
-    [average] = average_disposals(events)
+    [uk] = disposals("uk", events)
+    [average] = disposals("average", events)
     # after the split the 10 sold are half the holding; before it, all of it
     expected = 50 if split_first else 100
     assert uk.acquisition_costs == average.acquisition_costs == expected
@@ -241,14 +240,14 @@ def test_the_uk_day_is_the_london_date():
         event("sell", "2024-07-01T23:30", 10, 50),  # 00:30 on 2 July in London
         event("buy", "2024-07-02T08:00", 10, 40),
     ]
-    [sale] = uk_disposals(events)
+    [sale] = disposals("uk", events)
     assert (sale.matching, sale.day, sale.disposal_id) == (
         "same day 10",
         date(2024, 7, 2),
         "GB00TEST:2024-07-02",
     )
     assert sale.disposed_at == datetime(2024, 7, 1, 23, 30, tzinfo=UTC)
-    [average] = average_disposals(events)
+    [average] = disposals("average", events)
     assert average.day == date(2024, 7, 1)
 
 
@@ -258,12 +257,12 @@ def test_a_short_sale_is_covered_by_a_buyback_else_has_no_cost():
         event("buy", "2024-01-10", 10, 80),
         event("sell", "2024-03-01", 13, 130),
     ]
-    covered, over = uk_disposals(events)
+    covered, over = disposals("uk", events)
     assert (covered.matching, covered.gain) == ("30 days 10", 20)
     assert (over.matching, over.acquisition_costs) == ("short 13 without cost", 0)
     events[2] = event("sell", "2024-03-01", 13, 130)
     events.insert(2, event("buy", "2024-02-01", 5, 50))
-    _, over = uk_disposals(events)
+    _, over = disposals("uk", events)
     assert (over.matching, over.acquisition_costs) == ("pool 5; short 8 without cost", 50)
 
 
@@ -274,6 +273,6 @@ def test_a_transfer_in_joins_the_pool_and_is_never_matched():
         event("transfer_in", "2024-03-03", 10, 90),
         event("sell", "2024-06-01", 10, 120),
     ]
-    sale, later = uk_disposals(events)
+    sale, later = disposals("uk", events)
     assert (sale.matching, sale.acquisition_costs) == ("pool 10", 100)
     assert (later.matching, later.acquisition_costs) == ("pool 10", 90)

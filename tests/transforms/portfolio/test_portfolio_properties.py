@@ -8,10 +8,10 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.transforms.portfolio.test_gains import disposals
 from transforms.portfolio.events import Event
-from transforms.portfolio.gains import average_disposals, fifo_disposals
 from transforms.portfolio.holdings import holding_changes
-from transforms.portfolio.matching import uk_date, uk_disposals
+from transforms.portfolio.matching import uk_date
 
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 START = datetime(2024, 1, 1, 8, tzinfo=UTC)
@@ -87,7 +87,7 @@ def base_quantity(rows, events) -> Decimal:
 @QUICK
 @given(histories(), prices)
 def test_average_gains_and_unrealised_add_up_to_market_value_less_net_invested(events, price):
-    rows = average_disposals(events)
+    rows = disposals("average", events)
     changes = holding_changes(events)
     quantity = changes[-1].quantity if changes else Decimal(0)
     with_fees = changes[-1].cost_basis_with_fees if changes else Decimal(0)
@@ -103,7 +103,7 @@ def test_average_gains_and_unrealised_add_up_to_market_value_less_net_invested(e
 @QUICK
 @given(histories(close=True))
 def test_every_method_disposes_the_same_quantity_and_realises_the_same_total(events):
-    methods = [average_disposals(events), fifo_disposals(events), uk_disposals(events)]
+    methods = [disposals("average", events), disposals("fifo", events), disposals("uk", events)]
     average, fifo, uk = (base_quantity(rows, events) for rows in methods)
     assert near(average, fifo, 0) and near(average, uk, len(methods[2]))
     # once everything is sold, each method has charged every purchase exactly once
@@ -117,7 +117,7 @@ def test_every_method_disposes_the_same_quantity_and_realises_the_same_total(eve
 @given(histories(kinds=lambda n, kind: "buy" if n == 0 else kind.replace("buy", "sell")))
 def test_fifo_equals_average_with_a_single_purchase(events):
     assert [e.kind for e in events].count("buy") == min(len(events), 1)
-    average, fifo = average_disposals(events), fifo_disposals(events)
+    average, fifo = disposals("average", events), disposals("fifo", events)
     assert len(average) == len(fifo)
     for a, f in zip(average, fifo, strict=True):
         assert (a.quantity, a.proceeds, a.disposed_at) == (f.quantity, f.proceeds, f.disposed_at)
@@ -134,13 +134,13 @@ def _matched_by_date(events) -> bool:
 @QUICK
 @given(histories())
 def test_uk_equals_average_unless_a_purchase_falls_in_a_sales_window(events):
-    uk = uk_disposals(events)
+    uk = disposals("uk", events)
     rules = any("same day" in r.matching or "30 days" in r.matching for r in uk)
     assert rules == _matched_by_date(events)
     if rules:
         return
     by_day: dict = {}
-    for row in average_disposals(events):
+    for row in disposals("average", events):
         day = by_day.setdefault(uk_date(row.disposed_at), [Decimal(0), Decimal(0), Decimal(0)])
         day[0] += row.proceeds
         day[1] += row.acquisition_costs
@@ -155,6 +155,6 @@ def test_uk_equals_average_unless_a_purchase_falls_in_a_sales_window(events):
 @QUICK
 @given(histories(min_gap=60 * 24 * 31))
 def test_uk_is_the_pool_when_events_are_more_than_30_days_apart(events):
-    uk, average = uk_disposals(events), average_disposals(events)
+    uk, average = disposals("uk", events), disposals("average", events)
     assert [r.matching for r in uk] == [r.matching for r in average]
     assert all(near(u.gain, a.gain, 1) for u, a in zip(uk, average, strict=True))
