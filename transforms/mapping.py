@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from transforms.catalogue import table
+from transforms.catalogue import Table, table
 from transforms.frames import Normalised, frame_columns
 from transforms.types import TYPES, LogicalType
 from transforms.values import column_name
@@ -178,7 +178,7 @@ def build_frame(
     if repeated.any():
         frame = frame[~repeated].reset_index(drop=True)
     problems = [
-        _problem(mapping.table, i, origin[i] if origin else i, reason, data, target.key)
+        _problem(target, data, i, origin[i] if origin else i, reason)
         for i, reason in sorted(columns.errors.items())
     ]
     return frame, problems, valid
@@ -197,17 +197,15 @@ def _broadcast(value: Any, n: int, kind: str) -> Any:
     return _held([value] * n, logical)
 
 
-def _problem(
-    name: str, i: int, record: int, reason: str, data: dict[str, Any], key: Sequence[str]
-) -> str:
-    """One short line naming the record by position and, where readable, its key."""
+def _problem(target: Table, data: dict[str, Any], i: int, record: int, reason: str) -> str:
+    """One short line naming row ``i`` of ``data`` by its record number and readable key."""
     parts = []
-    for k in key:
+    for k in target.key:
         value = data[k][i]
         if k != "account_id" and value is not None and not pd.isna(value):
             parts.append(f"{k}={str(value)[:40]}")
     label = f" ({', '.join(parts)})" if parts else ""
-    return f"{name}: record {record}{label} skipped: {reason}"
+    return f"{target.name}: record {record}{label} skipped: {reason}"
 
 
 def unknown_fields(rows: Sequence[Any], known: set[str], prefix: str = "") -> set[str]:

@@ -86,42 +86,54 @@ def matching_text(parts: Iterable[tuple[str, Decimal]]) -> str:
     return "; ".join(texts)
 
 
-def disposal(
-    method: str,
-    disposal_id: str,
-    last: Event,
-    day: date,
-    year: str,
-    sold: tuple[Decimal, Decimal, Decimal, Decimal],
-    matching: str,
-    results: tuple[Decimal | None, Decimal | None] = (None, None),
-) -> Disposal:
-    """A disposal row; ``sold`` is (quantity, proceeds, sale costs, acquisition costs).
+class Sale(NamedTuple):
+    """A disposal as a method matched it, its amounts exact: what its row is made from.
 
-    ``results`` is (result before fees, broker's result). The allowable costs and the gain
-    are worked out from the rounded amounts, so the row adds up exactly.
+    A named tuple, as the rows are: one is made per disposal and method, and a frozen
+    dataclass takes about four times as long to make.
     """
-    quantity, proceeds, sale_costs, acquisition_costs = map(rounded, sold)
+
+    method: str
+    disposal_id: str
+    day: date
+    year: str
+    quantity: Decimal
+    proceeds: Decimal
+    sale_costs: Decimal
+    acquisition_costs: Decimal
+    matching: str
+    result_before_fees: Decimal | None = None
+    broker_result: Decimal | None = None
+
+
+def disposal(last: Event, sale: Sale) -> Disposal:
+    """The disposal row of ``sale``, whose last sale event is ``last``.
+
+    The amounts are rounded once; the allowable costs and the gain are worked out from the
+    rounded amounts, so the row adds up exactly.
+    """
+    proceeds, sale_costs = rounded(sale.proceeds), rounded(sale.sale_costs)
+    acquisition_costs = rounded(sale.acquisition_costs)
     allowable = acquisition_costs + sale_costs
-    before_fees, broker = results
+    before_fees, broker = sale.result_before_fees, sale.broker_result
     return Disposal(
         last.account_id,
-        method,
-        disposal_id,
+        sale.method,
+        sale.disposal_id,
         last.at,
-        day,
-        year,
+        sale.day,
+        sale.year,
         last.instrument,
         last.ticker,
         last.isin,
-        quantity,
+        rounded(sale.quantity),
         proceeds,
         sale_costs,
         acquisition_costs,
         allowable,
         proceeds - allowable,
         last.currency,
-        matching,
+        sale.matching,
         None if before_fees is None else rounded(before_fees),
         None if broker is None else rounded(broker),
     )
@@ -189,12 +201,21 @@ class AveragePool:
         parts = [(POOL, held)] if held else []
         if event.quantity > held:
             parts.append((SHORT, event.quantity - held))
-        sold = (event.quantity, event.value, event.fees, with_fees)
-        results = (event.value - cost, event.broker_result)
         day = event.at.date()
-        return disposal(
-            AVERAGE, event.event_id, event, day, str(day.year), sold, matching_text(parts), results
+        sale = Sale(
+            AVERAGE,
+            event.event_id,
+            day,
+            str(day.year),
+            event.quantity,
+            event.value,
+            event.fees,
+            acquisition_costs=with_fees,
+            matching=matching_text(parts),
+            result_before_fees=event.value - cost,
+            broker_result=event.broker_result,
         )
+        return disposal(event, sale)
 
 
 class FifoLots:
@@ -256,9 +277,10 @@ class FifoLots:
         held = sum(quantity for _, quantity in parts)
         if event.quantity > held:
             parts.append((SHORT, event.quantity - held))
-        sold = (event.quantity, event.value, event.fees, cost)
         day = event.at.date()
-        return disposal(FIFO, event.event_id, event, day, str(day.year), sold, matching_text(parts))
+        sale = Sale(FIFO, event.event_id, day, str(day.year), event.quantity, event.value,
+                    event.fees, acquisition_costs=cost, matching=matching_text(parts))  # fmt: skip
+        return disposal(event, sale)
 
 
 @precise

@@ -25,6 +25,7 @@ from transforms.portfolio.gains import (
     UK,
     AveragePool,
     Disposal,
+    Sale,
     disposal,
     matching_text,
     precise,
@@ -197,6 +198,8 @@ def _row(last: Event, day: date, sale: _Side) -> Disposal:
     """The row of one UK day's disposal, quantities in the units of its last sale."""
     units = sale.factor
     matching = matching_text((rule, quantity * units) for rule, quantity in sale.rules.items())
-    sold = (sale.quantity * units, sale.amount, sale.fees, sale.cost)
     disposal_id = f"{last.instrument}:{day.isoformat()}"
-    return disposal(UK, disposal_id, last, day, tax_year(day), sold, matching)
+    quantity = sale.quantity * units
+    matched = Sale(UK, disposal_id, day, tax_year(day), quantity, sale.amount, sale.fees,
+                   acquisition_costs=sale.cost, matching=matching)  # fmt: skip
+    return disposal(last, matched)
