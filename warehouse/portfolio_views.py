@@ -105,6 +105,7 @@ def converted(
         ) r ON true"""
 
 
+# In creation order: each view reads only the views before it.
 PORTFOLIO_VIEWS: dict[str, str] = {
     "position_events": f"""
         -- every event that changes a holding, once: fills, report trades, splits
@@ -172,6 +173,20 @@ PORTFOLIO_VIEWS: dict[str, str] = {
         LEFT JOIN (SELECT "isin", min("ticker") AS "ticker" FROM "instruments"
                    WHERE "isin" IS NOT NULL GROUP BY ALL) s ON s."isin" = c."isin"
         WHERE c."ratio" > 0""",
+    "fx_rates_observed": f"""
+        -- every exchange rate the data carries: account currency per unit of another
+        SELECT "account_id", CAST(timezone('UTC', "at") AS DATE) AS "day",
+               CASE WHEN "price_currency" = 'GBX' THEN 'GBP' ELSE "price_currency" END
+                   AS "currency",
+               CASE WHEN "fx_rate" IS NOT NULL THEN "fx_rate"
+                    ELSE {_implied_rate()} END AS "rate",
+               "source" || ' ' || "event_id" AS "source"
+        FROM "position_events"
+        WHERE "kind" IN ('buy', 'sell') AND "price" > 0 AND "quantity" > 0
+          AND "price_currency" IS NOT NULL AND "price_currency" <> "currency"
+        QUALIFY row_number() OVER (
+            PARTITION BY "account_id", "day", "currency" ORDER BY "at" DESC, "event_id") = 1
+    """,
     "holdings_daily": """
         -- per account, instrument and day held: quantity and cost basis
         WITH "spans" AS (
@@ -255,131 +270,107 @@ PORTFOLIO_VIEWS: dict[str, str] = {
         FROM "disposals_converted"
         GROUP BY "account_id", "method", "year", "currency", coalesce("wrapper", 'invest')
     """,
-}
-
-PORTFOLIO_VIEWS.update(
-    {
-        "fx_rates_observed": f"""
-            -- every exchange rate the data carries: account currency per unit of another
-            SELECT "account_id", CAST(timezone('UTC', "at") AS DATE) AS "day",
-                   CASE WHEN "price_currency" = 'GBX' THEN 'GBP' ELSE "price_currency" END
-                       AS "currency",
-                   CASE WHEN "fx_rate" IS NOT NULL THEN "fx_rate"
-                        ELSE {_implied_rate()} END AS "rate",
-                   "source" || ' ' || "event_id" AS "source"
-            FROM "position_events"
-            WHERE "kind" IN ('buy', 'sell') AND "price" > 0 AND "quantity" > 0
-              AND "price_currency" IS NOT NULL AND "price_currency" <> "currency"
-            QUALIFY row_number() OVER (
-                PARTITION BY "account_id", "day", "currency" ORDER BY "at" DESC, "event_id") = 1
-        """,
-        "external_flows": f"""
-            -- deposits (+) and withdrawals (-): what returns are measured against
-            SELECT t."account_id", t."date_time" AS "at", {_utc_day('t."date_time"')} AS "day",
-                   CASE WHEN t."kind" = 'deposit' THEN abs(t."amount")
-                        WHEN t."kind" = 'transfer' THEN t."amount"
-                        ELSE -abs(t."amount") END AS "amount",
-                   t."currency", 'api ' || t."reference" AS "source",
-                   CASE WHEN t."kind" = 'withdraw' THEN 'withdrawal' ELSE t."kind" END AS "kind"
-            FROM "cash_transactions" t
-            WHERE t."kind" IN ('deposit', 'withdraw', 'withdrawal', 'transfer')
-            UNION ALL
-            SELECT a."account_id", a."time", {_utc_day('a."time"')},
-                   CASE WHEN a."action" = 'Deposit' THEN abs(a."total")
-                        WHEN a."action" = 'Transfer' THEN a."total"
-                        ELSE -abs(a."total") END,
-                   a."total_currency", 'report ' || a."id", lower(a."action")
+    "external_flows": f"""
+        -- deposits (+) and withdrawals (-): what returns are measured against
+        SELECT t."account_id", t."date_time" AS "at", {_utc_day('t."date_time"')} AS "day",
+               CASE WHEN t."kind" = 'deposit' THEN abs(t."amount")
+                    WHEN t."kind" = 'transfer' THEN t."amount"
+                    ELSE -abs(t."amount") END AS "amount",
+               t."currency", 'api ' || t."reference" AS "source",
+               CASE WHEN t."kind" = 'withdraw' THEN 'withdrawal' ELSE t."kind" END AS "kind"
+        FROM "cash_transactions" t
+        WHERE t."kind" IN ('deposit', 'withdraw', 'withdrawal', 'transfer')
+        UNION ALL
+        SELECT a."account_id", a."time", {_utc_day('a."time"')},
+               CASE WHEN a."action" = 'Deposit' THEN abs(a."total")
+                    WHEN a."action" = 'Transfer' THEN a."total"
+                    ELSE -abs(a."total") END,
+               a."total_currency", 'report ' || a."id", lower(a."action")
+        FROM "activity" a
+        WHERE a."action" IN ('Deposit', 'Withdrawal', 'Transfer') AND NOT EXISTS (
+            SELECT 1 FROM "transactions" t WHERE t."account_id" = a."account_id"
+              AND (t."reference" = a."report_id"
+                   OR (date_trunc('second', t."date_time") = date_trunc('second', a."time")
+                       AND abs(t."amount") = abs(a."total"))))
+    """,
+    "income_items": f"""
+        -- each dividend, interest payment and fee behind income_monthly
+        WITH "api_dividends" AS (
+            SELECT d."account_id", d."paid_on" AS "at", d."currency",
+                   coalesce(d."ticker_currency", d."currency") AS "paid_in",
+                   d."amount" AS "net",
+                   coalesce({_withholding("r", 'd."amount"')}, 0) AS "withholding",
+                   d."ticker", d."instrument_isin" AS "isin", d."quantity" AS "shares"
+            FROM "dividends" d
+            LEFT JOIN "dividend_reconciliation" m
+              ON m."account_id" = d."account_id" AND m."reference" = d."reference"
+             AND m."activity_id" IS NOT NULL
+            LEFT JOIN "activity" r
+              ON r."account_id" = m."account_id" AND r."id" = m."activity_id"
+        ), "report_dividends" AS (
+            SELECT a."account_id", a."time", a."total_currency",
+                   coalesce(a."price_per_share_currency", a."total_currency"), a."total",
+                   coalesce({_withholding("a", 'a."total"')}, 0), a."ticker", a."isin",
+                   a."shares"
             FROM "activity" a
-            WHERE a."action" IN ('Deposit', 'Withdrawal', 'Transfer') AND NOT EXISTS (
-                SELECT 1 FROM "transactions" t WHERE t."account_id" = a."account_id"
-                  AND (t."reference" = a."report_id"
-                       OR (date_trunc('second', t."date_time") = date_trunc('second', a."time")
-                           AND abs(t."amount") = abs(a."total"))))
-        """,
-        "income_items": f"""
-            -- each dividend, interest payment and fee behind income_monthly
-            WITH "api_dividends" AS (
-                SELECT d."account_id", d."paid_on" AS "at", d."currency",
-                       coalesce(d."ticker_currency", d."currency") AS "paid_in",
-                       d."amount" AS "net",
-                       coalesce({_withholding("r", 'd."amount"')}, 0) AS "withholding",
-                       d."ticker", d."instrument_isin" AS "isin", d."quantity" AS "shares"
-                FROM "dividends" d
-                LEFT JOIN "dividend_reconciliation" m
-                  ON m."account_id" = d."account_id" AND m."reference" = d."reference"
-                 AND m."activity_id" IS NOT NULL
-                LEFT JOIN "activity" r
-                  ON r."account_id" = m."account_id" AND r."id" = m."activity_id"
-            ), "report_dividends" AS (
-                SELECT a."account_id", a."time", a."total_currency",
-                       coalesce(a."price_per_share_currency", a."total_currency"), a."total",
-                       coalesce({_withholding("a", 'a."total"')}, 0), a."ticker", a."isin",
-                       a."shares"
-                FROM "activity" a
-                WHERE a."action" LIKE 'Dividend (%' AND NOT EXISTS (
-                    SELECT 1 FROM "dividend_reconciliation" m
-                    WHERE m."account_id" = a."account_id" AND m."activity_id" = a."id"
-                      AND m."reference" IS NOT NULL)
-            ), "dividends" AS (
-                SELECT * FROM "api_dividends" UNION ALL SELECT * FROM "report_dividends"
-            )
-            SELECT "account_id", "at", "currency", "paid_in", 'dividend' AS "kind",
-                   "net" + "withholding" AS "gross", "withholding", "net", "ticker", "isin",
-                   "shares"
-            FROM "dividends"
-            UNION ALL
-            SELECT "account_id", "time", "total_currency", "total_currency", 'interest',
-                   "total", 0, "total", NULL, NULL, NULL
-            FROM "activity" WHERE "action" IN ('Interest on cash', 'Lending interest')
-            UNION ALL
-            SELECT "account_id", "date_time", "currency", "currency", 'interest',
-                   "amount", 0, "amount", NULL, NULL, NULL
-            FROM "cash_transactions" WHERE "kind" = 'interest' AND "kind_source" <> 'report'
-            UNION ALL
-            SELECT "account_id", "at", "currency", "currency", 'fee', "fees", 0, "fees",
-                   "ticker", "isin", NULL
-            FROM "position_events" WHERE "fees" <> 0
-            UNION ALL
-            SELECT "account_id", "date_time", "currency", "currency", 'fee',
-                   abs("amount"), 0, abs("amount"), NULL, NULL, NULL
-            FROM "cash_transactions" WHERE "kind" = 'fee'
-        """,
-        "income_converted": converted(
-            "income items with their base-currency amounts and the rate each used",
-            '(SELECT *, CAST(timezone(\'UTC\', "at") AS DATE) AS "day" FROM "income_items")',
-            '"day"',
-            ("gross", "withholding", "net"),
-        ),
-        "income_monthly": f"""
-            -- per account, month, tax year and currency of payment: dividends, interest, fees
-            SELECT "account_id",
-                   CAST(date_trunc('month', timezone('UTC', "at")) AS DATE) AS "month",
-                   {tax_year(UK_DAY.format('"at"'))} AS "tax_year", "currency", "paid_in",
-                   coalesce(sum("gross") FILTER (WHERE "kind" = 'dividend'), 0)
-                       AS "dividends_gross",
-                   coalesce(sum("withholding") FILTER (WHERE "kind" = 'dividend'), 0)
-                       AS "withholding_tax",
-                   coalesce(sum("net") FILTER (WHERE "kind" = 'dividend'), 0)
-                       AS "dividends_net",
-                   coalesce(sum("net") FILTER (WHERE "kind" = 'interest'), 0) AS "interest",
-                   coalesce(sum("net") FILTER (WHERE "kind" = 'fee'), 0) AS "fees",
-                   count(*) FILTER (WHERE "kind" = 'dividend') AS "dividend_payments",
-                   any_value("base_currency") AS "base_currency",
-                   sum("gross_base") FILTER (WHERE "kind" = 'dividend') AS "dividends_gross_base",
-                   sum("withholding_base") FILTER (WHERE "kind" = 'dividend')
-                       AS "withholding_tax_base",
-                   sum("net_base") FILTER (WHERE "kind" = 'dividend') AS "dividends_net_base",
-                   sum("net_base") FILTER (WHERE "kind" = 'interest') AS "interest_base",
-                   sum("net_base") FILTER (WHERE "kind" = 'fee') AS "fees_base",
-                   count(*) FILTER (WHERE "base_rate" IS NULL AND "base_currency" IS NOT NULL)
-                       AS "unconverted"
-            FROM "income_converted"
-            GROUP BY "account_id", "month", "tax_year", "currency", "paid_in"
-        """,
-    }
-)
-# Created in this order, so each view reads only views made before it.
-PORTFOLIO_VIEWS = {
-    **{name: PORTFOLIO_VIEWS[name] for name in ("position_events", "fx_rates_observed")},
-    **PORTFOLIO_VIEWS,
+            WHERE a."action" LIKE 'Dividend (%' AND NOT EXISTS (
+                SELECT 1 FROM "dividend_reconciliation" m
+                WHERE m."account_id" = a."account_id" AND m."activity_id" = a."id"
+                  AND m."reference" IS NOT NULL)
+        ), "dividends" AS (
+            SELECT * FROM "api_dividends" UNION ALL SELECT * FROM "report_dividends"
+        )
+        SELECT "account_id", "at", "currency", "paid_in", 'dividend' AS "kind",
+               "net" + "withholding" AS "gross", "withholding", "net", "ticker", "isin",
+               "shares"
+        FROM "dividends"
+        UNION ALL
+        SELECT "account_id", "time", "total_currency", "total_currency", 'interest',
+               "total", 0, "total", NULL, NULL, NULL
+        FROM "activity" WHERE "action" IN ('Interest on cash', 'Lending interest')
+        UNION ALL
+        SELECT "account_id", "date_time", "currency", "currency", 'interest',
+               "amount", 0, "amount", NULL, NULL, NULL
+        FROM "cash_transactions" WHERE "kind" = 'interest' AND "kind_source" <> 'report'
+        UNION ALL
+        SELECT "account_id", "at", "currency", "currency", 'fee', "fees", 0, "fees",
+               "ticker", "isin", NULL
+        FROM "position_events" WHERE "fees" <> 0
+        UNION ALL
+        SELECT "account_id", "date_time", "currency", "currency", 'fee',
+               abs("amount"), 0, abs("amount"), NULL, NULL, NULL
+        FROM "cash_transactions" WHERE "kind" = 'fee'
+    """,
+    "income_converted": converted(
+        "income items with their base-currency amounts and the rate each used",
+        '(SELECT *, CAST(timezone(\'UTC\', "at") AS DATE) AS "day" FROM "income_items")',
+        '"day"',
+        ("gross", "withholding", "net"),
+    ),
+    "income_monthly": f"""
+        -- per account, month, tax year and currency of payment: dividends, interest, fees
+        SELECT "account_id",
+               CAST(date_trunc('month', timezone('UTC', "at")) AS DATE) AS "month",
+               {tax_year(UK_DAY.format('"at"'))} AS "tax_year", "currency", "paid_in",
+               coalesce(sum("gross") FILTER (WHERE "kind" = 'dividend'), 0)
+                   AS "dividends_gross",
+               coalesce(sum("withholding") FILTER (WHERE "kind" = 'dividend'), 0)
+                   AS "withholding_tax",
+               coalesce(sum("net") FILTER (WHERE "kind" = 'dividend'), 0)
+                   AS "dividends_net",
+               coalesce(sum("net") FILTER (WHERE "kind" = 'interest'), 0) AS "interest",
+               coalesce(sum("net") FILTER (WHERE "kind" = 'fee'), 0) AS "fees",
+               count(*) FILTER (WHERE "kind" = 'dividend') AS "dividend_payments",
+               any_value("base_currency") AS "base_currency",
+               sum("gross_base") FILTER (WHERE "kind" = 'dividend') AS "dividends_gross_base",
+               sum("withholding_base") FILTER (WHERE "kind" = 'dividend')
+                   AS "withholding_tax_base",
+               sum("net_base") FILTER (WHERE "kind" = 'dividend') AS "dividends_net_base",
+               sum("net_base") FILTER (WHERE "kind" = 'interest') AS "interest_base",
+               sum("net_base") FILTER (WHERE "kind" = 'fee') AS "fees_base",
+               count(*) FILTER (WHERE "base_rate" IS NULL AND "base_currency" IS NOT NULL)
+                   AS "unconverted"
+        FROM "income_converted"
+        GROUP BY "account_id", "month", "tax_year", "currency", "paid_in"
+    """,
 }

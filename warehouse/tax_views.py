@@ -1,27 +1,7 @@
 """Views by tax wrapper and tax year: UK capital gains figures, ISA subscriptions, a forecast.
 
-- ``account_wrappers``: each account's tax wrapper as the configuration declares it
-  (``invest`` or ``isa``), stored by every run in ``settings`` as ``wrapper:<account id>``,
-  else as the derived ``disposals`` carry it (a lake reader has no ``settings``); an
-  account named in neither is ``invest``.
-- ``uk_cgt_summary``: per UK tax year, the figures of the capital gains pages of a Self
-  Assessment return (SA108) over the taxable accounts only (``disposals`` of method ``uk``
-  whose wrapper is not ``isa``), in pounds: number of disposals, disposal proceeds,
-  allowable costs, gains in the year before losses (the sum of the positive gains) and
-  losses in the year. Amounts in another currency are converted with the newest rate the
-  data carries on or before the disposal's day (``fx_rates_observed``); a year with a
-  disposal that cannot be converted counts it in ``unconverted`` and leaves its amounts
-  NULL rather than short.
-- ``isa_subscriptions``: per ISA account and UK tax year, deposits (interest is not a
-  deposit), withdrawals, transfers in and out (shown apart, not counted: a transfer between
-  ISA managers uses no allowance) and ``allowance_left`` = 20,000 - deposits + withdrawals:
-  a flexible ISA lets money withdrawn in a tax year, this year's subscriptions or earlier
-  years', be put back in the same tax year without using allowance. Negative: subscribed
-  over the allowance. It assumes withdrawals come before their replacements.
-- ``dividend_forecast``: per account and instrument held now (``holding_changes``' last
-  quantity), the gross dividend per share paid over the last 12 months times that
-  quantity, in the dividend's currency, and the account's total in that currency: a naive
-  estimate (``basis`` says so) that assumes the next year pays as the last did.
+Each definition starts with its one-line description (in the database as the view's
+comment, and in the generated docs/reference/views.md); docs/portfolio.md defines them.
 """
 
 from __future__ import annotations
@@ -33,6 +13,8 @@ WRAPPER_PREFIX = "wrapper:"
 _NAIVE = "naive estimate: gross per share paid over the last 12 months x quantity held now"
 
 TAX_VIEWS: dict[str, str] = {
+    # stored by every run as ``wrapper:<account id>`` in ``settings``; a lake reader has no
+    # ``settings``, so the wrapper the derived ``disposals`` carry stands in
     "account_wrappers": f"""
         -- each account's tax wrapper (invest or isa), as the configuration declares it
         WITH "stored" AS (

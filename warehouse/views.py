@@ -333,6 +333,11 @@ VIEWS: dict[str, str] = {
 }
 
 
+# Every view in creation order, the portfolio model's after the others: each reads only
+# tables and the views before it. The warehouse creates them; the reference page lists them.
+ALL_VIEWS: dict[str, str] = {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}
+
+
 def description(body: str) -> str:
     """The one-line description a view's definition starts with (``-- ...``)."""
     first = body.strip().splitlines()[0]
@@ -348,8 +353,7 @@ def comment_sql(kind: str, name: str, text: str) -> str:
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or replace every analysis view, the portfolio model's after the others, each
-    with its description as the view's comment."""
-    for name, body in {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}.items():
+    """Create or replace every analysis view in order, with its description as its comment."""
+    for name, body in ALL_VIEWS.items():
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
         con.execute(comment_sql("VIEW", name, description(body)))

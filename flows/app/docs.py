@@ -12,9 +12,7 @@ from pathlib import Path
 from extractors.resources import RESOURCES
 from transforms.catalogue import TABLES, Table
 from warehouse.bookkeeping import BOOKKEEPING
-from warehouse.portfolio_views import PORTFOLIO_VIEWS
-from warehouse.tax_views import TAX_VIEWS
-from warehouse.views import VIEWS, description
+from warehouse.views import ALL_VIEWS, description
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path("docs") / "reference"
@@ -84,10 +82,7 @@ def tables_page() -> str:
 
 def views_page() -> str:
     """Every view, in creation order, with the description its definition starts with."""
-    rows = "".join(
-        f"| `{name}` | {description(body)} |\n"
-        for name, body in {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}.items()
-    )
+    rows = "".join(f"| `{name}` | {description(body)} |\n" for name, body in ALL_VIEWS.items())
     return (
         _HEADER.format("warehouse/views.py, portfolio_views.py and tax_views.py") + "# Views\n\n"
         "Created in every published database, in this order (each reads only tables and the\n"
