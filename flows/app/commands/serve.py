@@ -33,7 +33,7 @@ def deployment_parameters(settings, args: argparse.Namespace) -> tuple[dict, str
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """The nightly schedule, served here or registered on a work pool."""
-    from flows.app.deployment import deploy_to_pool, local_timezone, serve_here
+    from flows.app.deployment import Nightly, deploy_to_pool, local_timezone, serve_here
 
     settings = load_settings(
         data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
@@ -51,15 +51,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
     parameters, name = deployment_parameters(settings, args)
     timezone = args.timezone or local_timezone()
+    nightly = Nightly(args.cron, timezone, parameters, name)
     if args.pool:
-        deployment_id = deploy_to_pool(
-            args.pool,
-            cron=args.cron,
-            timezone=timezone,
-            parameters=parameters,
-            source=args.source or Path.cwd(),
-            name=name,
-        )
+        deployment_id = deploy_to_pool(nightly, args.pool, args.source or Path.cwd())
         print(
             f"deployment nightly_export/{name} ({deployment_id}) registered on work "
             f"pool {args.pool}: cron '{args.cron}' in {timezone}; start a worker with "
@@ -67,5 +61,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"serving nightly_export/{name}: cron '{args.cron}' in {timezone}; Ctrl-C stops")
-    serve_here(cron=args.cron, timezone=timezone, parameters=parameters, name=name)
+    serve_here(nightly)
     return 0
