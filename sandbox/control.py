@@ -38,7 +38,7 @@ class Controls(Protocol):
     def advance(self, days: int = 1) -> None:
         """Move every account's clock ahead."""
 
-    def inject(self, fault: str, **match: Any) -> None:
+    def inject(self, fault: str, path: str | None = None, **match: Any) -> None:
         """Apply ``fault`` to the next matching API requests (``match``: ``Fault``'s fields)."""
 
     def set_fault_rates(self, **rates: float) -> None:

@@ -137,14 +137,15 @@ class Sandbox:
 
     # faults and keys
 
-    def inject(self, fault: str, **match: Any) -> None:
-        """Apply ``fault`` to the next matching API requests; ``match`` holds the other
-        fields of :class:`Fault` (``path``, ``times``, ``after``, ``account_id``, ``method``).
+    def inject(self, fault: str, path: str | None = None, **match: Any) -> None:
+        """Apply ``fault`` to the next API requests (of ``path`` when given); ``match``
+        holds the other fields of :class:`Fault` (``times``, ``after``, ``account_id``,
+        ``method``).
 
         Every fault but 429 strikes after the service has handled the request (a POST has
         made its report), so a lost answer can be told from a refused request.
         """
-        self.faults.schedule(Fault(fault, **match))
+        self.faults.schedule(Fault(fault, path, **match))
 
     def set_fault_rates(self, **rates: float) -> None:
         """Random faults at the given rates (``**{"500": 0.1}`` or ``e500=0.1``), seeded."""
