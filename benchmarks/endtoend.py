@@ -16,7 +16,7 @@ import httpx
 
 from benchmarks.remote import RemoteSandbox
 from benchmarks.report import Row, Section, median
-from flows.app.demo import DEMO_TIME_SCALE
+from flows.app.commands.demo import DEMO_TIME_SCALE
 from flows.pipeline.run import run_export
 from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import DEMO_ISA_KEY, DEMO_ISA_SECRET, DEMO_KEY, DEMO_SECRET, SandboxConfig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +20,20 @@ RUN_STARTED = datetime(2025, 6, 30, 21, 0, tzinfo=UTC)
 _KEY = "@@KEY@@"
 _ORDER_ID = 987654321987654
 _FILL_ID = 876543219876543
+
+
+@dataclass(frozen=True)
+class RawRun:
+    """One landed run of the raw zone: its id and when it started."""
+
+    run_id: str
+    started_at: datetime = RUN_STARTED
+
+    @classmethod
+    def nth(cls, k: int) -> RawRun:
+        """The ``k``-th run: a day after the one before."""
+        started = RUN_STARTED + timedelta(days=k)
+        return cls(started.strftime("%Y%m%dT%H%M%S000000Z"), started)
 
 
 def _book(instruments: int) -> AccountBook:
@@ -58,13 +73,7 @@ def _order(template: str, n: int) -> str:
 
 
 def write_history(
-    data_dir: Path,
-    resource: str,
-    rows: int,
-    *,
-    run_id: str,
-    started_at: datetime = RUN_STARTED,
-    changed: bool = False,
+    data_dir: Path, resource: str, rows: int, run: RawRun, *, changed: bool = False
 ) -> int:
     """Land ``rows`` synthetic items of ``resource`` as one complete raw run; returns pages.
 
@@ -89,47 +98,42 @@ def write_history(
             data_dir,
             account=DEMO_ACCOUNT_ID,
             resource=resource,
-            run_id=run_id,
-            run_started_at=started_at,
+            run_id=run.run_id,
+            run_started_at=run.started_at,
             page=pages,
             body=body,
             request_path=f"/api/v0/equity/history/{resource}?limit={PER_PAGE}",
-            received_at=started_at,
+            received_at=run.started_at,
         )
     raw.write_run_complete(
-        data_dir, account=DEMO_ACCOUNT_ID, resource=resource, run_id=run_id, pages=pages
+        data_dir, account=DEMO_ACCOUNT_ID, resource=resource, run_id=run.run_id, pages=pages
     )
     return pages
 
 
-def write_instruments(
-    data_dir: Path, count: int, *, run_id: str, started_at: datetime = RUN_STARTED
-) -> None:
+def write_instruments(data_dir: Path, count: int, run: RawRun) -> None:
     """Land the sandbox's instrument list of ``count`` rows as one raw run."""
     body = _book(count).instruments_body()
     raw.write_page(
         data_dir,
         account="shared",
         resource="instruments",
-        run_id=run_id,
-        run_started_at=started_at,
+        run_id=run.run_id,
+        run_started_at=run.started_at,
         page=1,
         body=body,
         request_path="/api/v0/equity/metadata/instruments",
-        received_at=started_at,
+        received_at=run.started_at,
     )
     raw.write_run_complete(
-        data_dir, account="shared", resource="instruments", run_id=run_id, pages=1
+        data_dir, account="shared", resource="instruments", run_id=run.run_id, pages=1
     )
 
 
 def write_raw_zone(data_dir: Path, rows: int, instruments: int, *, runs: int = 1) -> None:
     """Dividends, orders and instruments; ``runs`` > 1 lands the same history again (updates)."""
     for k in range(runs):
-        started = RUN_STARTED + timedelta(days=k)
-        run_id = started.strftime("%Y%m%dT%H%M%S000000Z")
-        write_instruments(data_dir, instruments, run_id=run_id, started_at=started)
+        run = RawRun.nth(k)
+        write_instruments(data_dir, instruments, run)
         for resource in ("dividends", "orders"):
-            write_history(
-                data_dir, resource, rows, run_id=run_id, started_at=started, changed=k > 0
-            )
+            write_history(data_dir, resource, rows, run, changed=k > 0)

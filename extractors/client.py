@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from extractors.errors import (
     DeadlineExceeded,
     MalformedResponse,
     RateLimited,
+    Refusal,
     RetriesExhausted,
     T212Error,
     TransportError,
@@ -24,7 +26,7 @@ from extractors.errors import (
     error_for_status,
 )
 from extractors.logs import watch
-from extractors.pagination import iterate_pages
+from extractors.pagination import PageSource, iterate_pages
 from extractors.ratelimit import RateLimiter, parse_retry_after
 from extractors.redaction import Redactor
 from extractors.retry import RetryPolicy
@@ -38,6 +40,61 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_TOTAL_TIMEOUT = 120.0
 
 
+@dataclass(frozen=True)
+class ClientOptions:
+    """How a client paces, retries and bounds its requests; the defaults suit the real API.
+
+    ``total_timeout`` bounds one attempt in seconds, however slowly the bytes come;
+    ``deadline`` is a time on the client's clock after which nothing is sent and no wait
+    goes on (DeadlineExceeded); ``on_wait`` hears of every wait (endpoint, seconds).
+    """
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    limits: Mapping[str, tuple[int, float]] | None = None
+    timeout: httpx.Timeout | float = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT
+    deadline: float | None = None
+    on_wait: Callable[[str, float], None] | None = None
+    transport: httpx.BaseTransport | None = None
+
+
+@dataclass(frozen=True)
+class ClientClock:
+    """A client's sources of time and chance: the system's, or a test's fakes.
+
+    ``now`` is Unix time, the unit of ``x-ratelimit-reset``.
+    """
+
+    now: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    random: Callable[[], float] = random.random
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One logical request: what is sent, and the names of its endpoint."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    json_body: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        """The path without its query."""
+        return self.path.split("?", 1)[0]
+
+    @property
+    def what(self) -> str:
+        """``METHOD endpoint``, as waits and deadlines name it."""
+        return f"{self.method} {self.endpoint}"
+
+    @property
+    def limiter_key(self) -> str:
+        """The rate limiter's name: the endpoint, with the method when it is not a GET."""
+        return self.what if self.method != "GET" else self.endpoint
+
+
 class T212Client:
     """One account's client. The only place that authenticates, limits and retries."""
 
@@ -47,38 +104,31 @@ class T212Client:
         *,
         env: str | None = "live",
         base_url: str | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        limits: Mapping[str, tuple[int, float]] | None = None,
-        clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
-        on_wait: Callable[[str, float], None] | None = None,
-        random_source: Callable[[], float] = random.random,
-        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
-        deadline: float | None = None,
+        options: ClientOptions | None = None,
+        clock: ClientClock | None = None,
     ):
-        """``clock`` is Unix time (the unit of ``x-ratelimit-reset``); ``deadline`` is a
-        time on it after which nothing is sent and no wait goes on (DeadlineExceeded).
-        ``total_timeout`` bounds one attempt in seconds, however slowly the bytes come.
-        """
+        """A client of ``env`` (or ``base_url``) with ``options``, on the system's clock
+        unless ``clock`` is given."""
+        options = options or ClientOptions()
+        clock = clock or ClientClock()
         self.base_url = resolve_base_url(env, base_url)
         self._credentials = credentials
         self.redactor = Redactor(credentials.secrets())
         watch(self.redactor)
-        self.retry = retry or RetryPolicy()
-        self.limiter = RateLimiter(limits, clock=clock, sleep=self._wait)
-        self._clock = clock
-        self._sleep = sleep
-        self._on_wait = on_wait
-        self._random = random_source
+        self.retry = options.retry
+        self.limiter = RateLimiter(options.limits, clock=clock.now, sleep=self._wait)
+        self._clock = clock.now
+        self._sleep = clock.sleep
+        self._on_wait = options.on_wait
+        self._random = clock.random
+        timeout = options.timeout
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self.total_timeout = total_timeout
-        self.deadline = deadline
+        self.total_timeout = options.total_timeout
+        self.deadline = options.deadline
         self.stats: dict[str, EndpointStats] = {}
         self._http = httpx.Client(
             base_url=self.base_url,
-            transport=transport,
+            transport=options.transport,
             timeout=timeout,
             verify=tls_context(),
             # a proxy would see the Basic header of a plain-http loopback request
@@ -157,33 +207,27 @@ class T212Client:
         by other means) is returned instead; None sends the request again.
         """
         try:
-            return self._request(method, path, params, json_body, recover)
+            return self._request(_Call(method, path, params, json_body), recover)
         except T212Error as exc:
             self.redact_error(exc)
             raise
 
     def _request(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        json_body: Any,
-        recover: Callable[[], ApiResponse | None] | None,
+        self, call: _Call, recover: Callable[[], ApiResponse | None] | None
     ) -> ApiResponse:
-        endpoint = path.split("?", 1)[0]
-        limiter_key = f"{method} {endpoint}" if method != "GET" else endpoint
+        endpoint, limiter_key = call.endpoint, call.limiter_key
         stats = self._endpoint_stats(endpoint)
         attempt, waited = 0, 0.0
         while True:
             attempt += 1
-            self._waiting_on.endpoint, self._waiting_on.what = endpoint, f"{method} {endpoint}"
+            self._waiting_on.endpoint, self._waiting_on.what = endpoint, call.what
             if self.time_left() == 0.0:
-                raise DeadlineExceeded(f"{method} {endpoint}", path=endpoint)
+                raise DeadlineExceeded(call.what, path=endpoint)
             slept = self.limiter.acquire(limiter_key)
             stats.wait_seconds += slept
             waited += slept
             try:
-                return self._send_once(method, path, params, json_body, limiter_key, stats)
+                return self._send_once(call, stats)
             except T212Error as exc:
                 if not exc.retriable:
                     raise
@@ -192,8 +236,7 @@ class T212Client:
                     if found is not None:
                         return found
                     # recover's own requests named theirs; the waits below are this one's
-                    self._waiting_on.endpoint = endpoint
-                    self._waiting_on.what = f"{method} {endpoint}"
+                    self._waiting_on.endpoint, self._waiting_on.what = endpoint, call.what
                 if attempt >= self.retry.max_attempts or waited >= self.retry.max_total_wait:
                     raise RetriesExhausted(exc, attempt, waited) from None
                 stats.retries += 1
@@ -206,23 +249,16 @@ class T212Client:
                     waited += delay
                 # For 429 the limiter now knows the window is spent and waits for its reset.
 
-    def _send_once(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None,
-        json_body: Any,
-        limiter_key: str,
-        stats: EndpointStats,
-    ) -> ApiResponse:
+    def _send_once(self, call: _Call, stats: EndpointStats) -> ApiResponse:
+        method, path, limiter_key = call.method, call.path, call.limiter_key
         stats.requests += 1
         left = self.time_left()
         budget = self.total_timeout if left is None else min(self.total_timeout, left)
         request = self._http.build_request(
             method,
             path,
-            params=params,
-            json=json_body,
+            params=call.params,
+            json=call.json_body,
             headers={"Authorization": self._credentials.basic_header()},
             timeout=phase_timeouts(self._timeout, budget),
         )
@@ -236,8 +272,7 @@ class T212Client:
         except (httpx.TimeoutException, Overdue):
             # the attempt lasted until the run's deadline (a socket may time out a hair early)
             if left is not None and time.monotonic() - started >= left - 0.01:
-                endpoint = path.split("?", 1)[0]
-                raise DeadlineExceeded(f"{method} {endpoint}", path=endpoint) from None
+                raise DeadlineExceeded(call.what, path=call.endpoint) from None
             raise TransportError(
                 f"{method} {path}: timed out (no whole answer within {budget:g} s)", path=path
             ) from None
@@ -254,9 +289,8 @@ class T212Client:
             stats.rate_limited += 1
             self.limiter.spent(limiter_key, retry_after)
         if not 200 <= status < 300:
-            error = error_for_status(
-                status, path, body, content_type, method=method, quote=self.redactor
-            )
+            refusal = Refusal(method, path, status, body, content_type)
+            error = error_for_status(refusal, self.redactor)
             if status == 503:
                 error.retry_after = retry_after
             raise error
@@ -275,9 +309,8 @@ class T212Client:
         self, path: str, params: Mapping[str, Any] | None = None, *, max_pages: int = 100_000
     ) -> Iterator[ApiResponse]:
         """Pages of a history endpoint, newest first; close the iterator to stop early."""
-        pages = iterate_pages(
-            self.get, self.base_url, path, params, max_pages=max_pages, quote=self.redactor
-        )
+        source = PageSource(self.get, self.base_url, self.redactor)
+        pages = iterate_pages(source, path, params, max_pages=max_pages)
         return self._redacting(pages)
 
     def _redacting(self, pages: Iterator[ApiResponse]) -> Iterator[ApiResponse]:

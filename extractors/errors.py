@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 from extractors.redaction import PLAIN, Redactor
 
@@ -125,19 +126,26 @@ def server_message(body: bytes, quote: Redactor = PLAIN) -> str | None:
     return None
 
 
-def error_for_status(
-    status: int,
-    path: str,
-    body: bytes,
-    content_type: str | None,
-    *,
-    method: str = "GET",
-    quote: Redactor = PLAIN,
-) -> T212Error:
+@dataclass(frozen=True)
+class Refusal:
+    """A non-2xx answer: the request's method and path, the status, the body and its type."""
+
+    method: str
+    path: str
+    status: int
+    body: bytes
+    content_type: str | None = None
+
+
+def error_for_status(refusal: Refusal, quote: Redactor = PLAIN) -> T212Error:
     """Map a non-2xx answer to the error class and message a user can act on.
 
     Every piece of the answer quoted goes through ``quote`` (the client's redactor).
     """
+    status, path, body, content_type = (
+        refusal.status, refusal.path, refusal.body, refusal.content_type
+    )  # fmt: skip
+    method = refusal.method
     html_page = "html" in (content_type or "")
     message = server_message(body, quote) if not html_page else None
     where = f"{method} {quote(path)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -56,14 +57,22 @@ def resolve_next_page(next_path: str, endpoint: str, base_url: str, quote: Redac
     return f"{endpoint}?{urlencode(query)}"
 
 
+@dataclass(frozen=True)
+class PageSource:
+    """Where pages come from: the client's GET, the host they must stay on, and the
+    redactor that every quoted piece of an answer goes through."""
+
+    get: Callable[[str], ApiResponse]
+    base_url: str
+    quote: Redactor = PLAIN
+
+
 def iterate_pages(
-    get: Callable[[str], ApiResponse],
-    base_url: str,
+    source: PageSource,
     endpoint: str,
     params: Mapping[str, Any] | None = None,
     *,
     max_pages: int = 100_000,
-    quote: Redactor = PLAIN,
 ) -> Iterator[ApiResponse]:
     """Yield every page of ``endpoint`` newest first, with ``limit=50``.
 
@@ -80,11 +89,11 @@ def iterate_pages(
         if key in seen:
             raise PaginationError(
                 f"{endpoint}: the page cursor did not advance "
-                f"({quote.quote(parts.query, 100)}); stopping instead of looping",
+                f"({source.quote.quote(parts.query, 100)}); stopping instead of looping",
                 path=endpoint,
             )
         seen.add(key)
-        page = get(path)
+        page = source.get(path)
         if not isinstance(page.data, dict) or not isinstance(page.data.get("items"), list):
             raise MalformedResponse(
                 f"{endpoint}: a page without an 'items' list (got {type(page.data).__name__})",
@@ -97,7 +106,7 @@ def iterate_pages(
             return
         if not isinstance(next_path, str):
             raise PaginationError(f"{endpoint}: nextPagePath is not a string", path=endpoint)
-        path = resolve_next_page(next_path, endpoint, base_url, quote)
+        path = resolve_next_page(next_path, endpoint, source.base_url, source.quote)
     raise PaginationError(
         f"{endpoint}: more than {max_pages} pages; raise the page cap if the history is "
         "really that long",

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from sandbox.config import AccountSpec
 from sandbox.dividends import DividendSeries
 from sandbox.exchanges import exchange_truth
+from sandbox.history import Basis
 from sandbox.instruments import KNOWN, Instrument, fx, instrument, major, price_on
 from sandbox.ledger import CENT, Holding
 from sandbox.orders import ZERO, OrderSeries
@@ -32,14 +33,12 @@ class AccountBook:
         size = spec.size
         self.universe = self._universe()
         start_ms = now_ms - int(size.years * 365 * DAY_MS)
-        args = (seed, spec, self.universe)
-        self.dividends = DividendSeries(*args, size.dividends, start_ms, now_ms, extra_fields)
+        self.basis = Basis(seed, spec, self.universe, extra_fields)
+        self.dividends = DividendSeries(self.basis, size.dividends, start_ms, now_ms)
         self.kept = self._kept()
-        self.orders = OrderSeries(*args, size.orders, start_ms, now_ms, extra_fields, self.kept)
+        self.orders = OrderSeries(self.basis, size.orders, start_ms, now_ms, self.kept)
         self.ledger = self.orders.ledger
-        self.transactions = TransactionSeries(
-            *args, size.transactions, start_ms, now_ms, extra_fields
-        )
+        self.transactions = TransactionSeries(self.basis, size.transactions, start_ms, now_ms)
 
     def _universe(self) -> tuple[Instrument, ...]:
         """The instruments this account has ever traded: a few known ones, then random picks."""
@@ -88,9 +87,7 @@ class AccountBook:
 
     def pending_orders(self) -> list[dict]:
         """Orders open at the current simulated time."""
-        return pending_orders(
-            self.seed, self.spec.account_id, self.spec.currency, self.universe, self.now_ms
-        )
+        return pending_orders(self.basis, self.now_ms)
 
     def positions(self) -> list[dict]:
         """Open positions now: the ledger's holdings after the newest order."""

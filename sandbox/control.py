@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from sandbox.config import AccountSpec
-from sandbox.wire import encode, iso
+from sandbox.wire import Request, encode, iso
 
 JSON = "application/json"
 _REPORT = re.compile(r"/_sandbox/reports/(\d+)\.csv")
@@ -38,16 +38,8 @@ class Controls(Protocol):
     def advance(self, days: int = 1) -> None:
         """Move every account's clock ahead."""
 
-    def inject(
-        self,
-        fault: str,
-        path: str | None = None,
-        times: int = 1,
-        after: int = 0,
-        account_id: int | None = None,
-        method: str | None = None,
-    ) -> None:
-        """Apply ``fault`` to the next ``times`` matching API requests after ``after``."""
+    def inject(self, fault: str, path: str | None = None, **match: Any) -> None:
+        """Apply ``fault`` to the next matching API requests (``match``: ``Fault``'s fields)."""
 
     def set_fault_rates(self, **rates: float) -> None:
         """Random faults at the given rates."""
@@ -67,13 +59,11 @@ def _account(sandbox: Controls, params: dict[str, str]) -> int | None:
     return None
 
 
-def handle(
-    sandbox: Controls, method: str, path: str, query: str, body: bytes
-) -> tuple[int, bytes, str]:
+def handle(sandbox: Controls, request: Request) -> tuple[int, bytes, str]:
     """(status, body, content type) for a control request."""
-    params = {k: v[0] for k, v in parse_qs(query).items()}
+    params = {k: v[0] for k, v in parse_qs(request.query).items()}
     try:
-        return _route(sandbox, method, path, params, body)
+        return _route(sandbox, request.method, request.path, params, request.body)
     except (KeyError, ValueError, TypeError) as exc:
         return _json(400, {"code": "BadControlRequest", "message": str(exc)})
 
@@ -110,10 +100,7 @@ def _route(
         if "rates" in spec:
             sandbox.set_fault_rates(**spec["rates"])
         else:
-            sandbox.inject(
-                spec["fault"], spec.get("path"), int(spec.get("times", 1)),
-                int(spec.get("after", 0)), spec.get("account_id"), spec.get("method"),
-            )  # fmt: skip
+            sandbox.inject(**spec)
         return _json(200, {"ok": True})
     if method in ("DELETE", "POST") and path == "/_sandbox/faults/clear":
         sandbox.clear_faults()

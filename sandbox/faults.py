@@ -41,23 +41,45 @@ def canonical(name: str) -> str:
     return name
 
 
-@dataclass
-class _Scheduled:
-    fault: str
-    path: str | None
-    times: int
-    after: int
-    account_id: int | None
+@dataclass(frozen=True)
+class Fault:
+    """A fault for the next ``times`` matching requests, after skipping ``after`` of them;
+    ``path``, ``account_id`` and ``method`` narrow the match when given."""
+
+    name: str
+    path: str | None = None
+    times: int = 1
+    after: int = 0
+    account_id: int | None = None
     method: str | None = None
 
+    def __post_init__(self) -> None:
+        # counts may come as text from the control endpoint's JSON
+        object.__setattr__(self, "times", int(self.times))
+        object.__setattr__(self, "after", int(self.after))
+        if self.times < 1 or self.after < 0:
+            raise ValueError("times must be >= 1 and after >= 0")
+        object.__setattr__(self, "name", canonical(self.name))
+        object.__setattr__(self, "method", self.method.upper() if self.method else None)
+
     def matches(self, path: str, account_id: int | None, paginated: bool, method: str) -> bool:
+        """Whether this fault applies to a request."""
         if self.path is not None and path != self.path:
             return False
         if self.method is not None and method != self.method:
             return False
         if self.account_id is not None and account_id != self.account_id:
             return False
-        return paginated or self.fault not in PAGE_FAULTS
+        return paginated or self.name not in PAGE_FAULTS
+
+
+@dataclass
+class _Scheduled:
+    """A fault and how many matching requests it still skips and strikes."""
+
+    fault: Fault
+    after: int
+    times: int
 
 
 class FaultPlan:
@@ -70,25 +92,10 @@ class FaultPlan:
         self._rates: dict[str, float] = {}
         self._random = random.Random(seed)
 
-    def inject(
-        self,
-        fault: str,
-        path: str | None = None,
-        times: int = 1,
-        after: int = 0,
-        account_id: int | None = None,
-        method: str | None = None,
-    ) -> None:
-        """Apply ``fault`` to the next ``times`` matching requests after skipping ``after``.
-
-        ``path``, ``account_id`` and ``method`` narrow the match when given.
-        """
-        if times < 1 or after < 0:
-            raise ValueError("times must be >= 1 and after >= 0")
-        verb = method.upper() if method else None
-        rule = _Scheduled(canonical(fault), path, times, after, account_id, verb)
+    def schedule(self, fault: Fault) -> None:
+        """Apply ``fault`` to the next requests it matches."""
         with self._lock:
-            self._scheduled.append(rule)
+            self._scheduled.append(_Scheduled(fault, fault.after, fault.times))
 
     def set_rates(self, rates: dict[str, float]) -> None:
         """Random faults: each request draws each fault with its probability (seeded)."""
@@ -111,7 +118,7 @@ class FaultPlan:
         """The fault for this request, or None; consumes schedules and random draws."""
         with self._lock:
             for rule in self._scheduled:
-                if not rule.matches(path, account_id, paginated, method):
+                if not rule.fault.matches(path, account_id, paginated, method):
                     continue
                 if rule.after > 0:
                     rule.after -= 1
@@ -119,7 +126,7 @@ class FaultPlan:
                 rule.times -= 1
                 if rule.times == 0:
                     self._scheduled.remove(rule)
-                return rule.fault
+                return rule.fault.name
             for fault, rate in self._rates.items():
                 if (paginated or fault not in PAGE_FAULTS) and self._random.random() < rate:
                     return fault

@@ -18,7 +18,7 @@ from sandbox.exports import ReportDesk
 from sandbox.faults import FaultPlan
 from sandbox.ratelimit import RateLimiter
 from sandbox.resources import PATHS, ROUTES, Call, Reply, error
-from sandbox.wire import encode
+from sandbox.wire import Request, encode
 
 HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>Service Unavailable</title></head><body>"
@@ -106,11 +106,10 @@ class Gateway:
             return entry, True  # the legacy scheme sends the key alone
         return entry, hmac.compare_digest(secret.encode(), entry.secret.encode())
 
-    def handle(
-        self, method: str, path: str, query: str, auth: str | None, body: bytes, base_url: str
-    ) -> tuple[Reply, str | None]:
+    def handle(self, request: Request, base_url: str) -> tuple[Reply, str | None]:
         """The reply to a request and the fault to apply while writing it (if any)."""
-        entry, valid = self._authenticate(auth)
+        method, path, query = request.method, request.path, request.query
+        entry, valid = self._authenticate(request.auth)
         account_id = entry.spec.account_id if entry else None
         with self._lock:
             self.counts[(account_id, path)] += 1
@@ -144,7 +143,7 @@ class Gateway:
             reply.headers.update(verdict.headers)
             return reply, None
         params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
-        call = Call(self.books[account_id], path, params, body, base_url, self.desk)
+        call = Call(self.books[account_id], path, params, request.body, base_url, self.desk)
         reply = route.handler(call)
         reply.headers.update(verdict.headers)
         if fault in ("stuck_cursor", "foreign_cursor") and reply.paginated:

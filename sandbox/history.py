@@ -15,6 +15,17 @@ MAX_SCAN = 200_000  # a ticker filter gives up after this many non-matching item
 
 
 @dataclass(frozen=True)
+class Basis:
+    """What every series of one account is generated from: the seed, the account, the
+    instruments it trades, and whether answers carry fields the specification lacks."""
+
+    seed: int
+    spec: AccountSpec
+    universe: tuple[Instrument, ...]
+    extra_fields: bool = False
+
+
+@dataclass(frozen=True)
 class Page:
     """Items of one page (newest first) and the index where the next page starts (-1: none)."""
 
@@ -32,22 +43,14 @@ class Series:
     kind = ""
     group = 3
 
-    def __init__(
-        self,
-        seed: int,
-        spec: AccountSpec,
-        universe: tuple[Instrument, ...],
-        count: int,
-        start_ms: int,
-        end_ms: int,
-        extra_fields: bool = False,
-    ) -> None:
-        self.seed = seed
-        self.spec = spec
-        self.universe = universe
-        self.extra_fields = extra_fields
+    def __init__(self, basis: Basis, count: int, start_ms: int, end_ms: int) -> None:
+        """``count`` items spread between the two instants."""
+        self.seed = basis.seed
+        self.spec = basis.spec
+        self.universe = basis.universe
+        self.extra_fields = basis.extra_fields
         self.base_count = count
-        self.timeline = Timeline.spread(count, start_ms, end_ms, self.group, seed)
+        self.timeline = Timeline.spread(count, start_ms, end_ms, self.group, basis.seed)
         self._truth_lock = threading.Lock()
         self._truth_upto = 0
         self._totals: dict[str, object] = self.empty_totals()

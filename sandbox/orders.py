@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 
-from sandbox.config import AccountSpec
-from sandbox.history import Series
-from sandbox.instruments import Instrument, fx, major
+from sandbox.history import Basis, Series
+from sandbox.instruments import fx, major
 from sandbox.ledger import Draft, Ledger, gross_value
 from sandbox.timeline import DAY_MS
 from sandbox.wire import TEN_PLACES, decimal_between, iso_varied, quantize, rng
@@ -44,17 +43,11 @@ class OrderSeries(Series):
     group = 3
 
     def __init__(
-        self,
-        seed: int,
-        spec: AccountSpec,
-        universe: tuple[Instrument, ...],
-        count: int,
-        start_ms: int,
-        end_ms: int,
-        extra_fields: bool = False,
-        kept: tuple[int, ...] = (0,),
+        self, basis: Basis, count: int, start_ms: int, end_ms: int, kept: tuple[int, ...] = (0,)
     ) -> None:
-        super().__init__(seed, spec, universe, count, start_ms, end_ms, extra_fields)
+        """As a series, with ``kept`` the universe slots never sold out."""
+        super().__init__(basis, count, start_ms, end_ms)
+        seed, spec, universe = basis.seed, basis.spec, basis.universe
         self.kept = kept
         self._hash = hashlib.blake2b(
             repr((seed, spec.account_id, self.kind)).encode(), digest_size=32
@@ -148,7 +141,7 @@ class OrderSeries(Series):
             filled_ms = min(d.ms + r.randrange(50, 4000), self.timeline.next_ms(i) - 1)
             filled_at = iso_varied(filled_ms, r)
             gross = gross_value(quantity, d)
-            taxes = _taxes(r, ins, acct, gross, sell, filled_at)
+            taxes = [{**tax, "chargedAt": filled_at} for tax in _taxes(r, ins, acct, gross, sell)]
             charges = sum((-t["quantity"] for t in taxes), Decimal(0))
             fill = {
                 "id": 15_000_000_000 + i * 5 + r.randrange(5),
@@ -196,8 +189,9 @@ def _offset(price: Decimal, r, direction: int) -> Decimal:
     return quantize(price * (1 + direction * decimal_between(r, "0.005", "0.05", 3)), 2)
 
 
-def _taxes(r, ins, acct: str, gross: Decimal, sell: bool, charged_at: str) -> list[dict]:
-    """Charges on a fill: negative amounts in the account currency, one per name."""
+def _taxes(r, ins, acct: str, gross: Decimal, sell: bool) -> list[dict]:
+    """Charges on a fill: negative amounts in the account currency, one per name (the
+    caller stamps their time)."""
     found: list[tuple[str, Decimal]] = []
     if major(ins.currency) != acct:
         found.append(("CURRENCY_CONVERSION_FEE", gross * Decimal("0.0015")))
@@ -210,7 +204,6 @@ def _taxes(r, ins, acct: str, gross: Decimal, sell: bool, charged_at: str) -> li
     if r.random() < 0.03:
         found.append(("TRANSACTION_FEE", Decimal("0.05")))
     return [
-        {"name": name, "quantity": -max(quantize(amount, 2), Decimal("0.01")), "currency": acct,
-         "chargedAt": charged_at}
+        {"name": name, "quantity": -max(quantize(amount, 2), Decimal("0.01")), "currency": acct}
         for name, amount in found
-    ]  # fmt: skip
+    ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sandbox.instruments import Instrument, fx, major
+from sandbox.history import Basis
+from sandbox.instruments import fx, major
 from sandbox.orders import ZERO
 from sandbox.timeline import DAY_MS
 from sandbox.wire import decimal_between, iso_varied, quantize, rng, shares_for
@@ -13,27 +14,20 @@ _TYPES = ("LIMIT", "STOP", "STOP_LIMIT", "MARKET")
 _STATUSES = ("NEW", "CONFIRMED", "PARTIALLY_FILLED", "UNCONFIRMED", "PENDING_REVIEW")
 
 
-def pending_orders(
-    seed: int, account_id: int, currency: str, universe: tuple[Instrument, ...], now_ms: int
-) -> list[dict]:
+def pending_orders(basis: Basis, now_ms: int) -> list[dict]:
     """The orders open at ``now_ms``: one to four, new ones each simulated day.
 
     A market order is open only when placed outside trading hours; one order in twenty
     has a status outside the specification's enumeration, as real accounts show.
     """
     day = now_ms // DAY_MS
-    r = rng(seed, account_id, "pending", day)
-    return [
-        _order(seed, account_id, currency, universe, day, now_ms, k)
-        for k in range(1 + r.randrange(4))
-    ]
+    r = rng(basis.seed, basis.spec.account_id, "pending", day)
+    return [_order(basis, day, now_ms, k) for k in range(1 + r.randrange(4))]
 
 
-def _order(
-    seed: int, account_id: int, currency: str, universe: tuple[Instrument, ...],
-    day: int, now_ms: int, k: int,
-) -> dict:  # fmt: skip
-    r = rng(seed, account_id, "pending", day, k)
+def _order(basis: Basis, day: int, now_ms: int, k: int) -> dict:
+    currency, universe = basis.spec.currency, basis.universe
+    r = rng(basis.seed, basis.spec.account_id, "pending", day, k)
     ins = universe[r.randrange(len(universe))]
     kind = r.choice(_TYPES)
     sell = r.random() < 0.3

@@ -14,6 +14,7 @@ from sandbox import control
 from sandbox.config import SandboxConfig
 from sandbox.gateway import echo, faulty
 from sandbox.resources import Reply
+from sandbox.wire import Request
 
 log = logging.getLogger("sandbox")
 MAX_BODY = 1_000_000
@@ -25,9 +26,7 @@ class Served(control.Controls, Protocol):
     config: SandboxConfig
     stopping: threading.Event  # set when the sandbox stops: slow answers end early
 
-    def answer(
-        self, method: str, path: str, query: str, auth: str | None, body: bytes
-    ) -> tuple[Reply, str | None]:
+    def answer(self, request: Request) -> tuple[Reply, str | None]:
         """The reply to an API request and the fault to apply while writing it (if any)."""
 
 
@@ -84,17 +83,16 @@ class Handler(BaseHTTPRequestHandler):
             self._send(413, b'{"code":"PayloadTooLarge"}', "application/json", {})
             return
         body = self.rfile.read(length) if length else b""
+        request = Request(method, url.path, url.query, body, self.headers.get("Authorization"))
         try:
             if url.path.startswith("/_sandbox/"):
-                status, payload, ctype = control.handle(sandbox, method, url.path, url.query, body)
+                status, payload, ctype = control.handle(sandbox, request)
                 self._send(status, payload, ctype, {})
                 return
             if not url.path.startswith("/api/"):
                 self._send(404, b'{"code":"NotFound"}', "application/json", {})
                 return
-            reply, fault = sandbox.answer(
-                method, url.path, url.query, self.headers.get("Authorization"), body
-            )
+            reply, fault = sandbox.answer(request)
         except Exception:
             log.exception("sandbox failed on %s %s", method, url.path)
             self._send(500, b'{"code":"SandboxError"}', "application/json", {})

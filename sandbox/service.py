@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from sandbox.account import AccountBook
 from sandbox.config import ALL_SCOPES, AccountSpec, SandboxConfig
 from sandbox.exports import ReportDesk, render_csv
-from sandbox.faults import FaultPlan
+from sandbox.faults import Fault, FaultPlan
 from sandbox.gateway import Gateway
 from sandbox.ratelimit import RateLimiter
 from sandbox.resources import Reply
 from sandbox.server import SandboxServer
-from sandbox.wire import to_ms
+from sandbox.wire import Request, to_ms
 
 
 class Sandbox:
@@ -86,11 +87,9 @@ class Sandbox:
 
     # what the server and its control endpoints ask
 
-    def answer(
-        self, method: str, path: str, query: str, auth: str | None, body: bytes
-    ) -> tuple[Reply, str | None]:
+    def answer(self, request: Request) -> tuple[Reply, str | None]:
         """The reply to an API request and the fault to apply while writing it (if any)."""
-        return self.gateway.handle(method, path, query, auth, body, self.base_url)
+        return self.gateway.handle(request, self.base_url)
 
     def accounts(self) -> list[AccountSpec]:
         """The accounts served, in configuration order."""
@@ -138,21 +137,15 @@ class Sandbox:
 
     # faults and keys
 
-    def inject(
-        self,
-        fault: str,
-        path: str | None = None,
-        times: int = 1,
-        after: int = 0,
-        account_id: int | None = None,
-        method: str | None = None,
-    ) -> None:
-        """Apply ``fault`` to the next ``times`` matching API requests after skipping ``after``.
+    def inject(self, fault: str, path: str | None = None, **match: Any) -> None:
+        """Apply ``fault`` to the next API requests (of ``path`` when given); ``match``
+        holds the other fields of :class:`Fault` (``times``, ``after``, ``account_id``,
+        ``method``).
 
         Every fault but 429 strikes after the service has handled the request (a POST has
         made its report), so a lost answer can be told from a refused request.
         """
-        self.faults.inject(fault, path, times, after, account_id, method)
+        self.faults.schedule(Fault(fault, path, **match))
 
     def set_fault_rates(self, **rates: float) -> None:
         """Random faults at the given rates (``**{"500": 0.1}`` or ``e500=0.1``), seeded."""

@@ -25,6 +25,12 @@ class Segment:
     group: int
     salt: int
 
+    def __post_init__(self) -> None:
+        if self.count and self._spacing < self.group:
+            raise ValueError(
+                f"{self.count} items do not fit between {self.start_ms} and {self.end_ms}"
+            )
+
     @cached_property
     def _groups(self) -> int:
         return -(-self.count // self.group)
@@ -58,12 +64,12 @@ class Timeline:
     @classmethod
     def spread(cls, count: int, start_ms: int, end_ms: int, group: int, salt: int) -> Timeline:
         """A timeline of ``count`` items between two instants."""
-        return cls((_segment(0, count, start_ms, end_ms, group, salt),))
+        return cls((Segment(0, count, start_ms, end_ms, group, salt),))
 
     def extended(self, count: int, end_ms: int, salt: int) -> Timeline:
         """A new timeline with ``count`` more items after the current end, up to ``end_ms``."""
         last = self.segments[-1]
-        seg = _segment(self.count, count, last.end_ms, end_ms, last.group, salt)
+        seg = Segment(self.count, count, last.end_ms, end_ms, last.group, salt)
         return Timeline((*self.segments, seg))
 
     def time_ms(self, i: int) -> int:
@@ -105,10 +111,3 @@ class Timeline:
             else:
                 hi = mid
         return seg.first + lo - 1
-
-
-def _segment(first: int, count: int, start_ms: int, end_ms: int, group: int, salt: int) -> Segment:
-    seg = Segment(first, count, start_ms, end_ms, group, salt)
-    if count and seg._spacing < group:
-        raise ValueError(f"{count} items do not fit between {start_ms} and {end_ms}")
-    return seg

@@ -1,16 +1,29 @@
-"""Wire formats: JSON with exact decimals, ISO timestamps with offsets, deterministic randomness."""
+"""Wire formats: JSON with exact decimals, ISO timestamps with offsets, deterministic
+randomness, and a request as the server read it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import random
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TEN_PLACES = Decimal("1E-10")
 _STRING = json.JSONEncoder(ensure_ascii=True).encode
+
+
+@dataclass(frozen=True)
+class Request:
+    """An HTTP request as the server read it: the path without its query, the raw query."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes = b""
+    auth: str | None = None
 
 
 def encode(value: object) -> bytes:

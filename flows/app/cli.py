@@ -1,8 +1,8 @@
-"""The `t212-etl` command line: parsing, dispatch, one-line errors and exit codes."""
+"""The `t212-etl` entry point: parsing, logging, dispatch to the command, one-line errors
+and exit codes (the commands live in ``flows.app.commands``)."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import logging
 import os
@@ -10,197 +10,10 @@ import sys
 from pathlib import Path
 
 from extractors.errors import ConfigurationError
+from flows.app.commands import EXIT_CONFIG, EXIT_FAILED, UserError, command
 from flows.app.output import ShownFormatter, shown
 from flows.app.parser import build_parser
-from flows.pipeline.settings import SettingsError, load_settings
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-
-
-class UserError(Exception):
-    """An error the user can fix; printed as one line, exit code 2."""
-
-
-def _data_dir(args: argparse.Namespace) -> Path:
-    try:
-        return load_settings(data_dir=args.data_dir, config=args.config).data_dir
-    except SettingsError:
-        return Path(args.data_dir or os.environ.get("T212_DATA_DIR") or "data")
-
-
-def _lake(args: argparse.Namespace):
-    """The lake of ``--storage-url`` or the settings, or None when everything is local."""
-    try:
-        settings = load_settings(
-            data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
-        )
-    except SettingsError:
-        if args.storage_url or os.environ.get("T212_STORAGE_URL"):
-            raise
-        return None  # reading the local warehouse needs no accounts
-    from flows.pipeline.storage import data_dir_lake
-
-    return data_dir_lake(settings)
-
-
-def _reader(args: argparse.Namespace):
-    """Opens a reader of the published database, or of the lake when a storage URL is set."""
-    from warehouse import connect_readonly
-
-    lake = _lake(args)
-    if lake is None:
-        data_dir = _data_dir(args)
-        return lambda: connect_readonly(data_dir)
-    from warehouse.reader import connect_lake
-
-    return lambda: connect_lake(lake)
-
-
-def cmd_sql(args: argparse.Namespace) -> int:
-    """Run read-only SQL and print the result."""
-    from flows.app.output import FORMATS, format_csv
-    from warehouse.reader import QueryFailed, read_query
-
-    con = _reader(args)()
-    try:
-        columns, rows, _ = read_query(con, args.query)
-    except QueryFailed as exc:
-        raise UserError(str(exc)) from None
-    finally:
-        con.close()
-    if args.format == "csv":
-        output = format_csv(columns, rows, safe=not args.raw_csv)
-    else:
-        output = FORMATS[args.format](columns, rows)
-    print(output.rstrip("\n"))
-    return EXIT_OK
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    """Print the status report; exit 1 when something needs attention."""
-    from flows.app.status import status_report
-
-    text, attention = status_report(_data_dir(args), lake=_lake(args))
-    print(text)
-    return EXIT_FAILED if attention else EXIT_OK
-
-
-def cmd_rebuild(args: argparse.Namespace) -> int:
-    """Rebuild from the raw zone."""
-    from flows.pipeline.rebuild import RebuildRefused, rebuild
-
-    try:
-        replayed = rebuild(_data_dir(args), lake=_lake(args))
-    except RebuildRefused as exc:
-        raise UserError(str(exc)) from None
-    runs = ", ".join(f"{name} {n}" for name, n in sorted(replayed.items())) or "nothing"
-    print(f"rebuilt from the raw zone: {runs} (landed runs replayed)")
-    return EXIT_OK
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    """Write the HTML report (no Prefect import: it only reads the published warehouse)."""
-    from flows.app.report import UnknownAccount, write_report
-
-    try:
-        path = write_report(_data_dir(args), args.output, args.account)
-    except UnknownAccount as exc:
-        raise UserError(str(exc)) from None
-    print(f"report written to {path}")
-    return EXIT_OK
-
-
-def cmd_import_csv(args: argparse.Namespace) -> int:
-    """Load CSV reports downloaded by hand (no Prefect import)."""
-    from flows.pipeline.imports import ImportRefused, import_reports
-
-    try:
-        result = import_reports(
-            _data_dir(args),
-            [Path(f) for f in args.files],
-            account_id=args.account_id,
-            lake=_lake(args),
-        )
-    except ImportRefused as exc:
-        raise UserError(str(exc)) from None
-    for notice in result.notices:
-        print(f"t212-etl: {shown(notice)}", file=sys.stderr)
-    for column in sorted(result.unknown_columns):
-        print(f"t212-etl: column {column!r} is not in the catalogue, not loaded", file=sys.stderr)
-    counts = result.counts["activity"]
-    print(
-        f"imported {result.files} file(s) into account {result.account_id}: {counts.read} rows "
-        f"read, {counts.inserted} new, {counts.updated} updated (run {result.run_id})"
-    )
-    return EXIT_OK
-
-
-def cmd_mcp(args: argparse.Namespace) -> int:
-    """Serve `tables` and `query` to an MCP client on stdin/stdout until it disconnects."""
-    from flows.app.mcp_server import build_server
-
-    open_reader = _reader(args)
-    open_reader().close()  # a missing warehouse fails here, in one line, not in a tool call
-    build_server(open_reader).run()
-    return EXIT_OK
-
-
-def cmd_export_to(args: argparse.Namespace) -> int:
-    """Write a tracker's import file(s) from the published warehouse."""
-    from flows.app.trackers import UnknownAccount, export_to
-
-    try:
-        written, notes = export_to(args.target, _data_dir(args), Path(args.out), args.account)
-    except UnknownAccount as exc:
-        raise UserError(str(exc)) from None
-    for note in notes:
-        print(f"t212-etl: {note}", file=sys.stderr)
-    print(f"{args.target}: wrote {', '.join(str(p) for p in written)}")
-    return EXIT_OK
-
-
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    """Serve the sandbox in the foreground."""
-    from sandbox.cli import run_foreground
-
-    run_foreground(args, out=sys.stdout)
-    return EXIT_OK
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """The export: in-process, or a Prefect flow run when a Prefect API is configured."""
-    from flows.app.commands import run_command
-
-    return run_command(args)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """The export of the sandbox account into ./demo-data."""
-    from flows.app.commands import demo_command
-
-    return demo_command(args)
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the nightly schedule."""
-    from flows.app.commands import serve_command
-
-    return serve_command(args)
-
-
-COMMANDS = {
-    "run": cmd_run,
-    "demo": cmd_demo,
-    "sandbox": cmd_sandbox,
-    "sql": cmd_sql,
-    "status": cmd_status,
-    "rebuild": cmd_rebuild,
-    "import-csv": cmd_import_csv,
-    "serve": cmd_serve,
-    "report": cmd_report,
-    "mcp": cmd_mcp,
-    "export-to": cmd_export_to,
-}
+from flows.pipeline.settings import SettingsError
 
 
 class _OwnRecordsOnly(logging.Filter):
@@ -248,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     from warehouse.objectstore import ObjectStoreError
 
     try:
-        return COMMANDS[args.command](args)
+        return command(args.command)(args)
     except KeyboardInterrupt:
         print(
             "t212-etl: interrupted; committed resources stay, the next run resumes", file=sys.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 DEPLOYMENT_NAME = "t212-etl-nightly"
@@ -19,22 +20,24 @@ def local_timezone() -> str:
         return "UTC"
 
 
-def schedule(cron: str, timezone: str | None):
-    """The Prefect schedule of the nightly run."""
-    from prefect.schedules import Cron
+@dataclass(frozen=True)
+class Nightly:
+    """A nightly deployment: its schedule (``cron`` in ``timezone``, the local zone when
+    None), its flow parameters (names only) and its name."""
 
-    return Cron(cron, timezone=timezone or local_timezone())
+    cron: str
+    timezone: str | None
+    parameters: dict
+    name: str = DEPLOYMENT_NAME
+
+    def schedule(self):
+        """The Prefect schedule of the nightly run."""
+        from prefect.schedules import Cron
+
+        return Cron(self.cron, timezone=self.timezone or local_timezone())
 
 
-def deploy_to_pool(
-    pool: str,
-    *,
-    cron: str,
-    timezone: str | None,
-    parameters: dict,
-    source: str | Path,
-    name: str = DEPLOYMENT_NAME,
-) -> str:
+def deploy_to_pool(nightly: Nightly, pool: str, source: str | Path) -> str:
     """Register the nightly deployment on work pool ``pool``; returns its id.
 
     ``source`` is where workers find this code: a checkout path on their machine or a
@@ -44,10 +47,10 @@ def deploy_to_pool(
 
     remote = nightly_export.from_source(source=str(source), entrypoint=ENTRYPOINT)
     deployment_id = remote.deploy(
-        name=name,
+        name=nightly.name,
         work_pool_name=pool,
-        schedules=[schedule(cron, timezone)],
-        parameters=parameters,
+        schedules=[nightly.schedule()],
+        parameters=nightly.parameters,
         build=False,
         push=False,
         print_next_steps=False,
@@ -55,10 +58,10 @@ def deploy_to_pool(
     return str(deployment_id)
 
 
-def serve_here(
-    *, cron: str, timezone: str | None, parameters: dict, name: str = DEPLOYMENT_NAME
-) -> None:
+def serve_here(nightly: Nightly) -> None:
     """Serve the nightly schedule from this process until it is stopped."""
     from flows.pipeline.flow import nightly_export
 
-    nightly_export.serve(name=name, schedules=[schedule(cron, timezone)], parameters=parameters)
+    nightly_export.serve(
+        name=nightly.name, schedules=[nightly.schedule()], parameters=nightly.parameters
+    )

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from extractors.client import ApiResponse, EndpointStats, T212Client
+from extractors.client import ApiResponse, ClientOptions, EndpointStats, T212Client
 from extractors.errors import MalformedResponse, PermissionDenied, T212Error
 from extractors.resources import ON_REQUEST, RESOURCES, RUN_ORDER, Kind
 from flows.pipeline.context import ResourceResult, RunContext, copy_stats
@@ -78,10 +78,14 @@ def select_resources(only: Iterable[str] | None, with_reports: bool = False) -> 
     return [name for name in RUN_ORDER if name in wanted]
 
 
-def build_client(account: AccountConfig, settings: Settings, **kw) -> T212Client:
-    """The account's client, with its credentials read from their source."""
+def build_client(account: AccountConfig, settings: Settings, **options) -> T212Client:
+    """The account's client, with its credentials read from their source; ``options`` are
+    fields of ``ClientOptions``."""
     return T212Client(
-        account.credentials(settings.environ), env=account.env, base_url=account.base_url, **kw
+        account.credentials(settings.environ),
+        env=account.env,
+        base_url=account.base_url,
+        options=ClientOptions(**options),
     )
 
 

@@ -6,10 +6,20 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, fields
 from pathlib import Path
+from typing import Annotated
 
 from dotenv import dotenv_values
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass
 
 from extractors.auth import Credentials, resolve_base_url
 from transforms.portfolio import DEFAULT_WRAPPER, WRAPPERS
@@ -24,13 +34,33 @@ _LITERAL_SECRET_KEYS = {"key", "secret", "api_key", "api_secret", "password", "t
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # the lake's name of the worker of every account: no account (or group) may take it
 ALL_ACCOUNTS = "warehouse"
+# the one line for a value of the wrong type or range, by field (never echoing the value)
+_REFUSALS = {
+    "reference_max_age_hours": "[export] reference_max_age_hours must be a number of hours",
+    "overlap_days": "[export] overlap_days must be a number of days",
+    "with_reports": "[export] with_reports must be true or false",
+    "reports_start_year": "[export] reports_start_year must be a year",
+    "run_time_limit_hours": "[export] run_time_limit_hours must be a number of hours (0: none)",
+    "parallel_accounts": "[export] parallel_accounts must be from 1 to 256",
+    "base_currency": 'base_currency must be a three-letter currency code such as "GBP"',
+}
 
 
 class SettingsError(Exception):
     """A configuration problem, worded as the one line a user needs to fix it."""
 
 
-@dataclass(frozen=True)
+def _wrapper(value: object) -> str:
+    """An account's tax wrapper, ``invest`` when not given."""
+    if value is None or value == "":
+        return DEFAULT_WRAPPER
+    if value not in WRAPPERS:
+        choices = " or ".join(f'"{w}"' for w in WRAPPERS)
+        raise ValueError(f"wrapper must be {choices}, not {value!r:.20}")
+    return str(value)
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", coerce_numbers_to_str=True))
 class AccountConfig:
     """One account: a name, its environment, and where its key and secret come from."""
 
@@ -42,13 +72,29 @@ class AccountConfig:
     key_block: str | None = None
     secret_block: str | None = None
     # the tax wrapper: "invest" (taxable) or "isa" (a Stocks ISA, free of capital gains tax)
-    wrapper: str = DEFAULT_WRAPPER
+    wrapper: Annotated[str, BeforeValidator(_wrapper)] = DEFAULT_WRAPPER
+
+    @model_validator(mode="after")
+    def _check_sources(self) -> AccountConfig:
+        """Both secrets have a source, and the base URL is one the key may be sent to."""
+        if not (self.key_env or self.key_block) or not (self.secret_env or self.secret_block):
+            raise ValueError(
+                "say where its key and secret come from "
+                "(key_env and secret_env, or key_block and secret_block)"
+            )
+        resolve_base_url(self.env, self.base_url)
+        return self
 
     def credentials(self, environ: Mapping[str, str]) -> Credentials:
         """Read the key and secret from their sources (environment or Prefect Secret blocks)."""
         key = _read_secret(self.name, "key", self.key_env, self.key_block, environ)
         secret = _read_secret(self.name, "secret", self.secret_env, self.secret_block, environ)
         return Credentials(key, secret)
+
+
+_Hours = Annotated[float, Field(strict=True, ge=0, lt=1e6)]
+_TimeLimit = Annotated[_Hours | None, AfterValidator(lambda hours: hours or None)]
+_Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$"), AfterValidator(str.upper)]
 
 
 @dataclass(frozen=True)
@@ -59,16 +105,16 @@ class Settings:
     accounts: tuple[AccountConfig, ...]
     reference_max_age_hours: float = 12.0
     overlap_days: float = 2.0
-    with_reports: bool = False
-    reports_start_year: int | None = None
+    with_reports: Annotated[bool, Field(strict=True)] = False
+    reports_start_year: Annotated[int | None, Field(strict=True, ge=2000, le=2100)] = None
     # A run stops cleanly after this long (None: never), so that a stuck server or an
     # endless walk cannot hold the lock into the next night's run.
-    run_time_limit_hours: float | None = DEFAULT_TIME_LIMIT_HOURS
+    run_time_limit_hours: _TimeLimit = DEFAULT_TIME_LIMIT_HOURS
     # the currency the portfolio views also convert to (None: account currencies only)
-    base_currency: str | None = None
+    base_currency: _Currency | None = None
     # where the lake lives (s3://, gs://, az://, file://); None keeps everything local
     storage_url: str | None = None
-    parallel_accounts: int = DEFAULT_PARALLEL_ACCOUNTS
+    parallel_accounts: Annotated[int, Field(strict=True, ge=1, le=256)] = DEFAULT_PARALLEL_ACCOUNTS
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def account(self, name: str) -> AccountConfig:
@@ -78,6 +124,25 @@ class Settings:
                 return account
         known = ", ".join(a.name for a in self.accounts) or "none"
         raise SettingsError(f"unknown account {name!r}; configured accounts: {known}")
+
+
+# the keys of [export]: the fields of Settings read from no other place; others are ignored
+_EXPORT_KEYS = {f.name for f in fields(Settings)} - {
+    "data_dir", "accounts", "base_currency", "storage_url", "environ"
+}  # fmt: skip
+
+
+def _refusal(error: ValidationError, where: str = "") -> SettingsError:
+    """The one line for the first problem validation found, never echoing a value."""
+    problems = error.errors()
+    unknown = sorted(str(p["loc"][0]) for p in problems if p["type"].startswith("unexpected"))
+    if unknown:
+        return SettingsError(f"{where}unknown setting(s) {unknown}")
+    first = problems[0]
+    if first["type"] == "value_error":
+        return SettingsError(f"{where}{first['ctx']['error']}")
+    name = str(first["loc"][0])
+    return SettingsError(f"{CONFIG_NAME}: {_REFUSALS.get(name, f'{name} has a wrong value')}")
 
 
 def _read_secret(
@@ -128,24 +193,37 @@ def _account_from_table(entry: Mapping[str, object], index: int) -> AccountConfi
             f"{CONFIG_NAME}: account name {name!r} is reserved for the worker of every "
             "account: rename the account"
         )
-    allowed = {"name", "env", "base_url", "key_env", "secret_env", "key_block", "secret_block"}
-    allowed |= {"wrapper"}
-    unknown = sorted(set(entry) - allowed)
-    if unknown:
-        raise SettingsError(f"{CONFIG_NAME}: account {name}: unknown setting(s) {unknown}")
-    account = AccountConfig(**{k: str(v) for k, v in entry.items() if k != "wrapper"})
-    account = replace(
-        account, wrapper=_wrapper(entry.get("wrapper"), f"{CONFIG_NAME}: account {name}")
-    )
-    if not (account.key_env or account.key_block) or not (
-        account.secret_env or account.secret_block
-    ):
-        raise SettingsError(
-            f"{CONFIG_NAME}: account {name}: say where its key and secret come from "
-            "(key_env and secret_env, or key_block and secret_block)"
+    try:
+        return AccountConfig(**entry)
+    except ValidationError as error:
+        raise _refusal(error, f"{CONFIG_NAME}: account {name}: ") from None
+
+
+def _account_from_environment(env: Mapping[str, str]) -> AccountConfig:
+    """The one account of ``T212_API_KEY`` and ``T212_API_SECRET`` when the file names none."""
+    try:
+        return AccountConfig(
+            name="default",
+            env=env.get("T212_ENV", "live"),
+            base_url=env.get("T212_BASE_URL") or None,
+            key_env="T212_API_KEY",
+            secret_env="T212_API_SECRET",
+            wrapper=env.get("T212_WRAPPER"),
         )
-    resolve_base_url(account.env, account.base_url)
-    return account
+    except ValidationError as error:
+        raise _refusal(error, "T212_WRAPPER: ") from None
+
+
+def _read_document(path: Path, required: bool) -> dict[str, object]:
+    """The TOML document at ``path``; empty when it is absent and was not asked for."""
+    if not (required or path.is_file()):
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
 
 
 def load_settings(
@@ -159,53 +237,28 @@ def load_settings(
     """Settings from the config file (when given or present), .env and the environment."""
     cwd = cwd or Path.cwd()
     env = {**read_dotenv(cwd / ".env"), **(os.environ if environ is None else environ)}
-    config_path = Path(config) if config else cwd / CONFIG_NAME
-    document: dict[str, object] = {}
-    if config or config_path.is_file():
-        try:
-            document = tomllib.loads(config_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SettingsError(f"config file {config_path} does not exist") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"config file {config_path} is not valid TOML: {exc}") from None
+    document = _read_document(Path(config) if config else cwd / CONFIG_NAME, bool(config))
     entries = document.get("accounts") or []
     if not isinstance(entries, list):
         raise SettingsError(f"{CONFIG_NAME}: use [[accounts]] tables for accounts")
     accounts = tuple(_account_from_table(e, i) for i, e in enumerate(entries, 1))
     if len({a.name for a in accounts}) != len(accounts):
         raise SettingsError(f"{CONFIG_NAME}: two accounts share a name")
-    if not accounts:
-        environment = env.get("T212_ENV", "live")
-        resolve_base_url(environment, env.get("T212_BASE_URL"))
-        accounts = (
-            AccountConfig(
-                name="default",
-                env=environment,
-                base_url=env.get("T212_BASE_URL") or None,
-                key_env="T212_API_KEY",
-                secret_env="T212_API_SECRET",
-                wrapper=_wrapper(env.get("T212_WRAPPER"), "T212_WRAPPER"),
-            ),
-        )
     export = document.get("export") or {}
     if not isinstance(export, dict):
         raise SettingsError(f"{CONFIG_NAME}: [export] must be a table")
-    return Settings(
-        data_dir=Path(data_dir or env.get("T212_DATA_DIR") or document.get("data_dir") or "data"),
-        accounts=accounts,
-        reference_max_age_hours=float(export.get("reference_max_age_hours", 12.0)),
-        overlap_days=float(export.get("overlap_days", 2.0)),
-        **_report_settings(export),
-        run_time_limit_hours=_time_limit(export),
-        base_currency=_base_currency(
-            document.get("base_currency") or env.get("T212_BASE_CURRENCY")
-        ),
-        storage_url=_storage_url(
-            storage_url or env.get("T212_STORAGE_URL") or document.get("storage_url")
-        ),
-        parallel_accounts=_parallel_accounts(export),
-        environ=env,
-    )
+    url = storage_url or env.get("T212_STORAGE_URL") or document.get("storage_url")
+    try:
+        return Settings(
+            data_dir=data_dir or env.get("T212_DATA_DIR") or document.get("data_dir") or "data",
+            accounts=accounts or (_account_from_environment(env),),
+            base_currency=document.get("base_currency") or env.get("T212_BASE_CURRENCY") or None,
+            storage_url=_storage_url(url),
+            environ=env,
+            **{key: value for key, value in export.items() if key in _EXPORT_KEYS},
+        )
+    except ValidationError as error:
+        raise _refusal(error) from None
 
 
 def _storage_url(value: object) -> str | None:
@@ -247,53 +300,3 @@ def _check_local_root(path: str) -> None:
         raise SettingsError(f"storage_url file://{path}: the folder does not exist; create it")
     if not root.is_dir():
         raise SettingsError(f"storage_url file://{path} is not a folder")
-
-
-def _parallel_accounts(export: Mapping[str, object]) -> int:
-    """``parallel_accounts`` of ``[export]``: how many accounts are exported at once."""
-    value = export.get("parallel_accounts", DEFAULT_PARALLEL_ACCOUNTS)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
-        raise SettingsError(f"{CONFIG_NAME}: [export] parallel_accounts must be from 1 to 256")
-    return value
-
-
-def _wrapper(value: object, where: str) -> str:
-    """An account's tax wrapper, ``invest`` when not given."""
-    if value is None or value == "":
-        return DEFAULT_WRAPPER
-    if value not in WRAPPERS:
-        choices = " or ".join(f'"{w}"' for w in WRAPPERS)
-        raise SettingsError(f"{where}: wrapper must be {choices}, not {value!r:.20}")
-    return str(value)
-
-
-def _base_currency(value: object) -> str | None:
-    """``base_currency``: a three-letter ISO code such as GBP, or nothing."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value):
-        raise SettingsError(
-            f'{CONFIG_NAME}: base_currency must be a three-letter currency code such as "GBP"'
-        )
-    return value.upper()
-
-
-def _report_settings(export: Mapping[str, object]) -> dict[str, object]:
-    """``with_reports`` (a boolean) and ``reports_start_year`` (a year) of ``[export]``."""
-    with_reports = export.get("with_reports", False)
-    if not isinstance(with_reports, bool):
-        raise SettingsError(f"{CONFIG_NAME}: [export] with_reports must be true or false")
-    start = export.get("reports_start_year")
-    if start is not None and (not isinstance(start, int) or not 2000 <= start <= 2100):
-        raise SettingsError(f"{CONFIG_NAME}: [export] reports_start_year must be a year")
-    return {"with_reports": with_reports, "reports_start_year": start}
-
-
-def _time_limit(export: Mapping[str, object]) -> float | None:
-    """``run_time_limit_hours`` of ``[export]``: hours, 0 for no limit."""
-    hours = export.get("run_time_limit_hours", DEFAULT_TIME_LIMIT_HOURS)
-    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 <= hours < 1e6:
-        raise SettingsError(
-            f"{CONFIG_NAME}: [export] run_time_limit_hours must be a number of hours (0: none)"
-        )
-    return float(hours) or None

@@ -69,16 +69,18 @@ def fake_client(
     credentials: tuple[str, str] = ("fake-key-0123", "fake-secret-4567"),
     **kw,
 ):
-    """A demo-environment client answered by ``script``, waiting on a fake clock."""
+    """A demo-environment client answered by ``script``, waiting on a fake clock.
+
+    ``kw``: fields of ``ClientOptions``, and ``random_source`` for the clock's draws.
+    """
     from extractors.auth import Credentials
-    from extractors.client import T212Client
+    from extractors.client import ClientClock, ClientOptions, T212Client
 
     clock = clock or FakeClock()
+    draws = {"random": kw.pop("random_source")} if "random_source" in kw else {}
     return T212Client(
         Credentials(*credentials),
         env="demo",
-        transport=script.transport,
-        clock=clock,
-        sleep=clock.sleep,
-        **kw,
+        options=ClientOptions(transport=script.transport, **kw),
+        clock=ClientClock(clock, clock.sleep, **draws),
     )

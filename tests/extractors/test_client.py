@@ -16,6 +16,7 @@ from extractors.answers import PREEMPTIBLE_BODY
 from extractors.auth import Credentials
 from extractors.client import (
     USER_AGENT,
+    ClientOptions,
     RetryPolicy,
     T212Client,
     decode_json,
@@ -78,7 +79,11 @@ def test_base_url_rules(env, base_url, expected):
 def test_clear_text_or_bad_url_refused_before_any_request(base_url):
     script = Script(json_response({}))
     with pytest.raises(ConfigurationError) as err:
-        T212Client(Credentials(KEY, SECRET), base_url=base_url, transport=script.transport)
+        T212Client(
+            Credentials(KEY, SECRET),
+            base_url=base_url,
+            options=ClientOptions(transport=script.transport),
+        )
     assert script.requests == []
     assert KEY not in str(err.value)
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from extractors.auth import Credentials
-from extractors.client import RetryPolicy, T212Client
+from extractors.client import ClientClock, ClientOptions, RetryPolicy, T212Client
 from extractors.errors import DeadlineExceeded, RetriesExhausted, TransportError
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.extractors.fakes import FakeClock, Script, json_response, rl_headers
@@ -22,12 +22,8 @@ def make_client(script: Script, clock: FakeClock, deadline: float | None, **kw) 
     return T212Client(
         Credentials("deadline-key", "deadline-secret"),
         env="demo",
-        transport=script.transport,
-        clock=clock,
-        sleep=clock.sleep,
-        deadline=deadline,
-        random_source=lambda: 0.0,
-        **kw,
+        options=ClientOptions(transport=script.transport, deadline=deadline, **kw),
+        clock=ClientClock(clock, clock.sleep, lambda: 0.0),
     )
 
 
@@ -92,9 +88,11 @@ def test_a_dripping_answer_gives_up_within_the_total_timeout(dripping):
     client = T212Client(
         Credentials(DEMO_KEY, DEMO_SECRET),
         base_url=dripping.base_url,
-        retry=policy,
-        total_timeout=0.5,
-        limits={SUMMARY: (10, 1.0)},  # the second attempt goes at once
+        options=ClientOptions(
+            retry=policy,
+            total_timeout=0.5,
+            limits={SUMMARY: (10, 1.0)},  # the second attempt goes at once
+        ),
     )
     with client:
         started = time.monotonic()
@@ -112,7 +110,7 @@ def test_the_run_deadline_cuts_a_dripping_answer_short(dripping):
     client = T212Client(
         Credentials(DEMO_KEY, DEMO_SECRET),
         base_url=dripping.base_url,
-        deadline=time.time() + 0.5,
+        options=ClientOptions(deadline=time.time() + 0.5),
     )
     started = time.monotonic()
     with client, pytest.raises(DeadlineExceeded) as err:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from extractors.auth import Credentials
-from extractors.client import T212Client
+from extractors.client import ClientClock, ClientOptions, T212Client
 from extractors.errors import MalformedResponse, PaginationError
 from extractors.pagination import resolve_next_page
 from tests.extractors.fakes import FakeClock, Script, json_response
@@ -79,7 +79,9 @@ def pages_server(n_pages: int, per_page: int = 3, next_form=None):
 def client_for(script: Script) -> T212Client:
     clock = FakeClock()
     return T212Client(
-        Credentials("k", "s"), transport=script.transport, clock=clock, sleep=clock.sleep
+        Credentials("k", "s"),
+        options=ClientOptions(transport=script.transport),
+        clock=ClientClock(clock, clock.sleep),
     )
 
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from extractors.auth import Credentials
-from extractors.client import RetryPolicy, T212Client
+from extractors.client import ClientOptions, RetryPolicy, T212Client
 from extractors.errors import RetriesExhausted
 from extractors.reports import Downloader
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
@@ -63,7 +63,7 @@ def test_loopback_requests_never_go_through_a_proxy(proxy):
         client = T212Client(
             Credentials(DEMO_KEY, DEMO_SECRET),
             base_url=sb.base_url,
-            retry=RetryPolicy(max_attempts=1),
+            options=ClientOptions(retry=RetryPolicy(max_attempts=1)),
         )
         with client:
             assert client.get(SUMMARY).status == 200
@@ -74,7 +74,9 @@ def test_loopback_requests_never_go_through_a_proxy(proxy):
 
 def test_the_https_api_still_goes_through_the_configured_proxy(proxy):
     client = T212Client(
-        Credentials(DEMO_KEY, DEMO_SECRET), env="live", retry=RetryPolicy(max_attempts=1)
+        Credentials(DEMO_KEY, DEMO_SECRET),
+        env="live",
+        options=ClientOptions(retry=RetryPolicy(max_attempts=1)),
     )
     with client, pytest.raises(RetriesExhausted):
         client.get(SUMMARY)

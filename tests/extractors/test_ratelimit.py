@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from extractors.auth import Credentials
-from extractors.client import T212Client
+from extractors.client import ClientClock, ClientOptions, T212Client
 from extractors.ratelimit import DOCUMENTED_LIMITS, RateLimiter, parse_retry_after
 from tests.extractors.fakes import FakeClock, Script, json_response, rl_headers
 
@@ -136,10 +136,10 @@ def test_client_sends_no_request_while_window_known_spent():
     waits: list[float] = []
     client = T212Client(
         Credentials("k", "s"),
-        transport=script.transport,
-        clock=clock,
-        sleep=clock.sleep,
-        on_wait=lambda endpoint, seconds: waits.append(seconds),
+        options=ClientOptions(
+            transport=script.transport, on_wait=lambda endpoint, seconds: waits.append(seconds)
+        ),
+        clock=ClientClock(clock, clock.sleep),
     )
     for _ in range(20):
         client.get(DIVS)

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from extractors.auth import Credentials
-from extractors.client import RetryPolicy, T212Client
+from extractors.client import ClientOptions, RetryPolicy, T212Client
 from extractors.errors import T212Error
 from extractors.redaction import SERVER_TEXT_LIMIT, Redactor
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
@@ -140,7 +140,9 @@ def test_credentials_echoed_in_response_headers_never_reach_httpx_or_httpcore_lo
     with Sandbox(small_config()) as sb:
         sb.inject("echo_headers")
         client = T212Client(
-            Credentials(DEMO_KEY, DEMO_SECRET), base_url=sb.base_url, retry=RetryPolicy(1)
+            Credentials(DEMO_KEY, DEMO_SECRET),
+            base_url=sb.base_url,
+            options=ClientOptions(retry=RetryPolicy(1)),
         )
         with client, pytest.raises(T212Error):
             client.get(DIVS)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from extractors.auth import Credentials
-from extractors.client import RetryPolicy, T212Client
+from extractors.client import ClientOptions, RetryPolicy, T212Client
 from extractors.reports import EXPORTS, Downloader, Period, fetch_reports
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.sandbox.conftest import small_config
@@ -43,10 +43,12 @@ def test_a_lost_post_answer_creates_one_report_not_two(fault):
         client = T212Client(
             Credentials(DEMO_KEY, DEMO_SECRET),
             base_url=sb.base_url,
-            transport=sent,
-            retry=RetryPolicy(max_attempts=3, backoff_base=0.01),
-            limits=LIMITS,
-            total_timeout=0.3,
+            options=ClientOptions(
+                transport=sent,
+                retry=RetryPolicy(max_attempts=3, backoff_base=0.01),
+                limits=LIMITS,
+                total_timeout=0.3,
+            ),
         )
         with client, Downloader() as downloader:
             pages = list(fetch_reports(client, PERIODS, downloader))
@@ -60,7 +62,11 @@ def test_a_lost_post_answer_creates_one_report_not_two(fault):
 def test_a_post_refused_with_429_is_sent_again_and_still_makes_one_report():
     with Sandbox(small_config(time_scale=0.001, report_seconds=50)) as sb:
         sb.inject("429", path=EXPORTS, method="POST")
-        client = T212Client(Credentials(DEMO_KEY, DEMO_SECRET), base_url=sb.base_url, limits=LIMITS)
+        client = T212Client(
+            Credentials(DEMO_KEY, DEMO_SECRET),
+            base_url=sb.base_url,
+            options=ClientOptions(limits=LIMITS),
+        )
         with client, Downloader() as downloader:
             pages = list(fetch_reports(client, PERIODS[:1], downloader))
         reports = sb.desk.listing(DEMO_ACCOUNT_ID, sb.base_url)

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from extractors.auth import Credentials
-from extractors.client import T212Client
+from extractors.client import ClientClock, ClientOptions, T212Client
 from extractors.extraction import dig, ends_walk, fetch_pages, newest_time, parse_time
 from extractors.resources import DOCUMENTED_LIMITS, ON_REQUEST, RESOURCES, RUN_ORDER, Kind
 from tests.extractors.fakes import FakeClock, Script, json_response
@@ -63,7 +63,9 @@ def day_pages(n_pages: int, per_page: int = 5):
 def client_for(script: Script) -> T212Client:
     clock = FakeClock()
     return T212Client(
-        Credentials("k", "s"), transport=script.transport, clock=clock, sleep=clock.sleep
+        Credentials("k", "s"),
+        options=ClientOptions(transport=script.transport),
+        clock=ClientClock(clock, clock.sleep),
     )
 
 

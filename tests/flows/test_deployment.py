@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.app.deployment import DEPLOYMENT_NAME, deploy_to_pool, local_timezone
+from flows.app.deployment import DEPLOYMENT_NAME, Nightly, deploy_to_pool, local_timezone
 from tests.flows.harness import run_cli
 
 # one worker runs every test that uses the shared Prefect server, so it starts once
@@ -21,13 +21,12 @@ def test_deployment_on_a_work_pool(prefect_harness, tmp_path):
 
     with get_client(sync_client=True) as client:
         client.create_work_pool(WorkPoolCreate(name="t212-test-pool", type="process"))
-    deployment_id = deploy_to_pool(
-        "t212-test-pool",
+    nightly = Nightly(
         cron="30 2 * * *",
         timezone="Europe/London",
         parameters={"data_dir": str(tmp_path), "config": None},
-        source=REPO,
     )
+    deployment_id = deploy_to_pool(nightly, pool="t212-test-pool", source=REPO)
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment(deployment_id)
     assert deployment.name == DEPLOYMENT_NAME

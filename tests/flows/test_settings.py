@@ -260,3 +260,17 @@ def test_an_unknown_wrapper_is_refused_in_one_line(tmp_path: Path, value):
     assert "\n" not in str(caught.value)
     with pytest.raises(SettingsError, match="T212_WRAPPER: wrapper must be"):
         load_settings(environ={"T212_WRAPPER": "lisa"}, cwd=tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        ('overlap_days = "two"', "overlap_days must be a number of days"),
+        ("reference_max_age_hours = []", "reference_max_age_hours must be a number of hours"),
+    ],
+)
+def test_an_export_number_that_is_no_number_is_refused_in_one_line(tmp_path: Path, line, fragment):
+    (tmp_path / "t212-etl.toml").write_text(f"[export]\n{line}\n")
+    with pytest.raises(SettingsError, match=fragment) as refused:
+        load_settings(environ={}, cwd=tmp_path)
+    assert "\n" not in str(refused.value)

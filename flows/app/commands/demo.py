@@ -1,12 +1,16 @@
-"""`t212-etl demo`: the sandbox on a free loopback port, exported by the real pipeline."""
+"""`t212-etl demo` (the sandbox on a free loopback port, exported by the real pipeline) and
+`t212-etl sandbox` (the sandbox served in the foreground)."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flows.app.commands import EXIT_OK
 from flows.pipeline.run import RunSummary
 from sandbox import DEMO_ISA_KEY, DEMO_ISA_SECRET, DEMO_KEY, DEMO_SECRET, Sandbox, SandboxConfig
 from transforms.catalogue import TABLES
@@ -43,6 +47,23 @@ EXAMPLE_QUERIES = (
     "SELECT ticker, quantity, wallet_impact_current_value FROM positions_latest "
     "ORDER BY wallet_impact_current_value DESC LIMIT 10",
 )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The sandbox on a free loopback port, exported into ./demo-data."""
+    from flows.app.commands.run import print_summary, runner_for
+    from flows.pipeline.progress import Progress, activate
+
+    activate(Progress())
+    return run_demo(Path(args.data_dir), runner_for(), print_summary)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Serve the sandbox in the foreground."""
+    from sandbox.cli import run_foreground
+
+    run_foreground(args, out=sys.stdout)
+    return EXIT_OK
 
 
 def run_demo(

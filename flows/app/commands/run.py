@@ -1,5 +1,5 @@
-"""The commands that run the pipeline: `run` and `demo` (in-process, or as a Prefect flow
-run when a Prefect API is configured or asked for), and `serve`."""
+"""`t212-etl run`: the export, in-process or as a Prefect flow run when a Prefect API is
+configured or asked for; `demo` runs the pipeline the same way."""
 
 from __future__ import annotations
 
@@ -81,8 +81,8 @@ def print_summary(summary: RunSummary) -> None:
         print(f"t212-etl: {error}", file=sys.stderr)
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """`t212-etl run`: check the settings first (fast), then run the pipeline."""
+def cmd_run(args: argparse.Namespace) -> int:
+    """Check the settings first (fast), then run the pipeline."""
     from flows.pipeline.storage import lake_for
 
     settings = load_settings(
@@ -134,72 +134,3 @@ def check_data_dir(data_dir: Path) -> None:
             f"data directory {data_dir} cannot be used ({problem}): choose another with "
             "--data-dir or T212_DATA_DIR"
         )
-
-
-def demo_command(args: argparse.Namespace) -> int:
-    """`t212-etl demo`: the sandbox on a free loopback port, exported into ./demo-data."""
-    from flows.app.demo import run_demo
-
-    activate(Progress())
-    return run_demo(Path(args.data_dir), runner_for(), print_summary)
-
-
-def deployment_parameters(settings, args: argparse.Namespace) -> tuple[dict, str]:
-    """The deployment's parameters (names only) and its name.
-
-    A deployment of a group of accounts (``--account``) is named after the group and
-    keeps its working database in a directory of its own under the data directory, so
-    the groups' flow runs can run at once on one worker machine.
-    """
-    from flows.app.deployment import DEPLOYMENT_NAME
-    from flows.pipeline.storage import ALL_ACCOUNTS, worker_name
-
-    group = worker_name(settings, args.account)
-    data_dir = settings.data_dir.resolve()
-    parameters = {"data_dir": str(data_dir), "config": args.config}
-    if settings.storage_url:
-        parameters["storage_url"] = settings.storage_url
-    if group == ALL_ACCOUNTS:
-        return parameters, DEPLOYMENT_NAME
-    parameters.update(data_dir=str(data_dir / "groups" / group), accounts=sorted(args.account))
-    return parameters, f"{DEPLOYMENT_NAME}-{group}"
-
-
-def serve_command(args: argparse.Namespace) -> int:
-    """`t212-etl serve`: the nightly schedule, served here or registered on a work pool."""
-    from flows.app.deployment import deploy_to_pool, local_timezone, serve_here
-
-    settings = load_settings(
-        data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
-    )
-    for account in args.account or []:
-        settings.account(account)  # an unknown name fails here, not at night
-    if not os.environ.get("PREFECT_API_URL"):
-        from prefect.settings import PREFECT_API_URL
-
-        if not PREFECT_API_URL.value():
-            raise SettingsError(
-                "serve needs a Prefect server: start one with `prefect server start`, then "
-                "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` (or use cron: "
-                "`30 2 * * * t212-etl run`, see docs/configuration.md)"
-            )
-    parameters, name = deployment_parameters(settings, args)
-    timezone = args.timezone or local_timezone()
-    if args.pool:
-        deployment_id = deploy_to_pool(
-            args.pool,
-            cron=args.cron,
-            timezone=timezone,
-            parameters=parameters,
-            source=args.source or Path.cwd(),
-            name=name,
-        )
-        print(
-            f"deployment nightly_export/{name} ({deployment_id}) registered on work "
-            f"pool {args.pool}: cron '{args.cron}' in {timezone}; start a worker with "
-            f"`prefect worker start --pool {args.pool}`"
-        )
-        return 0
-    print(f"serving nightly_export/{name}: cron '{args.cron}' in {timezone}; Ctrl-C stops")
-    serve_here(cron=args.cron, timezone=timezone, parameters=parameters, name=name)
-    return 0
