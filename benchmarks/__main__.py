@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from benchmarks import accounts, bigaccount, endtoend, lake, local, network, portfolio, publish
-from benchmarks.report import render
+from benchmarks.results import render
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 # the parts that take nothing but the common options

@@ -10,7 +10,7 @@ from pathlib import Path
 from unittest import mock
 
 from benchmarks.remote import RemoteSandbox
-from benchmarks.report import Row, Section, median
+from benchmarks.results import Row, Section, median
 from flows.pipeline import run as pipeline_run
 from flows.pipeline.run import RunSummary, run_export
 from flows.pipeline.settings import AccountConfig, Settings

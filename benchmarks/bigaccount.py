@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.plainscript import timed_plain
 from benchmarks.remote import RemoteSandbox
-from benchmarks.report import Row, Section, median
+from benchmarks.results import Row, Section, median
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, SandboxConfig, SandboxSize
 from warehouse import connect_readonly
 

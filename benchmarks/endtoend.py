@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.remote import RemoteSandbox
-from benchmarks.report import Row, Section, median
+from benchmarks.results import Row, Section, median
 from flows.app.commands.demo import DEMO_TIME_SCALE
 from flows.pipeline.run import run_export
 from flows.pipeline.settings import AccountConfig, Settings

@@ -31,7 +31,7 @@ import httpx
 
 from benchmarks.accounts import settings_for as accounts_settings
 from benchmarks.remote import RemoteSandbox
-from benchmarks.report import Row, Section, median
+from benchmarks.results import Row, Section, median
 from flows.pipeline import run as pipeline_run
 from flows.pipeline.run import run_export
 from flows.pipeline.settings import Settings

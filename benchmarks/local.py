@@ -19,7 +19,7 @@ from pathlib import Path
 from unittest import mock
 
 from benchmarks import ceiling, dltload, rawpages
-from benchmarks.report import Row, Section, median
+from benchmarks.results import Row, Section, median
 from extractors.resources import RESOURCES
 from flows.pipeline.rebuild import replay_run
 from warehouse import Warehouse, raw

@@ -11,7 +11,7 @@ from unittest import mock
 
 from benchmarks.endtoend import cli
 from benchmarks.remote import RemoteSandbox
-from benchmarks.report import Row, Section, median
+from benchmarks.results import Row, Section, median
 from extractors.resources import RESOURCES, Kind
 from flows.pipeline.run import RunSummary, run_export
 from flows.pipeline.settings import AccountConfig, Settings

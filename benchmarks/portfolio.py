@@ -18,7 +18,7 @@ from pathlib import Path
 
 from benchmarks.bigaccount import run_cli
 from benchmarks.remote import RemoteSandbox
-from benchmarks.report import Row, Section, median
+from benchmarks.results import Row, Section, median
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, SandboxConfig, SandboxSize
 from warehouse import connect_readonly
 from warehouse.portfolio_views import PORTFOLIO_VIEWS

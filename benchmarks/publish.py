@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from benchmarks.report import Row, Section, median
+from benchmarks.results import Row, Section, median
 from warehouse import Warehouse
 from warehouse.published import STORAGE_VERSION
 from warehouse.store import MEMORY_LIMIT

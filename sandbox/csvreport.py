@@ -1,4 +1,4 @@
-"""The CSV export file: a byte-order mark, only the columns its rows need, oldest row first.
+"""The CSV report file: a byte-order mark, only the columns its rows need, oldest row first.
 
 Rows agree with the JSON history: order rows carry ``EOF`` + the order id, dividend rows
 the instrument's ISIN and symbol on the payment's date with the tax withheld, interest

@@ -14,9 +14,9 @@ from urllib.parse import parse_qs
 from extractors.resources import RESOURCES, Kind
 from sandbox.account import AccountBook
 from sandbox.config import AccountSpec
-from sandbox.exports import ReportDesk
 from sandbox.faults import FaultPlan
 from sandbox.ratelimit import RateLimiter
+from sandbox.reports import ReportDesk
 from sandbox.resources import PATHS, ROUTES, Call, Reply, error
 from sandbox.wire import Request, encode
 

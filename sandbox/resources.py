@@ -12,8 +12,8 @@ from extractors.resources import RESOURCES, Kind
 from sandbox.account import AccountBook
 from sandbox.config import API
 from sandbox.exchanges import exchanges
-from sandbox.exports import ReportDesk, ReportError
 from sandbox.history import Series
+from sandbox.reports import ReportDesk, ReportError
 from sandbox.transactions import TransactionSeries
 from sandbox.wire import iso, parse_iso
 

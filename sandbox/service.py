@@ -8,10 +8,10 @@ from typing import Any
 
 from sandbox.account import AccountBook
 from sandbox.config import ALL_SCOPES, AccountSpec, SandboxConfig
-from sandbox.exports import ReportDesk, render_csv
 from sandbox.faults import Fault, FaultPlan
 from sandbox.gateway import Gateway
 from sandbox.ratelimit import RateLimiter
+from sandbox.reports import ReportDesk, render_csv
 from sandbox.resources import Reply
 from sandbox.server import SandboxServer
 from sandbox.wire import Request, to_ms

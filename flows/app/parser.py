@@ -101,12 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--source", help="with --pool: where workers find the code (path or git URL; default .)"
     )
-    report = sub.add_parser("report", help="write a self-contained HTML report with charts")
-    _common(report)
-    report.add_argument(
+    # `report` was its name before `report` came to mean only the CSV reports
+    dashboard = sub.add_parser(
+        "dashboard", aliases=["report"], help="write a self-contained HTML dashboard with charts"
+    )
+    _common(dashboard)
+    dashboard.set_defaults(command="dashboard")
+    dashboard.add_argument(
         "--account", action="append", type=int, help="only this account id (repeatable)"
     )
-    report.add_argument("--output", help="the HTML file (default <data-dir>/report.html)")
+    dashboard.add_argument("--output", help="the HTML file (default <data-dir>/dashboard.html)")
     trackers = sub.add_parser(
         "export-to", help="import files for Ghostfolio or Portfolio Performance"
     )

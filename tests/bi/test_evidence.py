@@ -21,8 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.flows.report.browser import Browser
-from tests.flows.report.sample import build_warehouse
+from tests.flows.dashboard.browser import Browser
+from tests.flows.dashboard.sample import build_warehouse
 from tests.loopback import serving
 
 pytestmark = [pytest.mark.xdist_group("evidence"), pytest.mark.slow]  # Node, npm, Chromium

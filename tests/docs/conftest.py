@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.flows.report.sample import build_warehouse
+from tests.flows.dashboard.sample import build_warehouse
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ def test_everything_created_is_private_whatever_the_umask(tmp_path, capsys):
         os.umask(old)
     capsys.readouterr()
     found = modes(data_dir)
-    assert len(found) > 50 and any(p.name == "report.html" for p in found)
+    assert len(found) > 50 and any(p.name == "dashboard.html" for p in found)
     assert any(p.suffix == ".gz" for p in found) and any(p.suffix == ".parquet" for p in found)
     for path, mode in found.items():
         expected = 0o700 if path.is_dir() else 0o600

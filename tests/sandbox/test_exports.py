@@ -10,7 +10,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-import sandbox.exports
+import sandbox.reports
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.sandbox.conftest import API, small_config, walk
 
@@ -77,7 +77,7 @@ def test_more_than_a_year_is_refused_with_a_message(client: httpx.Client) -> Non
 def test_report_moves_through_statuses_and_downloads(slow_reports: Sandbox, monkeypatch) -> None:
     sb = slow_reports
     clock = Clock()
-    monkeypatch.setattr(sandbox.exports, "time", clock)
+    monkeypatch.setattr(sandbox.reports, "time", clock)
     with httpx.Client(base_url=sb.base_url, auth=(DEMO_KEY, DEMO_SECRET)) as client:
         posted = client.post(EXPORTS, json={"dataIncluded": ALL, "timeFrom": FROM, "timeTo": TO})
         assert posted.status_code == 200

@@ -35,7 +35,7 @@ KEPT = [
     ".warehouse.duckdb.backup.tmp",
     ".warehouse.duckdb.tmp",
     "warehouse.duckdb.k3j_h5g6.tmp",
-    ".report.html.abcdefgh.tmp",
+    ".dashboard.html.abcdefgh.tmp",
     ".work/notes.tmp",
     ".work/warehouse.duckdb.tmp/notes.txt",
     "raw/1/dividends/r1/notes.tmp",

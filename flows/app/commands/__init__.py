@@ -21,7 +21,7 @@ COMMANDS = {
     "serve": "serve",
     "sql": "readers",
     "status": "readers",
-    "report": "readers",
+    "dashboard": "readers",
     "mcp": "readers",
     "export-to": "readers",
     "rebuild": "loads",

@@ -1,4 +1,4 @@
-"""The commands that read the published warehouse: `sql`, `status`, `report`, `mcp` and
+"""The commands that read the published warehouse: `sql`, `status`, `dashboard`, `mcp` and
 `export-to` (none imports Prefect)."""
 
 from __future__ import annotations
@@ -40,15 +40,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_FAILED if attention else EXIT_OK
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    """Write the HTML report (no Prefect import: it only reads the published warehouse)."""
-    from flows.app.report import UnknownAccount, write_report
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Write the HTML dashboard (no Prefect import: it only reads the published warehouse)."""
+    from flows.app.dashboard import UnknownAccount, write_dashboard
 
     try:
-        path = write_report(data_dir_of(args), args.output, args.account)
+        path = write_dashboard(data_dir_of(args), args.output, args.account)
     except UnknownAccount as exc:
         raise UserError(str(exc)) from None
-    print(f"report written to {path}")
+    print(f"dashboard written to {path}")
     return EXIT_OK
 
 

@@ -1,4 +1,4 @@
-"""CSV report exports: requests, their Queued -> Processing -> Finished life, and the file."""
+"""CSV reports: requests, their Queued -> Processing -> Finished life, and the file."""
 
 from __future__ import annotations
 

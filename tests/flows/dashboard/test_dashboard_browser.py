@@ -1,4 +1,4 @@
-"""The report in headless Chromium: every chart draws, offline, with the warehouse's numbers."""
+"""The dashboard in headless Chromium: every chart draws, offline, with the warehouse's numbers."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.app.report import write_report
-from flows.app.report.money import format_money, format_percent
+from flows.app.dashboard import write_dashboard
+from flows.app.dashboard.money import format_money, format_percent
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID
+from tests.flows.dashboard.browser import Browser
+from tests.flows.dashboard.sample import RUNS, build_dividend_free_warehouse
 from tests.flows.harness import scalar
-from tests.flows.report.browser import Browser
-from tests.flows.report.sample import RUNS, build_dividend_free_warehouse
 
 pytestmark = pytest.mark.slow  # a headless Chromium
 
@@ -55,17 +55,17 @@ def _open(page: Path, profile: Path) -> tuple[list, dict, list[str], list[str], 
 
 def test_report_draws_every_chart_with_warehouse_numbers(report_warehouse, tmp_path):
     data_dir, _ = report_warehouse
-    page = write_report(data_dir, tmp_path / "report.html")
+    page = write_dashboard(data_dir, tmp_path / "dashboard.html")
     charts, ids, errors, urls, browser = _open(page, tmp_path / "profile")
     try:
         browser_cells = {
             account: browser.evaluate(FIRST_INCOME_ROW % account) for account in CURRENCIES
         }
-        browser.screenshot(tmp_path / "report.png")
+        browser.screenshot(tmp_path / "dashboard.png")
     finally:
         browser.close()
-    if os.environ.get("REPORT_SCREENSHOT_TO"):  # refreshes docs/report.png on demand
-        shutil.copyfile(tmp_path / "report.png", os.environ["REPORT_SCREENSHOT_TO"])
+    if os.environ.get("REPORT_SCREENSHOT_TO"):  # refreshes docs/dashboard.png on demand
+        shutil.copyfile(tmp_path / "dashboard.png", os.environ["REPORT_SCREENSHOT_TO"])
 
     assert errors == []
     assert urls == [page.as_uri()], "the report must load nothing beyond itself"
@@ -73,7 +73,7 @@ def test_report_draws_every_chart_with_warehouse_numbers(report_warehouse, tmp_p
     assert {c["id"] for c in charts} == expected
     for chart in charts:
         assert chart["svgs"] >= 1 and chart["traces"] >= 1 and chart["drawn"] >= 1, chart
-    assert (tmp_path / "report.png").stat().st_size > 20_000
+    assert (tmp_path / "dashboard.png").stat().st_size > 20_000
 
     as_of = datetime.fromisoformat(_as_of(page))
     for account, cur in CURRENCIES.items():
@@ -141,7 +141,7 @@ def _as_of(page: Path) -> str:
 def test_account_without_dividends_says_so_and_draws_the_rest(tmp_path):
     data_dir = tmp_path / "wh"
     build_dividend_free_warehouse(data_dir)
-    page = write_report(data_dir, tmp_path / "report.html")
+    page = write_dashboard(data_dir, tmp_path / "dashboard.html")
     charts, ids, errors, urls, browser = _open(page, tmp_path / "profile")
     browser.close()
 

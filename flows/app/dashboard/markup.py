@@ -1,4 +1,4 @@
-"""Small pieces of report HTML shared by the sections: empty states and number cells."""
+"""Small pieces of dashboard HTML shared by the sections: empty states and number cells."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from html import escape
 
 import pandas as pd
 
-from flows.app.report.money import format_money, format_percent
+from flows.app.dashboard.money import format_money, format_percent
 
 
 def exact(value: object) -> Decimal | None:

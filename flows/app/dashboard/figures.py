@@ -1,4 +1,4 @@
-"""The report's charts as plotly figures, built from the query frames of one currency."""
+"""The dashboard's charts as plotly figures, built from the query frames of one currency."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from html import escape
 import pandas as pd
 import plotly.graph_objects as go
 
-from flows.app.report.queries import MONTHS, month_start
+from flows.app.dashboard.queries import MONTHS, month_start
 
 TOP_PAYERS = 8
 TOP_HOLDINGS = 15

@@ -1,4 +1,4 @@
-"""The report command and page without a browser: files, accounts, empty cases, formatting."""
+"""The dashboard command and page without a browser: files, accounts, empty cases, formatting."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pandas as pd
 
-from flows.app.report import build_report
-from flows.app.report.money import format_change, format_money, format_percent
-from flows.app.report.queries import INTEREST_LIKE_BELOW, _median_gap_days, month_start
+from flows.app.dashboard import build_dashboard
+from flows.app.dashboard.money import format_change, format_money, format_percent
+from flows.app.dashboard.queries import INTEREST_LIKE_BELOW, _median_gap_days, month_start
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID
 from tests.flows.harness import scalar
 from warehouse import Warehouse
@@ -29,9 +29,9 @@ sys.exit(code)
 """
 
 
-def _report_cli(*args: str) -> subprocess.CompletedProcess:
+def _dashboard_cli(*args: str, command: str = "dashboard") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", NO_PREFECT, "report", *args],
+        [sys.executable, "-c", NO_PREFECT, command, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -40,11 +40,12 @@ def _report_cli(*args: str) -> subprocess.CompletedProcess:
 
 def test_cli_writes_a_private_self_contained_page_without_prefect(report_warehouse):
     data_dir, _ = report_warehouse
-    done = _report_cli("--data-dir", str(data_dir))
+    # `report`, the command's earlier name, still writes it
+    done = _dashboard_cli("--data-dir", str(data_dir), command="report")
     assert done.returncode == 0, done.stderr
     assert "prefect modules: []" in done.stdout
-    page = data_dir / "report.html"
-    assert f"report written to {page}" in done.stdout
+    page = data_dir / "dashboard.html"
+    assert f"dashboard written to {page}" in done.stdout
     assert stat.S_IMODE(page.stat().st_mode) == 0o600
     html = page.read_text()
     assert html.count("plotly.js v") == 1, "plotly.js is inlined exactly once"
@@ -57,7 +58,7 @@ def test_cli_one_account_to_a_chosen_file(report_warehouse, tmp_path):
     data_dir, _ = report_warehouse
     out = tmp_path / "isa.html"
     args = ("--data-dir", str(data_dir), "--account", str(DEMO_ISA_ACCOUNT_ID), "--output")
-    done = _report_cli(*args, str(out))
+    done = _dashboard_cli(*args, str(out))
     assert done.returncode == 0, done.stderr
     html = out.read_text()
     assert f'data-testid="account-{DEMO_ISA_ACCOUNT_ID}"' in html
@@ -67,7 +68,7 @@ def test_cli_one_account_to_a_chosen_file(report_warehouse, tmp_path):
 
 def test_cli_refuses_an_unknown_account(report_warehouse, tmp_path):
     data_dir, _ = report_warehouse
-    done = _report_cli("--data-dir", str(data_dir), "--account", "42", "--output", "x.html")
+    done = _dashboard_cli("--data-dir", str(data_dir), "--account", "42", "--output", "x.html")
     assert done.returncode == 2
     assert "no account 42 in the warehouse" in done.stderr
 
@@ -75,7 +76,7 @@ def test_cli_refuses_an_unknown_account(report_warehouse, tmp_path):
 def test_empty_warehouse_gets_a_message_not_a_chart(tmp_path):
     with Warehouse.open(tmp_path) as warehouse:
         warehouse.publish_database()
-    html = build_report(tmp_path)
+    html = build_dashboard(tmp_path)
     assert 'data-testid="empty-warehouse"' in html
     assert "run `t212-etl run` first" in html
     assert "plotly" not in html.lower()
@@ -83,7 +84,7 @@ def test_empty_warehouse_gets_a_message_not_a_chart(tmp_path):
 
 def test_cash_flows_tell_interest_like_deposits_apart(report_warehouse):
     data_dir, _ = report_warehouse
-    html = build_report(data_dir, [DEMO_ACCOUNT_ID])
+    html = build_dashboard(data_dir, [DEMO_ACCOUNT_ID])
     shown = dict(
         re.findall(r'data-testid="cash-(\w+)" data-value="([^"]+)"', html.replace("-like", ""))
     )

@@ -1,4 +1,4 @@
-"""Reads of the published warehouse for the report: small pandas frames, money as Decimal."""
+"""Reads of the published warehouse for the dashboard: small pandas frames, money as Decimal."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ CADENCE_MIN_PAYMENTS = 3
 
 @dataclass(frozen=True)
 class AccountData:
-    """Everything the report shows about one account."""
+    """Everything the dashboard shows about one account."""
 
     account_id: int
     summary: pd.Series | None
@@ -62,7 +62,7 @@ def account_ids(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 
 def read_account(con: duckdb.DuckDBPyConnection, account_id: int, as_of: datetime) -> AccountData:
-    """All report frames of ``account_id``, with trailing windows ending at ``as_of``."""
+    """All dashboard frames of ``account_id``, with trailing windows ending at ``as_of``."""
     acc = [account_id]
     summaries = frame(
         con,

@@ -1,4 +1,4 @@
-"""`t212-etl report`: one self-contained HTML page of charts and tables from the warehouse."""
+"""`t212-etl dashboard`: one self-contained HTML page of charts and tables from the warehouse."""
 
 from __future__ import annotations
 
@@ -9,20 +9,20 @@ from pathlib import Path
 from warehouse import connect_readonly
 from warehouse.files import write_atomic
 
-REPORT_FILE = "report.html"
+DASHBOARD_FILE = "dashboard.html"
 
 
 class UnknownAccount(ValueError):
     """An account asked for is not in the warehouse."""
 
 
-def build_report(
+def build_dashboard(
     data_dir: Path, account_ids: Sequence[int] | None = None, as_of: datetime | None = None
 ) -> str:
-    """The report page of ``account_ids`` (default every account) as HTML text."""
-    from flows.app.report.queries import account_ids as known_accounts
-    from flows.app.report.queries import read_account
-    from flows.app.report.render import render_page
+    """The dashboard page of ``account_ids`` (default every account) as HTML text."""
+    from flows.app.dashboard.queries import account_ids as known_accounts
+    from flows.app.dashboard.queries import read_account
+    from flows.app.dashboard.render import render_page
 
     as_of = as_of or datetime.now(UTC)
     con = connect_readonly(Path(data_dir))
@@ -41,13 +41,13 @@ def build_report(
     return render_page(accounts, as_of)
 
 
-def write_report(
+def write_dashboard(
     data_dir: Path,
     output: Path | None = None,
     account_ids: Sequence[int] | None = None,
     as_of: datetime | None = None,
 ) -> Path:
-    """Write the report (default ``<data_dir>/report.html``, owner-only) and return its path."""
-    target = Path(output) if output else Path(data_dir) / REPORT_FILE
-    write_atomic(target, build_report(data_dir, account_ids, as_of).encode("utf-8"))
+    """Write the dashboard (default ``<data_dir>/dashboard.html``, owner-only) at its path."""
+    target = Path(output) if output else Path(data_dir) / DASHBOARD_FILE
+    write_atomic(target, build_dashboard(data_dir, account_ids, as_of).encode("utf-8"))
     return target

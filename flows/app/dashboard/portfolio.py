@@ -12,9 +12,9 @@ from html import escape
 
 import pandas as pd
 
-from flows.app.report.markup import empty, exact, money_cell, percent_cell
-from flows.app.report.money import format_date, format_money, format_percent
-from flows.app.report.queries import AccountData
+from flows.app.dashboard.markup import empty, exact, money_cell, percent_cell
+from flows.app.dashboard.money import format_date, format_money, format_percent
+from flows.app.dashboard.queries import AccountData
 
 MAX_YEARS = 6
 UK_METHOD = "HMRC share matching: same day, 30 days, Section 104 pool"

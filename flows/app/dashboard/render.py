@@ -1,4 +1,4 @@
-"""The report as one self-contained HTML page: header, one section per account, inline charts."""
+"""The dashboard as one self-contained HTML page: header, one section per account, inline charts."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from html import escape
 import pandas as pd
 import plotly.graph_objects as go
 
-from flows.app.report import figures, portfolio
-from flows.app.report.markup import empty, money_cell
-from flows.app.report.money import (
+from flows.app.dashboard import figures, portfolio
+from flows.app.dashboard.markup import empty, money_cell
+from flows.app.dashboard.money import (
     format_change,
     format_date,
     format_money,
     format_percent,
     format_time,
 )
-from flows.app.report.queries import INTEREST_LIKE_BELOW, MONTHS, AccountData
+from flows.app.dashboard.queries import INTEREST_LIKE_BELOW, MONTHS, AccountData
 
 NEXT_PAYERS_DAYS = 90
 _CONFIG = {"displaylogo": False, "responsive": True}
@@ -63,19 +63,19 @@ class _Charts:
 
 
 def render_page(accounts: list[AccountData], as_of: datetime) -> str:
-    """The whole report page for ``accounts`` as of ``as_of``."""
+    """The whole dashboard page for ``accounts`` as of ``as_of``."""
     charts = _Charts()
     body = [_section(data, as_of, charts) for data in accounts] or [
         empty(
             "This warehouse holds no account data yet: run `t212-etl run` first, "
-            "then make the report again.",
+            "then make the dashboard again.",
             "empty-warehouse",
         )
     ]
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Trading 212 report {format_date(as_of)}</title><style>{_STYLE}</style></head>"
+        f"<title>Trading 212 dashboard {format_date(as_of)}</title><style>{_STYLE}</style></head>"
         f"<body>{_header(accounts, as_of)}<main>{''.join(body)}</main></body></html>\n"
     )
 
@@ -99,7 +99,7 @@ def _header(accounts: list[AccountData], as_of: datetime) -> str:
         else ""
     )
     return (
-        "<header><h1>Trading 212 report</h1>"
+        "<header><h1>Trading 212 dashboard</h1>"
         f'<p>Made <time data-testid="as-of" datetime="{as_of.isoformat()}">'
         f"{format_time(as_of)}</time> from the warehouse; amounts in each account's currency, "
         f"never converted or added across currencies.</p>{table}</header>"

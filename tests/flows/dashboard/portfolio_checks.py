@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from flows.app.report.money import format_money
-from flows.app.report.portfolio import MAX_YEARS
-from tests.flows.report.pages import Page, query
+from flows.app.dashboard.money import format_money
+from flows.app.dashboard.portfolio import MAX_YEARS
+from tests.flows.dashboard.pages import Page, query
 
 GAINS_SQL = """
     SELECT "year", "disposals", "proceeds", "allowable_costs", "gain", "loss",

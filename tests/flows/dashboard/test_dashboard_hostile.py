@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.app.report import build_report, write_report
-from flows.app.report.money import format_money
-from tests.flows.report.browser import Browser
+from flows.app.dashboard import build_dashboard, write_dashboard
+from flows.app.dashboard.money import format_money
+from tests.flows.dashboard.browser import Browser
 from warehouse import Warehouse
 
 AS_OF = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
@@ -132,14 +132,14 @@ def hostile_warehouse(tmp_path_factory) -> Path:
 
 
 def test_chart_ids_come_from_a_counter_not_from_data(hostile_warehouse):
-    html = build_report(hostile_warehouse, as_of=AS_OF)
+    html = build_dashboard(hostile_warehouse, as_of=AS_OF)
     ids = re.findall(r'<div id="([^"]*)"', html)
     assert ids and all(re.fullmatch(r"chart-\d+", i) for i in ids), ids
     assert len(set(ids)) == len(ids) == len(ACCOUNTS) * len(CHARTS)
 
 
 def test_hostile_text_shows_as_text_and_runs_nothing(hostile_warehouse, tmp_path):
-    page = write_report(hostile_warehouse, tmp_path / "report.html", as_of=AS_OF)
+    page = write_dashboard(hostile_warehouse, tmp_path / "dashboard.html", as_of=AS_OF)
     browser = Browser(tmp_path / "profile")
     try:
         browser.open(page.as_uri())
@@ -149,7 +149,7 @@ def test_hostile_text_shows_as_text_and_runs_nothing(hostile_warehouse, tmp_path
         browser.close()
 
     assert state["pwned"] is None
-    assert state["title"] == f"Trading 212 report {AS_OF.date().isoformat()}"
+    assert state["title"] == f"Trading 212 dashboard {AS_OF.date().isoformat()}"
     assert state["injected"] == 0
     assert errors == []
     assert urls == [page.as_uri()]

@@ -1,4 +1,4 @@
-"""The report's portfolio sections: realised gains and income by UK tax year, and returns.
+"""The dashboard's portfolio sections: realised gains and income by UK tax year, and returns.
 
 A warehouse written row by row gives every case its own account: 7101 has more than six
 years of everything, 7102 nothing but its value, 7103 one year, no average-cost rows and
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.app.report import build_report
-from flows.app.report.money import format_money, format_percent
-from flows.app.report.portfolio import MAX_YEARS, RETURN_METHODS, UK_METHOD
-from tests.flows.report.pages import insert, query, read_page
-from tests.flows.report.portfolio_checks import (
+from flows.app.dashboard import build_dashboard
+from flows.app.dashboard.money import format_money, format_percent
+from flows.app.dashboard.portfolio import MAX_YEARS, RETURN_METHODS, UK_METHOD
+from tests.flows.dashboard.pages import insert, query, read_page
+from tests.flows.dashboard.portfolio_checks import (
     GAINS_SQL,
     INCEPTION_SQL,
     INCOME_SQL,
@@ -110,7 +110,7 @@ def portfolio_warehouse(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(portfolio_warehouse):
-    return read_page(build_report(portfolio_warehouse, as_of=AS_OF))
+    return read_page(build_dashboard(portfolio_warehouse, as_of=AS_OF))
 
 
 def test_gains_show_the_latest_six_uk_tax_years_with_the_views_numbers(portfolio_warehouse, page):
