@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import duckdb
 
+from warehouse.coverage_views import COVERAGE_VIEWS
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
 from warehouse.tax_views import TAX_VIEWS
 
@@ -350,6 +351,6 @@ def comment_sql(kind: str, name: str, text: str) -> str:
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """Create or replace every analysis view, the portfolio model's after the others, each
     with its description as the view's comment."""
-    for name, body in {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}.items():
+    for name, body in {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS, **COVERAGE_VIEWS}.items():
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
         con.execute(comment_sql("VIEW", name, description(body)))

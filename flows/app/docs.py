@@ -12,6 +12,7 @@ from pathlib import Path
 from extractors.resources import RESOURCES
 from transforms.catalogue import TABLES, Table
 from warehouse.bookkeeping import BOOKKEEPING
+from warehouse.coverage_views import COVERAGE_VIEWS
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
 from warehouse.tax_views import TAX_VIEWS
 from warehouse.views import VIEWS, description
@@ -86,7 +87,7 @@ def views_page() -> str:
     """Every view, in creation order, with the description its definition starts with."""
     rows = "".join(
         f"| `{name}` | {description(body)} |\n"
-        for name, body in {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}.items()
+        for name, body in {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS, **COVERAGE_VIEWS}.items()
     )
     return (
         _HEADER.format("warehouse/views.py, portfolio_views.py and tax_views.py") + "# Views\n\n"

@@ -7,11 +7,12 @@ from decimal import Decimal as D
 
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
 from warehouse import Warehouse
+from warehouse.coverage_views import COVERAGE_VIEWS
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
 from warehouse.tax_views import TAX_VIEWS
 from warehouse.views import VIEWS
 
-ALL_VIEWS = {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}
+ALL_VIEWS = {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS, **COVERAGE_VIEWS}
 
 
 def _load(wh, resource, account, table, rows):

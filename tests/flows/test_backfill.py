@@ -1,0 +1,128 @@
+"""A 90-day API horizon: `run` alone stops there; `run --backfill-reports` reaches the truth."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from flows.app.status import status_report
+from flows.pipeline.reports import ReportOptions
+from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
+from tests.flows.harness import export, run_cli, sandbox_config, scalar, settings_for
+from tests.flows.test_reports import Recorder
+from warehouse import connect_readonly
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+DAYS = 90
+RESOURCES = ("dividends", "orders", "transactions")
+_ITEMS = """
+    SELECT resource, count(*), sum(amount) FROM history_items
+    WHERE account_id = ? GROUP BY ALL ORDER BY ALL
+"""
+
+
+def horizon_sandbox() -> Sandbox:
+    config = sandbox_config(now=NOW)
+    account = dataclasses.replace(config.accounts[0], history_days=DAYS)
+    return Sandbox(dataclasses.replace(config, accounts=(account,)))
+
+
+def truth(sb: Sandbox) -> dict[str, tuple[int, Decimal]]:
+    """Per resource, items and their amounts as the sandbox generated them (fills for orders)."""
+    book = sb.books[DEMO_ACCOUNT_ID]
+    fills = [book.orders.item(i)["fill"] for i in range(book.orders.count)]
+    fills = [f["walletImpact"]["netValue"] for f in fills if f is not None]
+    out = {"orders": (len(fills), sum(fills, Decimal(0)))}
+    for name in ("dividends", "transactions"):
+        series = getattr(book, name)
+        amounts = [series.item(i)["amount"] for i in range(series.count)]
+        out[name] = (len(amounts), sum(amounts, Decimal(0)))
+    return out
+
+
+def items(data_dir) -> dict[str, tuple[int, Decimal]]:
+    """Per resource, items and amounts of ``history_items`` (each event once, either source)."""
+    con = connect_readonly(data_dir)
+    try:
+        rows = con.execute(_ITEMS, [DEMO_ACCOUNT_ID]).fetchall()
+    finally:
+        con.close()
+    return {r: (n, total) for r, n, total in rows}
+
+
+def report_periods(sb: Sandbox) -> Counter:
+    """How often each period was asked for, by the sandbox's own record of requests."""
+    return Counter(r["timeFrom"] for r in sb.desk.listing(DEMO_ACCOUNT_ID, sb.base_url))
+
+
+def backfill(settings, download: Recorder | None = None):
+    options = ReportOptions(backfill=True, download_transport=download)
+    return export(settings, backfill_reports=True, ctx_options={"reports": options})
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory):
+    """A run, its status, then a backfill and its status, on one horizon account."""
+    data_dir = tmp_path_factory.mktemp("horizon")
+    with horizon_sandbox() as sb:
+        settings = settings_for(sb, data_dir)
+        first = export(settings)
+        after_run = items(data_dir)
+        status_before = status_report(data_dir)
+        summary = backfill(settings)
+        status_after = status_report(data_dir)
+        yield sb, data_dir, first, after_run, status_before, summary, status_after
+
+
+def test_run_alone_stops_at_the_horizon_and_status_says_what_to_run(backfilled):
+    sb, _, first, after_run, (text, attention), _, _ = backfilled
+    assert first.exit_code == 0, first.errors()
+    expected = truth(sb)
+    for name in RESOURCES:
+        assert 0 < after_run[name][0] < expected[name][0], name
+    lines = [line for line in text.splitlines() if "--backfill-reports" in line]
+    assert len(lines) == 1 and attention
+    assert f"account {DEMO_ACCOUNT_ID}" in lines[0] and "orders" in lines[0]
+    assert "positions opened" in lines[0]
+
+
+def test_the_backfill_ends_with_the_sandbox_truth_and_status_is_quiet(backfilled):
+    sb, data_dir, _, _, _, summary, (text, _) = backfilled
+    assert summary.exit_code == 0, summary.errors()
+    assert items(data_dir) == truth(sb)
+    assert "--backfill-reports" not in text
+    flagged = scalar(data_dir, "SELECT count(*) FROM history_coverage WHERE needs_backfill")
+    assert flagged == 0
+    # every period asked for once; the years from the first activity to now are covered
+    periods = report_periods(sb)
+    assert set(periods.values()) == {1}
+    first_year = min(datetime.fromisoformat(p.replace("Z", "+00:00")).year for p in periods)
+    book = sb.books[DEMO_ACCOUNT_ID]
+    started = min(s.time_ms(0) for s in (book.dividends, book.orders, book.transactions))
+    assert first_year == datetime.fromtimestamp(started / 1000, UTC).year - 1  # one empty year
+
+
+def test_a_killed_backfill_resumes_without_asking_for_a_period_twice(tmp_path):
+    data_dir = tmp_path / "data"
+    with horizon_sandbox() as sb:
+        settings = settings_for(sb, data_dir)
+        assert export(settings).exit_code == 0
+        env = {"T212_API_KEY": DEMO_KEY, "T212_API_SECRET": DEMO_SECRET}
+        env |= {"T212_BASE_URL": sb.base_url, "T212_ETL_CRASH_AT": "backfill.requested:2"}
+        code, _, err = run_cli("run", "--backfill-reports", "--data-dir", str(data_dir), env=env)
+        assert code == -9, f"the backfill was not killed: {code} {err[-500:]}"
+        asked = report_periods(sb)
+        assert sum(asked.values()) == 2  # killed right after its second report was asked for
+        download = Recorder()
+        summary = backfill(settings, download)
+        assert summary.exit_code == 0, summary.errors()
+        periods = report_periods(sb)
+        assert set(periods.values()) == {1} and len(periods) > 2 and asked <= periods
+        assert len(download.sent) == len(periods)  # each file fetched once, the two resumed too
+        assert items(data_dir) == truth(sb)
+        cursor = scalar(data_dir, "SELECT cursor FROM load_state WHERE resource = 'reports'")
+        assert '"backfill"' not in cursor  # every request asked for is loaded
