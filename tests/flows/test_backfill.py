@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import hypothesis
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flows.app.status import status_report
+from flows.pipeline.backfill import covered, missing_years
 from flows.pipeline.reports import ReportOptions
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import export, run_cli, sandbox_config, scalar, settings_for
@@ -126,3 +130,35 @@ def test_a_killed_backfill_resumes_without_asking_for_a_period_twice(tmp_path):
         assert items(data_dir) == truth(sb)
         cursor = scalar(data_dir, "SELECT cursor FROM load_state WHERE resource = 'reports'")
         assert '"backfill"' not in cursor  # every request asked for is loaded
+
+
+def test_an_account_whose_api_reaches_back_is_quiet_and_backfills_nothing(tmp_path):
+    data_dir = tmp_path / "data"
+    with Sandbox(sandbox_config(now=NOW)) as sb:
+        settings = settings_for(sb, data_dir)
+        assert export(settings).exit_code == 0
+        text, attention = status_report(data_dir)
+        assert "--backfill-reports" not in text and not attention
+        assert backfill(settings).exit_code == 0
+        assert report_periods(sb) == Counter()  # no report asked for
+        assert items(data_dir) == truth(sb)
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@given(
+    st.datetimes(datetime(2015, 1, 1), datetime(2026, 1, 1), timezones=st.just(UTC)),
+    st.integers(0, 3000),
+    st.lists(st.tuples(st.integers(2014, 2027), st.integers(0, 400)), max_size=6),
+)
+def test_the_missing_years_are_exactly_what_closes_the_gap(start, days, loaded):
+    end = start + timedelta(days=days)
+    periods = [
+        (datetime(y, 1, 1, tzinfo=UTC) + timedelta(days=d), datetime(y + 1, 1, 1, tzinfo=UTC))
+        for y, d in loaded
+    ]
+    years = missing_years((start, end), periods)
+    whole = [(datetime(y, 1, 1, tzinfo=UTC), datetime(y + 1, 1, 1, tzinfo=UTC)) for y in years]
+    assert covered(start, end, periods + whole)
+    for year in years:  # none of them is asked for in vain
+        others = [w for w in whole if w[0].year != year]
+        assert not covered(start, end, periods + others)
