@@ -99,6 +99,10 @@ def test_the_backfill_ends_with_the_sandbox_truth_and_status_is_quiet(backfilled
     assert summary.exit_code == 0, summary.errors()
     assert items(data_dir) == truth(sb)
     assert "--backfill-reports" not in text
+    # status shows each history's reach: the reports' now, back to the first activity
+    reach = [r.split() for r in text.splitlines() if r.startswith("orders ")]
+    reach = [r for r in reach if len(r) == 7]  # history, 5 dates, by
+    assert len(reach) == 1 and reach[0][-1] == "reports" and reach[0][3] < reach[0][1]
     flagged = scalar(data_dir, "SELECT count(*) FROM history_coverage WHERE needs_backfill")
     assert flagged == 0
     # every period asked for once; the years from the first activity to now are covered
