@@ -166,3 +166,28 @@ def test_the_missing_years_are_exactly_what_closes_the_gap(start, days, loaded):
     for year in years:  # none of them is asked for in vain
         others = [w for w in whole if w[0].year != year]
         assert not covered(start, end, periods + others)
+
+
+def test_the_views_that_combine_both_sources_count_every_cash_event_once(backfilled):
+    sb, data_dir, *_ = backfilled
+    book = sb.books[DEMO_ACCOUNT_ID]
+    expected: dict[str, tuple[int, Decimal]] = {}
+    for kind, item in map(book.transactions.detailed, range(book.transactions.count)):
+        n, total = expected.get(kind, (0, Decimal(0)))
+        expected[kind] = (n + 1, total + abs(item["amount"]))
+    con = connect_readonly(data_dir)
+    try:
+        income = con.execute(
+            "SELECT kind, count(*), sum(abs(net)) FROM income_items WHERE ticker IS NULL "
+            "AND account_id = ? GROUP BY ALL",
+            [DEMO_ACCOUNT_ID],
+        ).fetchall()
+        flows = con.execute(
+            "SELECT kind, count(*), sum(abs(amount)) FROM external_flows WHERE account_id = ? "
+            "GROUP BY ALL",
+            [DEMO_ACCOUNT_ID],
+        ).fetchall()
+    finally:
+        con.close()
+    found = {kind: (n, total) for kind, n, total in income + flows}
+    assert found == expected
