@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from flows.app.status import status_report
 from flows.pipeline.backfill import covered, missing_years
+from flows.pipeline.rebuild import rebuild
 from flows.pipeline.reports import ReportOptions
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import export, run_cli, sandbox_config, scalar, settings_for
@@ -134,6 +135,9 @@ def test_a_killed_backfill_resumes_without_asking_for_a_period_twice(tmp_path):
         assert items(data_dir) == truth(sb)
         cursor = scalar(data_dir, "SELECT cursor FROM load_state WHERE resource = 'reports'")
         assert '"backfill"' not in cursor  # every request asked for is loaded
+        rebuild(data_dir)  # the landed files replay to the same history and periods
+        assert items(data_dir) == truth(sb)
+        assert scalar(data_dir, "SELECT count(*) FROM history_coverage WHERE needs_backfill") == 0
 
 
 def test_an_account_whose_api_reaches_back_is_quiet_and_backfills_nothing(tmp_path):
