@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -83,6 +83,15 @@ def report_file(request_path: str, body: bytes) -> ReportFile:
     return ReportFile(source, body, Period(start.year, start, end))
 
 
+@dataclass(frozen=True)
+class Requested:
+    """Reports asked for earlier (``ids``: period -> report id, polled, not asked again) and
+    what to call with each new (period, report id) as soon as it is known."""
+
+    ids: Mapping[Period, int] = field(default_factory=dict)
+    on_request: Callable[[Period, int], None] | None = None
+
+
 def fetch_reports(
     client: T212Client,
     wanted: list[Period],
@@ -90,16 +99,18 @@ def fetch_reports(
     *,
     timeout: float = 3600.0,
     clock: Callable[[], float] = time.monotonic,
+    requested: Requested | None = None,
 ) -> Iterator[ApiResponse]:
     """Request a report per period, poll the list until each ends, yield each file as a page.
 
     The client's limiter spaces the requests (POST 1 / 30 s, GET 1 / 60 s). Reports that
     end Failed or Canceled, or are not finished within ``timeout`` seconds, raise
     ReportFailed after the others were yielded. Errors quote no credential (the client's
-    redactor masks them).
+    redactor masks them). A period in ``requested.ids`` whose report is still listed is
+    polled, not requested again (a run resumed after a kill).
     """
     try:
-        yield from _reports(client, wanted, downloader, timeout, clock)
+        yield from _reports(client, wanted, downloader, timeout, clock, requested or Requested())
     except T212Error as exc:
         client.redact_error(exc)
         raise
@@ -169,13 +180,20 @@ def _reports(
     downloader: Downloader,
     timeout: float,
     clock: Callable[[], float],
+    requested: Requested,
 ) -> Iterator[ApiResponse]:
     pending: dict[int, Period] = {}
     # the reports listed before asking: a lost answer is looked for among the others
     listed = _entries(client.get(EXPORTS)) if wanted else []
     known = {e["reportId"] for e in listed if isinstance(e.get("reportId"), int)}
+    alive = {e.get("reportId") for e in listed if e.get("status") not in ENDED_BADLY}
     for period in wanted:
-        pending[request_report(client, period, known)] = period
+        report_id = requested.ids.get(period)
+        if report_id not in alive:  # never asked, no longer listed, or failed: ask (again)
+            report_id = request_report(client, period, known)
+            if requested.on_request is not None:
+                requested.on_request(period, report_id)
+        pending[report_id] = period
     failed: list[str] = []
     deadline = clock() + timeout
     while pending:

@@ -64,6 +64,11 @@ class AccountBook:
         """The simulated day number (days since 1970-01-01)."""
         return self.now_ms // DAY_MS
 
+    def horizon_ms(self) -> int | None:
+        """The oldest instant the JSON history endpoints serve now; None: all of it."""
+        days = self.spec.history_days
+        return None if days is None else self.now_ms - days * DAY_MS
+
     def advance(self, days: int) -> None:
         """Move the clock ``days`` ahead, adding the activity of those days to every history."""
         if days < 1:

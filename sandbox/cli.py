@@ -73,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extra-fields", action="store_true", help="add fields the specification lacks"
     )
     parser.add_argument(
+        "--history-days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the JSON history endpoints serve only the last N days (CSV exports serve all)",
+    )
+    parser.add_argument(
         "--burst-limit",
         type=int,
         default=None,
@@ -99,10 +106,17 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         transactions=args.transactions // 2,
         years=args.years,
     )
+    horizon = {"history_days": args.history_days}
     accounts = (
-        AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, "invest", size=size),
+        AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, "invest", size=size, **horizon),
         AccountSpec(
-            DEMO_ISA_ACCOUNT_ID, "GBP", DEMO_ISA_KEY, DEMO_ISA_SECRET, "isa", size=isa_size
+            DEMO_ISA_ACCOUNT_ID,
+            "GBP",
+            DEMO_ISA_KEY,
+            DEMO_ISA_SECRET,
+            "isa",
+            size=isa_size,
+            **horizon,
         ),
     )
     return SandboxConfig(

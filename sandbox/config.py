@@ -74,6 +74,8 @@ class AccountSpec:
     """One account served by the sandbox and the key pair that opens it.
 
     ``other_keys`` are more (key, secret) pairs of the same account: one rate-limit budget.
+    ``history_days``, when set, is the JSON history endpoints' horizon: items older than
+    that many days before the account's clock are not served (the CSV exports still are).
     """
 
     account_id: int
@@ -84,8 +86,11 @@ class AccountSpec:
     scopes: frozenset[str] = ALL_SCOPES
     size: SandboxSize = field(default_factory=SandboxSize)
     other_keys: tuple[tuple[str, str], ...] = ()
+    history_days: int | None = None
 
     def __post_init__(self) -> None:
+        if self.history_days is not None and self.history_days < 1:
+            raise ValueError("history_days must be at least 1")
         if self.kind not in ("invest", "isa"):
             raise ValueError("kind must be 'invest' or 'isa'")
         if self.currency not in ("EUR", "GBP", "USD", "CHF", "CAD"):

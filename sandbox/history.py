@@ -103,12 +103,16 @@ class Series:
         for i in range(lo, hi + 1):
             yield timeline.time_ms(i), self.item(i)
 
-    def page(self, start: int, limit: int, ticker: str | None = None) -> Page:
-        """Up to ``limit`` items from index ``start`` downwards, optionally of one ticker."""
+    def page(
+        self, start: int, limit: int, ticker: str | None = None, oldest_ms: int | None = None
+    ) -> Page:
+        """Up to ``limit`` items from index ``start`` downwards, optionally of one ticker;
+        none older than ``oldest_ms`` (a horizon) when given."""
         items: list[dict] = []
+        floor = self.timeline.index_at_or_before(oldest_ms - 1) + 1 if oldest_ms else 0
         i = min(start, self.count - 1)
         scanned = 0
-        while i >= 0 and len(items) < limit and scanned < MAX_SCAN:
+        while i >= floor and len(items) < limit and scanned < MAX_SCAN:
             item = self.item(i)
             if ticker is None or self.ticker(item) == ticker:
                 items.append(item)
@@ -116,9 +120,9 @@ class Series:
                 scanned += 1
             i -= 1
         if ticker is not None:
-            while i >= 0 and scanned < MAX_SCAN and self.ticker(self.item(i)) != ticker:
+            while i >= floor and scanned < MAX_SCAN and self.ticker(self.item(i)) != ticker:
                 i -= 1
                 scanned += 1
             if scanned >= MAX_SCAN:
                 i = -1
-        return Page(items, i)
+        return Page(items, i if i >= floor else -1)

@@ -72,7 +72,7 @@ def _numeric_history(series: Series, call: Call) -> Reply:
         if not re.fullmatch(r"-?\d{1,19}", cursor):
             return error(400, "BadFilteringArguments", "cursor must be a number")
         start = series.timeline.index_at_or_before(int(cursor))
-    page = series.page(start, limit, ticker)
+    page = series.page(start, limit, ticker, call.book.horizon_ms())
     next_path = None
     if page.next_index >= 0:
         next_path = f"{call.path}?limit={limit}&cursor={series.time_ms(page.next_index)}"
@@ -100,7 +100,7 @@ def _transactions(call: Call) -> Reply:
         start = (
             series.reference_index(at, cursor) if cursor else series.timeline.index_at_or_before(at)
         )
-    page = series.page(start, limit)
+    page = series.page(start, limit, oldest_ms=call.book.horizon_ms())
     next_path = None
     if page.next_index >= 0:
         reference = series.item(page.next_index)["reference"]

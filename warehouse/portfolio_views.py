@@ -340,6 +340,15 @@ PORTFOLIO_VIEWS: dict[str, str] = {
         SELECT "account_id", "date_time", "currency", "currency", 'fee',
                abs("amount"), 0, abs("amount"), NULL, NULL, NULL
         FROM "cash_transactions" WHERE "kind" = 'fee'
+        UNION ALL
+        SELECT a."account_id", a."time", a."total_currency", a."total_currency", 'fee',
+               abs(a."total"), 0, abs(a."total"), NULL, NULL, NULL
+        FROM "activity" a
+        WHERE a."action" = 'Fee' AND NOT EXISTS (
+            SELECT 1 FROM "transactions" t WHERE t."account_id" = a."account_id"
+              AND (t."reference" = a."report_id"
+                   OR (date_trunc('second', t."date_time") = date_trunc('second', a."time")
+                       AND abs(t."amount") = abs(a."total"))))
     """,
     "income_converted": converted(
         "income items with their base-currency amounts and the rate each used",

@@ -85,7 +85,7 @@ def connect_lake(lake: Lake) -> duckdb.DuckDBPyConnection:
     The portfolio views convert to account currencies only: ``base_currency`` lives in
     each worker's database. External access is then switched off, as for the local file.
     """
-    from warehouse.bookkeeping import SETTINGS
+    from warehouse.bookkeeping import LOAD_STATE, SETTINGS
     from warehouse.views import create_views
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
@@ -94,6 +94,7 @@ def connect_lake(lake: Lake) -> duckdb.DuckDBPyConnection:
             empty = table.arrow_schema().empty_table()
             con.register(name, empty if target is None else target.to_pyarrow_dataset())
         con.execute(SETTINGS.duckdb_ddl())
+        con.execute(LOAD_STATE.duckdb_ddl())  # the cursors stay with each worker: none here
         create_views(con)
 
     return _connect(None, [], fill)

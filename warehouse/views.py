@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import duckdb
 
+from warehouse.coverage_views import COVERAGE_VIEWS
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
 from warehouse.tax_views import TAX_VIEWS
 
@@ -335,7 +336,7 @@ VIEWS: dict[str, str] = {
 
 # Every view in creation order, the portfolio model's after the others: each reads only
 # tables and the views before it. The warehouse creates them; the reference page lists them.
-ALL_VIEWS: dict[str, str] = {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS}
+ALL_VIEWS: dict[str, str] = {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS, **COVERAGE_VIEWS}
 
 
 def description(body: str) -> str:

@@ -84,7 +84,8 @@ def views_page() -> str:
     """Every view, in creation order, with the description its definition starts with."""
     rows = "".join(f"| `{name}` | {description(body)} |\n" for name, body in ALL_VIEWS.items())
     return (
-        _HEADER.format("warehouse/views.py, portfolio_views.py and tax_views.py") + "# Views\n\n"
+        _HEADER.format("warehouse/views.py, portfolio_views.py, tax_views.py and coverage_views.py")
+        + "# Views\n\n"
         "Created in every published database, in this order (each reads only tables and the\n"
         "views above it). The portfolio model's are described in\n"
         "[the portfolio](../portfolio.md).\n\n"

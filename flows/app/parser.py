@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also request a CSV report per missing year (taxes, interest, fees)",
     )
     run.add_argument(
+        "--backfill-reports",
+        action="store_true",
+        help="request the yearly CSV reports that reach back past the API's history",
+    )
+    run.add_argument(
         "--prefect",
         action="store_true",
         help="run as a Prefect flow run even without a Prefect API configured (a temporary "

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from flows.app.coverage import coverage_lines
 from flows.app.output import format_table
 from transforms.catalogue import TABLES
 from warehouse import GLOBAL_ACCOUNT, connect_readonly
@@ -95,6 +96,7 @@ def _account_section(con, account_id: int, now: datetime) -> list[str]:
     lines.append(format_table(("resource", "last_success_at", "cursor"), rows))
     lines.append(format_table(("table", "rows"), _rows_per_table(con, account_id)))
     lines += _rate_limits(con, account_id)
+    lines += coverage_lines(con, account_id)
     last_ok = max((r[1] for r in states if r[1] is not None), default=None)
     if last_ok is None:
         lines.append("WARNING: no successful load yet")

@@ -140,7 +140,8 @@ def export_account(
     """Export the selected resources of one account; a failing resource does not stop the rest.
 
     The history endpoints have a rate limit each, so they are fetched at once, one thread
-    per resource, while the other resources go one after another in run order.
+    per resource, while the other resources go one after another in run order; CSV
+    reports once the history is in.
     """
     result = AccountResult(account.name, identity.account_id, identity.currency)
     names = [
@@ -159,11 +160,14 @@ def export_account(
             return outcome
 
     history = [name for name in names if RESOURCES[name].kind == Kind.HISTORY]
+    # reports go last: which years they need depends on how far back the history reaches
+    last = [name for name in names if RESOURCES[name].kind == Kind.REPORTS]
     with ThreadPoolExecutor(max_workers=max(1, len(history))) as pool:
         # each thread runs in a copy of this context, so Prefect nests its task runs here
         futures = {n: pool.submit(contextvars.copy_context().run, one, n) for n in history}
-        outcomes = {name: one(name) for name in names if name not in futures}
+        outcomes = {name: one(name) for name in names if name not in futures and name not in last}
         outcomes |= {name: future.result() for name, future in futures.items()}
+    outcomes |= {name: one(name) for name in last}
     for name in names:
         result.resources.append(outcomes[name])
         _report(account.name, outcomes[name], ctx)

@@ -77,6 +77,7 @@ def nightly_export(
     lock_timeout: float = 0.0,
     with_reports: bool | None = None,
     time_limit_hours: float | None = None,
+    backfill_reports: bool = False,
 ):
     """Export every configured account, refresh views, publish Parquet and the database.
 
@@ -91,6 +92,7 @@ def nightly_export(
             only=only,
             full_refresh=full_refresh,
             with_reports=with_reports,
+            backfill_reports=backfill_reports,
             lock_timeout=lock_timeout,
             time_limit_hours=time_limit_hours,
             runner=run_in_tasks,

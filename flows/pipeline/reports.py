@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ import httpx
 from extractors.client import ApiResponse, T212Client, decode_json
 from extractors.reports import Downloader, ReportFile, fetch_reports, periods, report_file
 from extractors.resources import RESOURCES, Kind, Resource
+from transforms.reports import read_report
 from transforms.values import snake_case
 from warehouse import Warehouse
 
@@ -33,9 +34,11 @@ _EARLIEST = (
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """How reports are fetched: the first year (else the oldest activity known), patience."""
+    """How reports are fetched: the first year (else the oldest activity known), patience;
+    ``backfill``: only the years reaching back past the API's history (``backfill``)."""
 
     start_year: int | None = None
+    backfill: bool = False
     timeout: float = 3600.0
     download_transport: httpx.BaseTransport | None = None
 
@@ -57,11 +60,59 @@ def done_years(state: dict | None) -> list[int]:
     return sorted(int(y) for y in ((state or {}).get("cursor") or {}).get("years", []))
 
 
+def file_period(report: ReportFile) -> tuple[datetime, datetime] | None:
+    """What a file covers: the period it was requested for, or (a file imported by hand)
+    its first to last row; None for a file without rows."""
+    if report.period is not None:
+        return report.period.time_from, report.period.time_to
+    times = read_report(report.body, account_id=0).frame["time"].dropna()
+    if times.empty:
+        return None
+    return times.min().to_pydatetime(), times.max().to_pydatetime()
+
+
+def _outermost(periods: set[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The periods not inside another (the current year requested again later adds none)."""
+    return sorted(
+        p for p in periods if not any(o != p and o[0] <= p[0] and p[1] <= o[1] for o in periods)
+    )
+
+
+def _parsed(entry: dict) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(entry["from"]), datetime.fromisoformat(entry["to"])
+
+
+def stored_periods(cursor: dict | None) -> list[tuple[datetime, datetime]]:
+    """The periods a reports cursor records as covered, years loaded whole included."""
+    cursor = cursor or {}
+    found = {_parsed(p) for p in cursor.get("periods", [])}
+    found |= {
+        (datetime(y, 1, 1, tzinfo=UTC), datetime(y + 1, 1, 1, tzinfo=UTC))
+        for y in cursor.get("years", [])
+    }
+    return _outermost(found)
+
+
 def report_cursor(files: list[ReportFile], state: dict | None) -> dict | None:
-    """The stored years plus every year a file covered whole; None when there are none."""
+    """The stored cursor with what ``files`` add: the years covered whole, the periods
+    covered, and the backfill requests they answer taken off; None when it is empty."""
+    old = dict((state or {}).get("cursor") or {})
     years = set(done_years(state))
     years |= {f.period.year for f in files if f.period is not None and f.period.complete}
-    return {"years": sorted(years)} if years else None
+    periods = {_parsed(p) for p in old.get("periods", [])}
+    periods |= {p for p in map(file_period, files) if p is not None}
+    loaded = {(f.period.time_from, f.period.time_to) for f in files if f.period is not None}
+    cursor = {
+        **old,
+        "years": sorted(years),
+        "periods": [{"from": a.isoformat(), "to": b.isoformat()} for a, b in _outermost(periods)],
+        "backfill": {
+            year: entry
+            for year, entry in (old.get("backfill") or {}).items()
+            if _parsed(entry) not in loaded
+        },
+    }
+    return {k: v for k, v in cursor.items() if v} or None
 
 
 def report_pages(

@@ -16,6 +16,7 @@ from typing import Any
 from extractors.client import ApiResponse, EndpointStats, T212Client
 from extractors.extraction import fetch_pages, newest_time
 from extractors.resources import Kind, Resource
+from flows.pipeline.backfill import Backfill, export_backfill
 from flows.pipeline.context import (
     SHARED_RAW_ACCOUNT,
     ResourceResult,
@@ -94,8 +95,13 @@ def export_reference(job: Job, first_page: ApiResponse | None = None) -> Resourc
 
 
 def export_reports(job: Job, first_page: ApiResponse | None = None) -> ResourceResult:
-    """The CSV reports of the years still missing, merged by event with the years done."""
+    """The CSV reports of the years still missing, merged by event with the years done
+    (with ``--backfill-reports``: those reaching back past the API's history)."""
     ctx = job.ctx
+    if ctx.reports.backfill:
+        return export_backfill(
+            Backfill(job.client, job.wh, job.resource, job.account_id, ctx, job.before)
+        )
     pages = report_pages(
         job.client, job.wh, job.account_id, job.state, now=ctx.started_at,
         full_refresh=ctx.full_refresh, options=ctx.reports, lock=ctx.warehouse_lock,

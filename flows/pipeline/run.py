@@ -174,6 +174,7 @@ def run_export(
     only: Sequence[str] | None = None,
     full_refresh: bool = False,
     with_reports: bool | None = None,
+    backfill_reports: bool = False,
     lock_timeout: float = 0.0,
     runner: JobRunner = run_threads,
     client_options: dict | None = None,
@@ -187,10 +188,11 @@ def run_export(
     client sends nothing more: resources not yet read fail with one line, the rest stay.
 
     Raises CredentialsRefused, before anything is written, when no account can be read.
-    ``with_reports`` None follows the setting ``[export] with_reports``.
+    ``with_reports`` None follows the setting ``[export] with_reports``;
+    ``backfill_reports`` takes the reports that reach back past the API's history instead.
     """
     reports = settings.with_reports if with_reports is None else with_reports
-    resources = select_resources(only, reports)
+    resources = select_resources(only, reports or backfill_reports)
     started = now_utc()
     progress = active_progress()
     client_options = dict(client_options or {})
@@ -208,7 +210,12 @@ def run_export(
         reference_max_age=timedelta(hours=settings.reference_max_age_hours),
         overlap=timedelta(days=settings.overlap_days),
         progress=progress,
-        **{"reports": ReportOptions(start_year=settings.reports_start_year), **(ctx_options or {})},
+        **{
+            "reports": ReportOptions(
+                start_year=settings.reports_start_year, backfill=backfill_reports
+            ),
+            **(ctx_options or {}),
+        },
     )
     summary = RunSummary(ctx.run_id, accounts=list(refused))
     clock = time.monotonic()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -67,9 +69,20 @@ def test_import_twice_changes_nothing_and_overlaps_merge(files, tmp_path, capsys
     before = db_contents(tmp_path, "activity")
     rebuild(tmp_path)
     assert db_contents(tmp_path, "activity") == before
-    # an import does not mark any year as fetched through the API
-    state = "SELECT cursor FROM load_state WHERE resource = 'reports'"
-    assert scalar(tmp_path, state) is None
+    # an import marks no year as fetched through the API; it covers its first to last row
+    cursor = json.loads(
+        scalar(tmp_path, "SELECT cursor FROM load_state WHERE resource = 'reports'")
+    )
+    assert set(cursor) == {"periods"} and len(cursor["periods"]) == 2
+    spans = [
+        (datetime.fromisoformat(p["from"]), datetime.fromisoformat(p["to"]))
+        for p in cursor["periods"]
+    ]
+    first, last = (
+        scalar(tmp_path, "SELECT min(time) FROM activity"),
+        scalar(tmp_path, "SELECT max(time) FROM activity"),
+    )
+    assert min(a for a, _ in spans) == first and max(b for _, b in spans) == last
 
 
 @pytest.mark.parametrize(

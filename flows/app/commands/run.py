@@ -110,6 +110,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             only=only,
             full_refresh=args.full_refresh,
             with_reports=True if args.with_reports else None,
+            backfill_reports=args.backfill_reports,
             lock_timeout=args.lock_timeout,
             time_limit_hours=args.time_limit,
         )
