@@ -171,6 +171,7 @@ def test_status_fresh_then_stale(warehouse_dir, capsys):
     assert attention and "WARNING: last successful load" in text
 
 
+@pytest.mark.slow  # an export, then a rebuild
 def test_status_finds_broken_parquet_and_rebuild_repairs_it(tmp_path, capsys):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb:

@@ -194,6 +194,7 @@ def test_a_changed_row_shows_as_a_difference(reported, tmp_path):
     assert found == [("dividend", "amount", Decimal("0.01")), ("order", "row", None)]
 
 
+@pytest.mark.slow  # exports and a rebuild
 def test_next_run_requests_only_the_current_year_and_rebuild_replays(reported):
     sb, settings, _, api, _, options = reported
     before = db_contents(settings.data_dir, "activity")
