@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 import flows  # noqa: F401  (sets Prefect's environment: no telemetry from test servers)
 
@@ -23,6 +24,12 @@ import flows  # noqa: F401  (sets Prefect's environment: no telemetry from test 
 # (collection alone: 7.7 s of CPU a worker against 4.2 s with bytecode cached).
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
+
+# Hypothesis' default deadline (200 ms an example) is a wall-clock threshold that a busy
+# machine breaks (an example of test_trackers took 341 ms once and 0.27 ms on its rerun):
+# no example of the suite is timed.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 
 def known_credentials() -> list[bytes]:

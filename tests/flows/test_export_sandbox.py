@@ -168,6 +168,7 @@ def test_new_activity_adds_exactly_the_new_items(loaded):
     assert_parquet_equals_duckdb(settings.data_dir)
 
 
+@pytest.mark.slow  # a full-refresh export
 def test_full_refresh_changes_no_row_counts(loaded):
     sb, settings, _ = loaded
     tables = ("dividends", "orders", "fills", "fill_taxes", "transactions", "instruments")

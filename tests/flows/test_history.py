@@ -26,6 +26,7 @@ def _config(time_scale: float):
     return sandbox_config(accounts=(account,), time_scale=time_scale)
 
 
+@pytest.mark.slow  # a whole backfill at the rate limit
 def test_history_endpoints_are_fetched_at_once_within_their_limits(tmp_path):
     spans: dict[str, tuple[float, float]] = {}
     threads: dict[str, int] = {}

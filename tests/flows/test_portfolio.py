@@ -162,6 +162,7 @@ def test_a_user_with_only_csv_reports_gets_the_same_gains_and_holdings(exported,
     assert query(csv_only, held, [DEMO_ACCOUNT_ID]) == query(exported, held, [DEMO_ACCOUNT_ID])
 
 
+@pytest.mark.slow  # exports of its own
 def test_a_model_that_cannot_be_derived_fails_in_one_line_and_keeps_everything(
     tmp_path, monkeypatch
 ):

@@ -127,6 +127,7 @@ def everything(data_dir: Path) -> dict[str, object]:
     return files
 
 
+@pytest.mark.slow  # a rebuild a case
 @pytest.mark.parametrize(
     ("resource", "damage"),
     [

@@ -211,6 +211,7 @@ def test_next_run_requests_only_the_current_year_and_rebuild_replays(reported):
     assert scalar(settings.data_dir, "SELECT count(*) FROM reconciliation_differences") == 0
 
 
+@pytest.mark.slow  # two exports a case
 @pytest.mark.parametrize("status", ["Failed", "Canceled"])
 def test_a_failed_report_fails_the_resource_and_is_retried_next_run(tmp_path: Path, status):
     with Sandbox(sandbox_config(now=NOW, time_scale=SCALE)) as sb:

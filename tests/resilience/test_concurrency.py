@@ -82,6 +82,7 @@ def test_parquet_readers_see_old_or_new_partitions_never_a_broken_one(tmp_path):
     assert len(seen) > 10 and set(seen) <= {before, after} and seen[-1] == after
 
 
+@pytest.mark.slow  # two whole exports at once
 def test_two_runs_at_once_queue_on_the_lock_and_load_exactly_once(tmp_path):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb:
