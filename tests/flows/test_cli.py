@@ -17,14 +17,14 @@ import pytest
 from flows.app.cli import main
 from flows.app.status import status_report
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
-from tests.flows.harness import db_contents, export, exported, run_cli, sandbox_config, settings_for
+from tests.flows.harness import db_contents, export, run_cli, sandbox_config, settings_for
 from warehouse import Warehouse
 
 
 @pytest.fixture(scope="module")
-def warehouse_dir(tmp_path_factory) -> Path:
+def warehouse_dir(tmp_path_factory, invest_copy) -> Path:
     """A warehouse exported from the sandbox (plain functions, no Prefect)."""
-    return exported(tmp_path_factory.mktemp("cli") / "data")
+    return invest_copy(tmp_path_factory.mktemp("cli") / "data")
 
 
 def test_sql_table_csv_and_json(warehouse_dir, capsys):
