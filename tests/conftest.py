@@ -149,7 +149,8 @@ def _group_by_shared_fixture(items) -> None:
     for item in items:
         own = {m.args[0] if m.args else m.kwargs.get("name", "default")
                for m in item.iter_markers("xdist_group")}  # fmt: skip
-        keys[item] = sorted(own | _shared_fixtures(item))
+        # a group named in the test comes first, so that it names the whole union
+        keys[item] = [*sorted(own), *sorted(_shared_fixtures(item) - own)]
         for key in keys[item][1:]:
             parent[root(key)] = root(keys[item][0])
     for item, item_keys in keys.items():
