@@ -55,6 +55,7 @@ def test_smoke_run_writes_every_network_local_and_publish_table(tmp_path, capsys
     assert "(b) left out" in text
 
 
+@pytest.mark.slow  # the sandbox in a process of its own
 def test_smoke_run_of_many_accounts_writes_its_table(tmp_path, capsys):
     out = tmp_path / "RESULTS.md"
     assert main(["--smoke", "--only", "accounts", "--out", str(out)]) == 0

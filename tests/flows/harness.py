@@ -115,11 +115,6 @@ def exported(data_dir: Path, names: tuple[str, ...] = ("invest",)) -> Path:
     return data_dir
 
 
-def two_accounts_exported(data_dir: Path) -> Path:
-    """``data_dir`` holding both sandbox accounts (Invest and ISA), exported in-process."""
-    return exported(data_dir, ("invest", "isa"))
-
-
 def cli_env(env: dict | None = None) -> dict[str, str]:
     """The environment of a `t212-etl` subprocess: no T212_* variable of this process, then
     ``env``. A test using ``prefect_harness`` has ``PREFECT_API_URL`` set: its runs are flow

@@ -7,6 +7,8 @@ every later run. Here DuckDB gets 24 MB, which such a history overflowed many ti
 
 from __future__ import annotations
 
+import pytest
+
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxSize
 from tests.flows.harness import export, sandbox_config, settings_for
 from tests.flows.test_export_sandbox import assert_matches_truth, assert_parquet_equals_duckdb
@@ -15,6 +17,7 @@ from warehouse.store import MEMORY_ENV
 BIG = SandboxSize(instruments=200, positions=10, dividends=15_000, orders=6_000, transactions=4_000)
 
 
+@pytest.mark.slow  # a history beyond the memory limit
 def test_a_history_beyond_the_memory_limit_exports_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv(MEMORY_ENV, "24MB")
     account = AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, size=BIG)

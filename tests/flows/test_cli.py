@@ -17,14 +17,14 @@ import pytest
 from flows.app.cli import main
 from flows.app.status import status_report
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
-from tests.flows.harness import db_contents, export, exported, run_cli, sandbox_config, settings_for
+from tests.flows.harness import db_contents, export, run_cli, sandbox_config, settings_for
 from warehouse import Warehouse
 
 
 @pytest.fixture(scope="module")
-def warehouse_dir(tmp_path_factory) -> Path:
+def warehouse_dir(tmp_path_factory, invest_copy) -> Path:
     """A warehouse exported from the sandbox (plain functions, no Prefect)."""
-    return exported(tmp_path_factory.mktemp("cli") / "data")
+    return invest_copy(tmp_path_factory.mktemp("cli") / "data")
 
 
 def test_sql_table_csv_and_json(warehouse_dir, capsys):
@@ -171,6 +171,7 @@ def test_status_fresh_then_stale(warehouse_dir, capsys):
     assert attention and "WARNING: last successful load" in text
 
 
+@pytest.mark.slow  # an export, then a rebuild
 def test_status_finds_broken_parquet_and_rebuild_repairs_it(tmp_path, capsys):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxSize
 from tests.flows.harness import export, sandbox_config, settings_for
 from tests.flows.test_export_sandbox import assert_matches_truth
@@ -35,6 +37,7 @@ def _added(before: dict, after: dict, resource: str) -> int:
     return after[resource]["count"] - before[resource]["count"]
 
 
+@pytest.mark.slow  # several whole exports
 def test_an_item_dated_2099_does_not_stop_later_runs(tmp_path):
     with _sandbox() as sb:
         settings = settings_for(sb, tmp_path)
@@ -54,6 +57,7 @@ def test_an_item_dated_2099_does_not_stop_later_runs(tmp_path):
         assert_matches_truth(tmp_path, after, DEMO_ACCOUNT_ID, reference=False)
 
 
+@pytest.mark.slow  # several whole exports
 def test_one_old_item_on_a_page_of_new_ones_does_not_stop_the_walk(tmp_path):
     with _sandbox() as sb:
         settings = settings_for(sb, tmp_path)

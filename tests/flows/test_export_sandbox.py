@@ -141,6 +141,7 @@ def test_second_run_without_activity_is_minimal_and_changes_nothing(loaded):
         assert counts.get(f"{API}/metadata/exchanges", 0) == 0
 
 
+@pytest.mark.slow  # whole exports
 def test_new_activity_adds_exactly_the_new_items(loaded):
     sb, settings, _ = loaded
     before = {a: sb.truth(a) for a in (DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID)}
@@ -167,6 +168,7 @@ def test_new_activity_adds_exactly_the_new_items(loaded):
     assert_parquet_equals_duckdb(settings.data_dir)
 
 
+@pytest.mark.slow  # a full-refresh export
 def test_full_refresh_changes_no_row_counts(loaded):
     sb, settings, _ = loaded
     tables = ("dividends", "orders", "fills", "fill_taxes", "transactions", "instruments")
@@ -182,6 +184,7 @@ def test_full_refresh_changes_no_row_counts(loaded):
                 assert all(c.inserted == 0 for c in r.counts.values())
 
 
+@pytest.mark.slow  # an export and a rebuild
 def test_rebuild_gives_identical_tables(loaded):
     _, settings, _ = loaded
     before = {name: db_contents(settings.data_dir, name) for name in TABLES}
@@ -193,6 +196,7 @@ def test_rebuild_gives_identical_tables(loaded):
     assert_parquet_equals_duckdb(settings.data_dir)
 
 
+@pytest.mark.slow  # whole exports
 def test_failure_mid_resource_leaves_table_and_cursor_then_next_run_completes(tmp_path):
     with Sandbox(sandbox_config()) as sb:
         settings = settings_for(sb, tmp_path)
@@ -221,6 +225,7 @@ def test_failure_mid_resource_leaves_table_and_cursor_then_next_run_completes(tm
         assert isinstance(truth["amount"], Decimal)
 
 
+@pytest.mark.slow  # a whole export
 def test_history_requests_go_out_while_the_warehouse_is_being_prepared(tmp_path, monkeypatch):
     """The views, the run log row and the Parquet repair are not waited for by the history."""
     history_sent = threading.Event()

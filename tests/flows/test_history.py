@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from extractors.resources import RUN_ORDER
 from flows.pipeline import history
 from flows.pipeline.rebuild import rebuild
@@ -24,6 +26,7 @@ def _config(time_scale: float):
     return sandbox_config(accounts=(account,), time_scale=time_scale)
 
 
+@pytest.mark.slow  # a whole backfill at the rate limit
 def test_history_endpoints_are_fetched_at_once_within_their_limits(tmp_path):
     spans: dict[str, tuple[float, float]] = {}
     threads: dict[str, int] = {}
@@ -55,6 +58,7 @@ def test_history_endpoints_are_fetched_at_once_within_their_limits(tmp_path):
     assert_matches_truth(tmp_path, truth, DEMO_ACCOUNT_ID)
 
 
+@pytest.mark.slow  # exports and rebuilds
 def test_one_page_chunks_and_a_chunked_rebuild_give_the_same_tables(tmp_path, monkeypatch):
     with Sandbox(_config(time_scale=0.0005)) as sb:
         settings = settings_for(sb, tmp_path)

@@ -47,6 +47,7 @@ def cli(*args: str) -> int:
     return main(["import-csv", *args])
 
 
+@pytest.mark.slow  # several imports
 def test_import_twice_changes_nothing_and_overlaps_merge(files, tmp_path, capsys):
     d = str(tmp_path)
     assert cli("--data-dir", d, "--account-id", str(DEMO_ACCOUNT_ID), str(files["a.csv"])) == 0

@@ -15,16 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flows.app.mcp_server import MAX_ROWS, jsonable
-from tests.flows.harness import two_accounts_exported
 from transforms.catalogue import TABLES
 from warehouse import connect_readonly
 from warehouse.views import VIEWS, description
 
 
 @pytest.fixture(scope="module")
-def warehouse_dir(tmp_path_factory) -> Path:
+def warehouse_dir(tmp_path_factory, two_accounts_copy) -> Path:
     """A warehouse of two sandbox accounts, exported in-process."""
-    return two_accounts_exported(tmp_path_factory.mktemp("mcp") / "data")
+    return two_accounts_copy(tmp_path_factory.mktemp("mcp") / "data")
 
 
 def digest(root: Path) -> dict[str, str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from flows.pipeline.settings import AccountConfig
 from sandbox import DEMO_ACCOUNT_ID, Sandbox
 from tests.flows.harness import export, sandbox_config, settings_for
@@ -14,6 +16,7 @@ HISTORY = ("dividends", "orders", "transactions")
 SECOND = ("sandbox-second-key-invest-0000", "sandbox-second-secret-invest-0000")
 
 
+@pytest.mark.slow  # whole exports
 def test_a_second_key_of_one_account_is_refused_in_one_line(tmp_path):
     config = sandbox_config()
     invest = replace(config.accounts[0], other_keys=(SECOND,))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sandbox import DEMO_ACCOUNT_ID, Sandbox
 from tests.flows.harness import export, sandbox_config, settings_for
 from tests.flows.test_export_sandbox import assert_matches_truth
@@ -10,6 +12,7 @@ API = "/api/v0/equity"
 HISTORY = ("dividends", "orders", "transactions")
 
 
+@pytest.mark.slow  # a whole backfill at the rate limit
 def test_backfill_through_a_burst_refusing_sandbox_earns_no_429(tmp_path):
     # a scaled second of 50 ms, history windows of 3 s: 6 requests a window, at most two
     # to one endpoint within the scaled second

@@ -162,6 +162,7 @@ def test_a_user_with_only_csv_reports_gets_the_same_gains_and_holdings(exported,
     assert query(csv_only, held, [DEMO_ACCOUNT_ID]) == query(exported, held, [DEMO_ACCOUNT_ID])
 
 
+@pytest.mark.slow  # exports of its own
 def test_a_model_that_cannot_be_derived_fails_in_one_line_and_keeps_everything(
     tmp_path, monkeypatch
 ):
@@ -185,6 +186,7 @@ def test_a_model_that_cannot_be_derived_fails_in_one_line_and_keeps_everything(
     assert len(db_contents(tmp_path, "fills")) >= len(fills)
 
 
+@pytest.mark.slow  # exports of its own
 def test_base_currency_columns_use_rates_the_data_carries(tmp_path):
     with Sandbox(sandbox_config()) as sb:
         settings = settings_for(sb, tmp_path, base_currency="USD")

@@ -64,6 +64,7 @@ def published_counts(data_dir: Path) -> dict[str, int]:
         con.close()
 
 
+@pytest.mark.slow  # readers throughout a rebuild
 def test_readers_see_every_row_throughout_a_rebuild(data_dir, monkeypatch):
     tables = {name: db_contents(data_dir, name) for name in TABLES}
     expected = parquet_counts(data_dir)
@@ -126,6 +127,7 @@ def everything(data_dir: Path) -> dict[str, object]:
     return files
 
 
+@pytest.mark.slow  # a rebuild a case
 @pytest.mark.parametrize(
     ("resource", "damage"),
     [

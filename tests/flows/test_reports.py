@@ -196,6 +196,7 @@ def test_a_changed_row_shows_as_a_difference(reported, tmp_path):
     assert found == [("dividend", "amount", Decimal("0.01")), ("order", "row", None)]
 
 
+@pytest.mark.slow  # exports and a rebuild
 def test_next_run_requests_only_the_current_year_and_rebuild_replays(reported):
     sb, settings, _, api, _, options = reported
     before = db_contents(settings.data_dir, "activity")
@@ -212,6 +213,7 @@ def test_next_run_requests_only_the_current_year_and_rebuild_replays(reported):
     assert scalar(settings.data_dir, "SELECT count(*) FROM reconciliation_differences") == 0
 
 
+@pytest.mark.slow  # two exports a case
 @pytest.mark.parametrize("status", ["Failed", "Canceled"])
 def test_a_failed_report_fails_the_resource_and_is_retried_next_run(tmp_path: Path, status):
     with Sandbox(sandbox_config(now=NOW, time_scale=SCALE)) as sb:

@@ -11,7 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.app.cli import main
-from tests.flows.harness import exported
 
 PIVOT = "PIVOT (SELECT 1 AS a, 'x' AS b) ON b USING count(*)"
 READS = [
@@ -81,9 +80,9 @@ def _prefixed(statement: str, prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def warehouse_dir(tmp_path_factory) -> Path:
+def warehouse_dir(tmp_path_factory, invest_copy) -> Path:
     """A warehouse exported from the sandbox."""
-    return exported(tmp_path_factory.mktemp("guard") / "data")
+    return invest_copy(tmp_path_factory.mktemp("guard") / "data")
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
@@ -102,6 +101,7 @@ def _sql(data_dir: Path, query: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.mark.slow  # Hypothesis through the warehouse
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

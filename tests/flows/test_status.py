@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flows.app.status import status_report
 from sandbox import Sandbox
 from tests.flows.harness import export, killed_export, sandbox_config, settings_for
@@ -12,6 +14,7 @@ def _parquet_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.lower().startswith(("parquet", "  "))]
 
 
+@pytest.mark.slow  # status throughout a whole export
 def test_status_during_a_run_raises_no_alarm(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     reports: list[tuple[str, bool]] = []

@@ -22,7 +22,7 @@ from flows.app.trackers.positions import deliveries
 from flows.pipeline.imports import import_reports
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.downloads import download_report
-from tests.flows.harness import query, sandbox_config, two_accounts_exported
+from tests.flows.harness import query, sandbox_config
 
 CENT = Decimal("0.01")
 SHARE = Decimal("0.00000001")
@@ -31,9 +31,9 @@ CURRENCY = re.compile(r"^([A-Z]{3}|GBp|ZAc|ILA|USX)$")
 
 
 @pytest.fixture(scope="module")
-def api_dir(tmp_path_factory) -> Path:
+def api_dir(tmp_path_factory, two_accounts_copy) -> Path:
     """Two sandbox accounts exported through the API."""
-    return two_accounts_exported(tmp_path_factory.mktemp("trackers") / "data")
+    return two_accounts_copy(tmp_path_factory.mktemp("trackers") / "data")
 
 
 @pytest.fixture(scope="module")

@@ -117,6 +117,7 @@ class LakeRule(RuleBasedStateMachine):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+@pytest.mark.slow  # Hypothesis over lake runs
 def test_every_published_row_stays_until_its_account_writes_a_newer_state(sandbox):
     LakeRule.sb = sandbox
     run_state_machine_as_test(

@@ -25,7 +25,7 @@ ACCOUNT, KEY = 7, "leases/7.json"
 HOST = socket.gethostname()
 
 
-@pytest.fixture(params=["s3", "file"])
+@pytest.fixture(params=[pytest.param("s3", marks=pytest.mark.slow), "file"])  # moto for s3
 def store_url(request, tmp_path) -> str:
     """A fresh store of each kind: moto's S3 and a local directory."""
     if request.param == "s3":

@@ -59,6 +59,7 @@ def run(sb: Sandbox, url: str, data_dir: Path, names=BOTH, **kw) -> None:
     assert summary.exit_code == 0, summary.errors()
 
 
+@pytest.mark.slow  # several lake runs
 def test_a_second_worker_with_an_empty_disk_keeps_the_earlier_snapshots(sandbox, tmp_path):
     url = f"file://{tmp_path / 'store'}"
     run(sandbox, url, tmp_path / "d0")
@@ -92,6 +93,7 @@ def test_two_machines_taking_turns_on_one_group_keep_the_orders(sandbox, tmp_pat
     assert local == orders[ISA]
 
 
+@pytest.mark.slow  # several lake runs
 def test_a_run_never_rewrites_an_account_it_holds_no_lease_for(sandbox, tmp_path):
     url = f"file://{tmp_path / 'store'}"
     settings = settings_for(sandbox, tmp_path / "v1", BOTH, storage_url=url)
@@ -109,6 +111,7 @@ def test_a_run_never_rewrites_an_account_it_holds_no_lease_for(sandbox, tmp_path
     assert lake_counts(sandbox, url, "activity").get(ISA) == DEPOSITS
 
 
+@pytest.mark.slow  # several lake runs
 def test_catch_up_reads_only_what_it_lacks_and_compaction_keeps_every_row(sandbox, tmp_path):
     url = f"file://{tmp_path / 'store'}"
     run(sandbox, url, tmp_path / "d0")

@@ -32,6 +32,7 @@ def databases(url: str) -> dict[str, bytes]:
     return {key: store.get_bytes(key) for key in sorted(store.list("duckdb/"))}
 
 
+@pytest.mark.slow  # several lake runs
 def test_import_and_rebuild_publish_the_database_of_the_group_that_runs_there(tmp_path):
     url = f"file://{tmp_path / 'store'}"
     data_dir = tmp_path / "wA"

@@ -8,6 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
+import pytest
 
 from sandbox import DEMO_ACCOUNT_ID, Sandbox
 from tests.flows.harness import export, sandbox_config, scalar, settings_for
@@ -48,6 +49,7 @@ def test_a_reader_holding_the_database_neither_blocks_nor_sees_a_mix(tmp_path):
         assert scalar(data_dir, "SELECT count(*) FROM dividends") == after
 
 
+@pytest.mark.slow  # readers throughout exports
 def test_parquet_readers_see_old_or_new_partitions_never_a_broken_one(tmp_path):
     data_dir = tmp_path / "data"
     pattern = str(data_dir / "parquet" / "dividends" / "**" / "*.parquet")
@@ -80,6 +82,7 @@ def test_parquet_readers_see_old_or_new_partitions_never_a_broken_one(tmp_path):
     assert len(seen) > 10 and set(seen) <= {before, after} and seen[-1] == after
 
 
+@pytest.mark.slow  # two whole exports at once
 def test_two_runs_at_once_queue_on_the_lock_and_load_exactly_once(tmp_path):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from flows.pipeline.run import run_export
 from flows.pipeline.settings import load_settings
 from sandbox import Sandbox
@@ -14,6 +16,7 @@ LIMIT_SECONDS = 3.0
 ORDERS = "/api/v0/equity/history/orders"
 
 
+@pytest.mark.slow  # whole exports
 def test_a_run_past_its_time_limit_keeps_what_it_committed_then_the_next_completes(tmp_path):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config(slow_seconds=16_000)) as sb:

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SPARE = {"log-and-parquet": 200 << 10, "checkpoint": 480 << 10}
 
 
+@pytest.mark.slow  # a full disk, then whole exports
 def test_parquet_writer_on_a_full_disk(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb:
@@ -54,6 +55,7 @@ def test_parquet_writer_on_a_full_disk(tmp_path, monkeypatch):
         assert_exact(data_dir, sb)
 
 
+@pytest.mark.slow  # a full disk, then whole exports
 def test_duckdb_writer_on_a_full_disk(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     with Sandbox(sandbox_config()) as sb:
@@ -86,6 +88,7 @@ def test_duckdb_writer_on_a_full_disk(tmp_path, monkeypatch):
         assert_exact(data_dir, sb)
 
 
+@pytest.mark.slow  # whole exports
 def test_missing_or_corrupt_partitions_are_repaired_by_the_next_run(tmp_path):
     from flows.app.status import status_report
 

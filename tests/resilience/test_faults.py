@@ -71,6 +71,7 @@ TRANSIENT = {
 }
 
 
+@pytest.mark.slow  # whole exports under faults
 @pytest.mark.parametrize("faults", TRANSIENT.values(), ids=TRANSIENT.keys())
 def test_transient_faults_are_retried_to_the_exact_truth(sandbox, tmp_path, faults):
     # two faults per endpoint, mid-walk for history: within the retry bound (3 attempts)
@@ -84,6 +85,7 @@ def test_transient_faults_are_retried_to_the_exact_truth(sandbox, tmp_path, faul
     assert_exact(tmp_path, sandbox)
 
 
+@pytest.mark.slow  # two whole exports a fault
 @pytest.mark.parametrize(
     ("fault", "message"),
     [
@@ -141,6 +143,7 @@ def test_ip_restricted_key_is_refused_with_a_clear_message(sandbox, tmp_path):
     assert not (tmp_path / "warehouse.duckdb").exists()
 
 
+@pytest.mark.slow  # whole exports
 def test_unknown_fields_and_enum_values_load_and_are_reported_once(tmp_path, caplog):
     with Sandbox(sandbox_config(extra_fields=True)) as sb:
         with caplog.at_level("WARNING", logger="t212_etl"):

@@ -8,6 +8,8 @@ import stat
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from flows.app.cli import main
 from flows.pipeline.rebuild import rebuild
 from sandbox import Sandbox, SandboxConfig
@@ -20,6 +22,7 @@ def modes(root: Path) -> dict[Path, int]:
     return {p: stat.S_IMODE(p.lstat().st_mode) for p in [root, *root.rglob("*")]}
 
 
+@pytest.mark.slow  # an export under each umask
 def test_everything_created_is_private_whatever_the_umask(tmp_path, capsys):
     data_dir = tmp_path / "data"
     old = os.umask(0)
@@ -67,6 +70,7 @@ def test_servers_bind_loopback_by_default():
         assert host == "127.0.0.1"
 
 
+@pytest.mark.slow  # whole exports
 def test_decimal_values_survive_to_duckdb_and_parquet_exactly(tmp_path):
     """Long, tiny and exponent-form amounts, through the whole load, to the last digit."""
     from hypothesis import given, settings

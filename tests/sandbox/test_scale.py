@@ -11,6 +11,7 @@ import time
 import tracemalloc
 
 import httpx
+import pytest
 
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxConfig
 from sandbox.config import SandboxSize
@@ -28,6 +29,7 @@ def _config() -> SandboxConfig:
     return SandboxConfig(accounts=(account,), time_scale=0.0001, rate_limits=FAST_LIMITS)
 
 
+@pytest.mark.slow  # a walk over a million items
 def test_a_million_items_are_created_instantly_and_paged_in_milliseconds() -> None:
     # CPU time of this process (the sandbox serves from a thread of it), not the wall clock
     # that a busy machine stretches: making or walking the million would take seconds of it
@@ -56,6 +58,7 @@ def test_a_million_items_are_created_instantly_and_paged_in_milliseconds() -> No
         assert statistics.median(latencies) < 0.05
 
 
+@pytest.mark.slow  # a million items
 def test_walking_a_million_dividends_stays_within_a_memory_bound() -> None:
     with (
         Sandbox(_config()) as sb,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Context, Decimal
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,6 +124,7 @@ def _check_money(frame: pd.DataFrame, table: str, row: int, sent: dict, columns:
         assert arrow.column(column)[row].as_py() == expected
 
 
+@pytest.mark.slow  # Hypothesis through the warehouse
 @QUICK
 @given(
     st.lists(st.integers(0, 10**6), max_size=0).flatmap(
@@ -192,6 +194,7 @@ def order_items(draw):
     return {"order": order, "fill": fill}
 
 
+@pytest.mark.slow  # Hypothesis through the warehouse
 @QUICK
 @given(st.lists(order_items(), max_size=6, unique_by=lambda i: i["order"].get("id")))
 def test_orders_load_exactly_or_are_reported(items):

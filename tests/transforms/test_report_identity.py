@@ -122,6 +122,7 @@ def wh():
         yield opened
 
 
+@pytest.mark.slow  # Hypothesis over whole report imports
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -66,6 +66,7 @@ def test_every_endpoint_loads_the_spec_example(spec, name):
     assert rows[resource.tables[0]] > 0, (rows, normalised.problems)
 
 
+@pytest.mark.slow  # Hypothesis through the warehouse
 @settings(max_examples=60, deadline=None)
 @given(currency=st.text(max_size=300), ticker=st.text(min_size=1, max_size=300))
 def test_odd_text_is_stored_exactly_and_reported(currency, ticker):

@@ -45,6 +45,7 @@ def low_memory(monkeypatch):
     monkeypatch.setattr(store, "MEMORY_LIMIT", "24MB")
 
 
+@pytest.mark.slow  # a history beyond the memory limit
 def test_a_history_beyond_the_memory_limit_merges_in_one_transaction(tmp_path, low_memory):
     with Warehouse.open(tmp_path / "data", views=False) as wh:
         with wh.merge_batch("dividends", 7, run_id="r1", loaded_at=T1) as batch:

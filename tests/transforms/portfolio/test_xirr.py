@@ -73,6 +73,7 @@ def cash_flows(draw):
     return [(START + timedelta(days=d), D(a)) for d, a in zip(days, amounts, strict=True)]
 
 
+@pytest.mark.slow  # Hypothesis against a reference solver
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cash_flows())
 def test_xirr_finds_a_rate_exactly_when_the_reference_does(cash):
