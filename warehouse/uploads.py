@@ -65,15 +65,18 @@ def recorded_worker(work_dir: Path) -> str | None:
     return name if _WORKER_NAME.fullmatch(name) else None
 
 
-def upload_database(store: ObjectStore, path: Path, name: str) -> bool:
+def upload_database(store: ObjectStore, path: Path, name: str, source: Path | None = None) -> bool:
     """Upload the published database file unless the store has it already; True when sent.
 
-    The digest recorded beside the object after its last upload is compared with the
-    file's: one small read instead of the whole database. The digest goes up after the
-    database, so a failure between the two sends the database again, never skips it.
+    ``source`` is the closed working database ``path`` was copied from: a copy's bytes
+    differ from one copy to the next (DuckDB writes blocks in parallel), the source's do
+    not, so its digest (the file's own without one) says whether anything changed. The
+    digest recorded beside the object after its last upload is compared with it: one
+    small read instead of the whole database. The digest goes up after the database, so
+    a failure between the two sends the database again, never skips it.
     """
     key = database_key(name)
-    digest = _sha256(path).encode()
+    digest = _sha256(source or path).encode()
     if store.get_bytes(key + DIGEST_SUFFIX) == digest:
         return False
     store.put_file(key, path)

@@ -105,19 +105,22 @@ def test_a_batch_that_is_not_its_manifests_is_refused_and_lands_nothing(tmp_path
     assert list(raw.iter_runs(tmp_path / "b", include_incomplete=True)) == []
 
 
-def test_the_database_goes_up_only_when_it_changed(tmp_path):
+def test_the_database_goes_up_only_when_its_source_changed(tmp_path):
     store = ObjectStore(f"file://{tmp_path / 'store'}")
-    db = tmp_path / "warehouse.duckdb"
-    db.write_bytes(os.urandom(3000))
-    assert upload_database(store, db, "w1") is True
+    source, copy = tmp_path / "work.duckdb", tmp_path / "warehouse.duckdb"
+    source.write_bytes(os.urandom(3000))
+    copy.write_bytes(b"copy 1")
+    assert upload_database(store, copy, "w1", source=source) is True
     uploaded = (tmp_path / "store" / database_key("w1")).stat().st_mtime_ns
     before = store.requests
-    assert upload_database(store, db, "w1") is False
+    copy.write_bytes(b"copy 2")  # a new copy of the same source: not sent
+    assert upload_database(store, copy, "w1", source=source) is False
     assert store.requests - before == 1  # the digest's read, not the database
     assert (tmp_path / "store" / database_key("w1")).stat().st_mtime_ns == uploaded
-    db.write_bytes(db.read_bytes()[:-1] + b"!")
-    assert upload_database(store, db, "w1") is True
-    assert store.get_bytes(database_key("w1")) == db.read_bytes()
+    assert store.get_bytes(database_key("w1")) == b"copy 1"
+    source.write_bytes(source.read_bytes()[:-1] + b"!")
+    assert upload_database(store, copy, "w1", source=source) is True
+    assert store.get_bytes(database_key("w1")) == b"copy 2"
 
 
 def previous_layout(store: ObjectStore, raw_dir: Path, run: Path) -> None:
