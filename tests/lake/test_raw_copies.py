@@ -105,6 +105,18 @@ def test_a_batch_that_is_not_its_manifests_is_refused_and_lands_nothing(tmp_path
     assert list(raw.iter_runs(tmp_path / "b", include_incomplete=True)) == []
 
 
+def test_a_batch_whose_manifest_never_went_up_is_not_a_run_and_goes_up_again(tmp_path):
+    run = land(tmp_path / "a", "orders", "r1", [b"one", b"two"])
+    store = ObjectStore(f"file://{tmp_path / 'store'}")
+    upload_raw(store, tmp_path / "a" / raw.RAW_DIR)
+    store.delete(f"raw/7/orders/r1/{MANIFEST}")  # a copy cut short after its batch
+    (run / UPLOADED_MARKER).unlink()
+    assert download_raw(store, tmp_path / "b" / raw.RAW_DIR) == 0
+    assert upload_raw(store, tmp_path / "a" / raw.RAW_DIR) == 1
+    assert download_raw(store, tmp_path / "b" / raw.RAW_DIR) == 1
+    assert files_of(tmp_path / "b") == files_of(tmp_path / "a")
+
+
 def test_the_database_goes_up_only_when_its_source_changed(tmp_path):
     store = ObjectStore(f"file://{tmp_path / 'store'}")
     source, copy = tmp_path / "work.duckdb", tmp_path / "warehouse.duckdb"
