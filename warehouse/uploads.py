@@ -34,10 +34,10 @@ BATCH = "pages.gz"
 MANIFEST = "manifest.json"
 DIGEST_SUFFIX = ".sha256"
 # Runs copied at once. A run is two requests, one after the other, so latency, not
-# bandwidth, bounds a run's copy: four in flight cut a first run's 16 runs to 4 rounds
-# of round trips, while at most four batches (the largest a few MiB) are read at once
-# and the machine's cores are left to the export. Old-layout downloads, a request per
-# page, fetch 16 files at once.
+# bandwidth, bounds a run's copy: four in flight take a run's eight resources in two
+# rounds of round trips, while at most four batches (the largest a few MiB) are read at
+# once and the machine's cores are left to the export. Old-layout downloads, a request
+# per page, fetch 16 files at once.
 _PARALLEL_RUNS = 4
 _PARALLEL_FILES = 16
 WORKER_FILE = "worker"  # in the working directory: the name of the worker's database
@@ -151,12 +151,15 @@ def _download_run(store: ObjectStore, raw_dir: Path, run: str, names: set[str]) 
     if MANIFEST not in names:
         _download_files(store, prefix, ensure_dir(local), sorted(names))
     else:
-        manifest = rawbatch.decode(_get(store, f"{prefix}/{MANIFEST}"))
-        batch = _get(store, f"{prefix}/{BATCH}") if manifest["pages"] else b""
         try:
+            manifest = rawbatch.decode(_get(store, f"{prefix}/{MANIFEST}"))
+            batch = _get(store, f"{prefix}/{BATCH}") if manifest["pages"] else b""
             rawbatch.unpack(manifest, batch, local)
-        except rawbatch.BatchMismatch as exc:
-            raise ValueError(f"{store.url}/{prefix}: {exc}; upload the run again") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"{store.url}/{prefix}: {exc}; copy the run again from the data directory "
+                f"that landed it (remove its {UPLOADED_MARKER} there and run again)"
+            ) from None
     write_atomic(local / UPLOADED_MARKER, b"")
 
 

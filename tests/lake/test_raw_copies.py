@@ -100,7 +100,7 @@ def test_a_batch_that_is_not_its_manifests_is_refused_and_lands_nothing(tmp_path
     store = ObjectStore(f"file://{tmp_path / 'store'}")
     upload_raw(store, tmp_path / "a" / raw.RAW_DIR)
     store.put_bytes(f"raw/7/orders/r1/{BATCH}", b"not the pages")
-    with pytest.raises(ValueError, match="does not match its manifest; upload the run again"):
+    with pytest.raises(ValueError, match="does not match its manifest; copy the run again"):
         download_raw(store, tmp_path / "b" / raw.RAW_DIR)
     assert list(raw.iter_runs(tmp_path / "b", include_incomplete=True)) == []
 
