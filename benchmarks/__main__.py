@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from benchmarks import accounts, bigaccount, endtoend, lake, local, network, portfolio, publish
+from benchmarks.latency import DELAY_MS
 from benchmarks.results import render
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -17,9 +18,8 @@ PLAIN = {
     "publish": publish,
     "portfolio": portfolio,
     "accounts": accounts,
-    "lake": lake,
 }
-PARTS = ("network", "local", *PLAIN)
+PARTS = ("network", "local", *PLAIN, "lake")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         default=100_000,
         help="local side: rows for the dlt reference (0: leave it out)",
     )
+    parser.add_argument(
+        "--latency-ms", type=float, default=DELAY_MS, help="lake: delay per store request"
+    )
+    parser.add_argument("--lake-accounts", default="1,10", help="lake: 1 (busy), 10 or both")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results file")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
@@ -50,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, part in PLAIN.items():
         if name in parts:
             sections.append(part.run(smoke=args.smoke, runs=runs))
+    if "lake" in parts:
+        counts = tuple(int(n) for n in args.lake_accounts.split(","))
+        sections.append(
+            lake.run(smoke=args.smoke, runs=runs, delay_ms=args.latency_ms, accounts=counts)
+        )
     text = render(sections, runs=runs, smoke=args.smoke, seconds=time.monotonic() - started)
     args.out.write_text(text)
     print(text)

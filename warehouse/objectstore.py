@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from warehouse import localstore
 from warehouse.files import DIR_MODE, atomic_path
@@ -180,11 +180,15 @@ class ObjectStore:
 
     def put_file(self, key: str, path: Path) -> None:
         """Upload the file at ``path`` to ``key`` (in parts when large)."""
+        with open(path, "rb") as source:
+            self.put_reader(key, source)
+
+    def put_reader(self, key: str, source: BinaryIO) -> None:
+        """Upload what is left to read of the open binary file ``source`` (in parts when large)."""
         import obstore
 
         self.guard()
-        with open(path, "rb") as source:
-            self._call("uploading", key, obstore.put, key, source, chunk_size=_PART_BYTES)
+        self._call("uploading", key, obstore.put, key, source, chunk_size=_PART_BYTES)
 
     def get_bytes(self, key: str) -> bytes | None:
         """The object at ``key``, or None when there is none."""

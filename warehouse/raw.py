@@ -22,8 +22,8 @@ from pathlib import Path
 from warehouse.files import ensure_dir, escape_component, sync_files, write_atomic, write_quick
 
 RAW_DIR = "raw"
-_RUN_FILE = "run.json"
-_COMPLETE_FILE = "complete.json"
+RUN_FILE = "run.json"
+COMPLETE_FILE = "complete.json"
 _BODY_SUFFIX = ".json.gz"
 _META_SUFFIX = ".meta.json"
 _READ_AHEAD = 32  # pages read and decompressed ahead of the consumer
@@ -69,6 +69,19 @@ def run_dir(data_dir: Path, account: object, resource: str, run_id: str) -> Path
     return Path(data_dir) / RAW_DIR / Path(*parts)
 
 
+def page_files(directory: Path, number: int) -> tuple[Path, Path]:
+    """The compressed body and the metadata file of page ``number`` of the run in ``directory``."""
+    name = _page_name(number)
+    return directory / f"{name}{_BODY_SUFFIX}", directory / f"{name}{_META_SUFFIX}"
+
+
+def landed_numbers(directory: Path) -> list[int]:
+    """The numbers of the pages landed in the run in ``directory`` (metadata written), sorted."""
+    metas = directory.glob(f"page-*{_META_SUFFIX}")
+    names = (p.name.removeprefix("page-").removesuffix(_META_SUFFIX) for p in metas)
+    return sorted(int(n) for n in names if n.isdigit())
+
+
 def _page_name(number: int) -> str:
     if number < 1:
         raise ValueError(f"page numbers start at 1, got {number}")
@@ -101,7 +114,7 @@ def write_page(
     one sync for all of them instead of two per page.
     """
     directory = run_dir(data_dir, account, resource, run_id)
-    run_file = directory / _RUN_FILE
+    run_file = directory / RUN_FILE
     if run_file not in _STARTED and not run_file.exists():
         ensure_dir(directory)
         manifest = {
@@ -128,15 +141,15 @@ def write_run_complete(
     Every page is flushed to disk first, so a complete run is whole after a power cut.
     """
     directory = ensure_dir(run_dir(data_dir, account, resource, run_id))
-    if not (directory / _RUN_FILE).exists():
+    if not (directory / RUN_FILE).exists():
         raise FileNotFoundError(f"raw run {run_id} of {resource} has no manifest")
     sync_files(directory)
-    write_atomic(directory / _COMPLETE_FILE, json.dumps({"pages": pages}).encode())
+    write_atomic(directory / COMPLETE_FILE, json.dumps({"pages": pages}).encode())
 
 
 def _read_run(path: Path) -> RawRun | None:
     try:
-        manifest = json.loads((path / _RUN_FILE).read_text())
+        manifest = json.loads((path / RUN_FILE).read_text())
     except (FileNotFoundError, ValueError):
         return None
     return RawRun(
@@ -144,7 +157,7 @@ def _read_run(path: Path) -> RawRun | None:
         resource=manifest["resource"],
         run_id=manifest["run_id"],
         started_at=datetime.fromisoformat(manifest["started_at"]),
-        complete=(path / _COMPLETE_FILE).exists(),
+        complete=(path / COMPLETE_FILE).exists(),
         path=path,
     )
 
@@ -193,10 +206,7 @@ def iter_bodies(run: RawRun) -> Iterator[bytes]:
     and decompressing release the interpreter, so they overlap the consumer's work.
     Raises :class:`UnreadablePage` naming the first body that cannot be read.
     """
-    metas = run.path.glob(f"page-*{_META_SUFFIX}")
-    names = (p.name.removeprefix("page-").removesuffix(_META_SUFFIX) for p in metas)
-    numbers = sorted(int(n) for n in names if n.isdigit())
-    paths = [run.path / f"{_page_name(n)}{_BODY_SUFFIX}" for n in numbers]
+    paths = [page_files(run.path, n)[0] for n in landed_numbers(run.path)]
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="raw-read") as pool:
         ahead: deque = deque()
         for path in paths:

@@ -361,7 +361,9 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
             (self.published_db.with_name(DATABASE_FILE + ".wal")).unlink(missing_ok=True)
             write_published(self.work_db, self.published_db, self._memory_limit())
             if self.lake is not None:
-                upload_database(self.lake.store, self.published_db, self.lake.name)
+                upload_database(
+                    self.lake.store, self.published_db, self.lake.name, source=self.work_db
+                )
         finally:
             if reopen:
                 self._connect()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from benchmarks.lake import BUCKET, Moto, area, parse, written
+from benchmarks.lake import written
+from benchmarks.s3server import BUCKET, Moto, area, parse
 
 
 def test_access_log_lines_are_read_by_kind_and_area():
