@@ -152,8 +152,21 @@ def test_uk_equals_average_unless_a_purchase_falls_in_a_sales_window(events):
         assert near(row.acquisition_costs, costs, 3) and near(row.gain, gain, 3)
 
 
+def test_thirty_days_are_counted_in_uk_dates():
+    # 31 days apart in UTC, 30 in UK dates: the sale is in British Summer Time, the buy not
+    sale_at = datetime(2024, 10, 1, 23, 30, tzinfo=UTC)
+    events = [
+        _event(0, "buy", START, Decimal(10), Decimal(5)),
+        _event(1, "sell", sale_at, Decimal(4), Decimal(6)),
+        _event(2, "buy", sale_at + timedelta(days=31), Decimal(4), Decimal(7)),
+    ]
+    assert (uk_date(events[2].at) - uk_date(sale_at)).days == 30
+    assert [r.matching for r in disposals("uk", events)] == ["30 days 4"]
+
+
 @QUICK
-@given(histories(min_gap=60 * 24 * 31))
+# 32 days in UTC are at least 31 UK dates apart, whatever the clocks did in between
+@given(histories(min_gap=60 * 24 * 32))
 def test_uk_is_the_pool_when_events_are_more_than_30_days_apart(events):
     uk, average = disposals("uk", events), disposals("average", events)
     assert [r.matching for r in uk] == [r.matching for r in average]
