@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
@@ -67,6 +68,7 @@ class MergeBatch:
         run_id: str,
         loaded_at: datetime,
         owners: dict[str, str] | None = None,
+        lock: threading.RLock | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self._con = con
@@ -79,6 +81,8 @@ class MergeBatch:
         self._chunks = 0
         self._tables: list[str] = []
         self._on_close = on_close
+        # staging and merging wait for the warehouse's other writers (its lock)
+        self._lock = lock or threading.RLock()
         self._open = True
         con.execute("SET TimeZone = 'UTC'")
         con.begin()
@@ -93,6 +97,10 @@ class MergeBatch:
         """Stage one chunk's tables; they are merged, in the order first added, at commit."""
         if not self._open:
             raise RuntimeError("the merge batch is closed")
+        with self._lock:
+            self._stage(tables)
+
+    def _stage(self, tables: Mapping[str, pa.Table]) -> None:
         for name, data in tables.items():
             first = name not in self._tables
             if first:
@@ -113,6 +121,10 @@ class MergeBatch:
 
         Returns the counts per table.
         """
+        with self._lock:
+            return self._commit(cursor)
+
+    def _commit(self, cursor: dict | None) -> dict[str, MergeCounts]:
         try:
             # children first: a fill's taxes look up the fills' chunks before those are cut
             reads = {}

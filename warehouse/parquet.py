@@ -296,8 +296,9 @@ class ParquetPublisher:
 
         In the lake, rows are only added or made newer (see ``Lake.publish``), never removed.
         """
-        problems = self._problems()
-        items = {(p.table, p.partition) for p in problems}
-        self._transaction(lambda con: add_pending(con, items))
-        self.publish_parquet()
+        with self._lock:
+            problems = self._problems()
+            items = {(p.table, p.partition) for p in problems}
+            self._transaction(lambda con: add_pending(con, items))
+            self.publish_parquet()
         return [p.message for p in problems]

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from threading import RLock
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
@@ -103,6 +104,9 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         self.parquet_dir = self.data_dir / parquet.PARQUET_DIR
         self._lock_fd: int | None = lock_fd
         self._con: duckdb.DuckDBPyConnection | None = None
+        # the connection serves one thread at a time: every use of it from a run's threads
+        # goes through a method that holds this lock
+        self._lock = RLock()
         # tables an upgrade re-keyed: their rows are read again from the raw zone
         self.replay_needed: set[str] = set()
         # a database a rebuild is filling: its Parquet work waits until it is swapped in
@@ -232,7 +236,18 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
     def _transaction(
         self, work: Callable[[duckdb.DuckDBPyConnection], T], *, cursor: bool = False
     ) -> T:
-        con = self.connection.cursor() if cursor else self.connection
+        if not cursor:
+            with self._lock:
+                return self._run(self.connection, work)
+        con = self.connection.cursor()
+        try:
+            return self._run(con, work)
+        finally:
+            con.close()
+
+    def _run(
+        self, con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]
+    ) -> T:
         con.begin()
         try:
             result = work(con)
@@ -244,8 +259,6 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
                 con.rollback()
             raise
         finally:
-            if cursor:
-                con.close()
             self._secure_files()
         return result
 
@@ -288,8 +301,10 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         ``batch.add(tables)`` per chunk and ``batch.commit(cursor)`` at the end; leaving the
         block without a commit rolls every chunk back. See :class:`MergeBatch`.
         """
+        with self._lock:
+            con = self.connection.cursor()
         return MergeBatch(
-            self.connection.cursor(), resource, account_id, on_close=self._secure_files, **options
+            con, resource, account_id, lock=self._lock, on_close=self._secure_files, **options
         )
 
     def write_setting(self, name: str, value: str | None) -> None:
@@ -306,16 +321,21 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
 
     def get_state(self, account_id: int, resource: str) -> dict | None:
         """The stored cursor, last success time and last run id of a resource, or None."""
-        rows = self.connection.execute(
+        rows = self.fetch(
             f'SELECT "cursor", "last_success_at", "last_run_id" FROM {q(LOAD_STATE.name)} '
             'WHERE "account_id" = ? AND "resource" = ?',
             [account_id, resource],
-        ).fetchall()
+        )
         if not rows:
             return None
         row = rows[0]
         cursor = None if row[0] is None else json.loads(row[0])
         return {"cursor": cursor, "last_success_at": row[1], "last_run_id": row[2]}
+
+    def fetch(self, sql: str, params: list | None = None) -> list[tuple]:
+        """The rows of one query on the working database, safe beside a run's other threads."""
+        with self._lock:
+            return self.connection.execute(sql, params or []).fetchall()
 
     def count_rows(self, table: str, account_id: int | None = None) -> int:
         """Rows in ``table``, optionally of one account."""
@@ -324,7 +344,7 @@ class Warehouse(RunLogRecorder, ParquetPublisher, Rebuilding):
         if account_id is not None:
             sql += ' WHERE "account_id" = ?'
             params.append(account_id)
-        return int(self.connection.execute(sql, params).fetchall()[0][0])
+        return int(self.fetch(sql, params)[0][0])
 
     def has_rows(self, table: str, account_id: int | None = None) -> bool:
         """Whether ``table`` holds any row (of ``account_id`` when given)."""

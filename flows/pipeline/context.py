@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,6 @@ class RunContext:
     full_refresh: bool = False
     reference_max_age: timedelta = timedelta(hours=12)
     overlap: timedelta = timedelta(days=2)
-    warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
     reported_fields: set[str] = field(default_factory=set)
     progress: Progress | None = None
     chunk_pages: int = 250  # history pages normalised and staged at a time, at most

@@ -10,7 +10,6 @@ commits with the cursor, so a failure still leaves nothing. Replaying landed pag
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -67,7 +66,6 @@ def load_chunks(
     state: dict | None,
     run_id: str,
     loaded_at: datetime,
-    lock: threading.Lock,
 ) -> ResourceResult:
     """Merge normalised chunks in one transaction with the cursor, then publish Parquet.
 
@@ -85,13 +83,11 @@ def load_chunks(
             result.notices.update(normalised.notices, odd_currencies(normalised.frames))
             newest = max((t for t in (newest, chunk.newest) if t), default=None)
             tables = {name: to_arrow(frame, name) for name, frame in normalised.frames.items()}
-            with lock:
-                batch.add(tables)
+            batch.add(tables)
             # hand the chunk's Arrow memory back now, not at the allocator's leisure
             pa.default_memory_pool().release_unused()
-        with lock:
-            result.counts = batch.commit(advance_cursor(newest, state, not_after=loaded_at))
-            publish_parquet_safely(wh)
+        result.counts = batch.commit(advance_cursor(newest, state, not_after=loaded_at))
+        publish_parquet_safely(wh)
     return result
 
 
@@ -208,7 +204,6 @@ def export_history(
             state=state,
             run_id=ctx.run_id,
             loaded_at=ctx.started_at,
-            lock=ctx.warehouse_lock,
         )
     result.stats = stats_delta(before, client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
@@ -260,5 +255,4 @@ def replay_history(
         state=wh.get_state(account_id, resource.name),
         run_id=run.run_id,
         loaded_at=run.started_at,
-        lock=threading.Lock(),
     )

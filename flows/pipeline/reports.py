@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,9 +45,7 @@ def earliest_activity(wh: Warehouse, account_id: int) -> datetime | None:
         f'SELECT min("{column}") AS t FROM "{table}" WHERE "account_id" = ?'
         for table, column in _EARLIEST
     )
-    row = wh.connection.execute(
-        f"SELECT min(t) FROM ({parts})", [account_id] * len(_EARLIEST)
-    ).fetchall()
+    row = wh.fetch(f"SELECT min(t) FROM ({parts})", [account_id] * len(_EARLIEST))
     return row[0][0]
 
 
@@ -73,7 +70,6 @@ def report_pages(
     now: datetime,
     full_refresh: bool,
     options: ReportOptions,
-    lock: threading.Lock,
 ) -> Iterator[ApiResponse]:
     """The report files still missing for ``account_id``, as pages, oldest year first.
 
@@ -82,8 +78,7 @@ def report_pages(
     """
     first = options.start_year
     if first is None:
-        with lock:
-            oldest = earliest_activity(wh, account_id)
+        oldest = earliest_activity(wh, account_id)
         first = oldest.year if oldest is not None else now.year
         if oldest is None:
             log.warning(

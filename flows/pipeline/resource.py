@@ -98,7 +98,7 @@ def export_reports(job: Job, first_page: ApiResponse | None = None) -> ResourceR
     ctx = job.ctx
     pages = report_pages(
         job.client, job.wh, job.account_id, job.state, now=ctx.started_at,
-        full_refresh=ctx.full_refresh, options=ctx.reports, lock=ctx.warehouse_lock,
+        full_refresh=ctx.full_refresh, options=ctx.reports,
     )  # fmt: skip
     return load_whole(job, pages)
 
@@ -135,8 +135,7 @@ def export_resource(
     summary that named the account), ``stats_before`` the endpoint's counters from before.
     """
     scope = account_id if resource.account_scoped else GLOBAL_ACCOUNT
-    with ctx.warehouse_lock:
-        state = wh.get_state(scope, resource.name)
+    state = wh.get_state(scope, resource.name)
     before = stats_before or copy_stats(client.stats.get(resource.path))
     job = Job(client, wh, resource, account_id, ctx, state, before)
     return EXPORTERS[resource.kind](job, first_page)
@@ -161,16 +160,15 @@ def load_whole(job: Job, pages: Iterable[ApiResponse]) -> ResourceResult:
     normalised = normalise_pages(resource, datas, account_id, ctx.started_at)
     result.problems, result.unknown_fields = normalised.problems, normalised.unknown_fields
     result.notices.update(normalised.notices, odd_currencies(normalised.frames))
-    with ctx.warehouse_lock:
-        result.counts = merge_normalised(
-            wh,
-            resource,
-            account_id,
-            normalised,
-            run_id=ctx.run_id,
-            loaded_at=ctx.started_at,
-            cursor=new_cursor(resource, datas, job.state, ctx.started_at),
-        )
+    result.counts = merge_normalised(
+        wh,
+        resource,
+        account_id,
+        normalised,
+        run_id=ctx.run_id,
+        loaded_at=ctx.started_at,
+        cursor=new_cursor(resource, datas, job.state, ctx.started_at),
+    )
     result.stats = stats_delta(job.before, job.client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
     return result

@@ -271,13 +271,12 @@ def prepare_warehouse(wh: Warehouse, ctx: RunContext) -> list[str]:
     """Log the run as running, create the views and repair Parquet; returns write errors.
 
     Safe beside the accounts' exports: the run log row and the views are written on
-    cursors of their own, and the repair publishes under the warehouse lock.
+    cursors of their own, and the repair holds the warehouse's lock.
     """
     started = {"started_at": ctx.started_at, "outcome": "running"}
     errors = _record_step(lambda: wh.record_run(ctx.run_id, **started), "the run log")
     errors += _record_step(wh.create_views, "the views")
-    with ctx.warehouse_lock:
-        return errors + _publish_step(wh.repair_parquet)
+    return errors + _publish_step(wh.repair_parquet)
 
 
 def _publish_step(step: Callable[[], object]) -> list[str]:
