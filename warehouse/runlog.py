@@ -7,7 +7,7 @@ again when it ends. Each write marks the table for Parquet publishing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -150,14 +150,18 @@ def record_rate_limit_rows(
     _insert_or_replace(con, RATE_LIMITS.name, list(built.values()))
 
 
-class RunLogRecorder:
-    """The run log methods of :class:`warehouse.store.Warehouse`, in its transactions."""
+class RunLog:
+    """A warehouse's run log, written in the transactions of ``transaction`` (the
+    warehouse's: ``transaction(work, cursor=...)`` runs ``work(con)`` and commits)."""
+
+    def __init__(self, transaction: Callable[..., Any]) -> None:
+        self._transaction = transaction
 
     def record_run(self, run_id: str, **fields: object) -> None:
         """Insert or replace the run log row of ``run_id`` (see ``runlog.record_run_row``).
 
-        Written on a cursor of its own, so it may run beside threads that use
-        :attr:`connection` under their lock.
+        Written on a cursor of its own, so it may run beside the threads that use the
+        warehouse's connection.
         """
         self._transaction(lambda con: record_run_row(con, run_id, **fields), cursor=True)
 

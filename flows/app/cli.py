@@ -28,32 +28,16 @@ def _data_dir(args: argparse.Namespace) -> Path:
         return Path(args.data_dir or os.environ.get("T212_DATA_DIR") or "data")
 
 
-def _lake(args: argparse.Namespace):
-    """The lake of ``--storage-url`` or the settings, or None when everything is local."""
-    try:
-        settings = load_settings(
-            data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
-        )
-    except SettingsError:
-        if args.storage_url or os.environ.get("T212_STORAGE_URL"):
-            raise
-        return None  # reading the local warehouse needs no accounts
-    from flows.pipeline.storage import data_dir_lake
+def _publisher(args: argparse.Namespace):
+    """Where the data directory publishes: local Parquet, or the lake of a storage URL."""
+    from flows.pipeline.storage import command_publisher
 
-    return data_dir_lake(settings)
+    return command_publisher(args.data_dir, args.config, args.storage_url)
 
 
 def _reader(args: argparse.Namespace):
     """Opens a reader of the published database, or of the lake when a storage URL is set."""
-    from warehouse import connect_readonly
-
-    lake = _lake(args)
-    if lake is None:
-        data_dir = _data_dir(args)
-        return lambda: connect_readonly(data_dir)
-    from warehouse.reader import connect_lake
-
-    return lambda: connect_lake(lake)
+    return _publisher(args).connect_reader
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -80,7 +64,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print the status report; exit 1 when something needs attention."""
     from flows.app.status import status_report
 
-    text, attention = status_report(_data_dir(args), lake=_lake(args))
+    text, attention = status_report(_data_dir(args), publisher=_publisher(args))
     print(text)
     return EXIT_FAILED if attention else EXIT_OK
 
@@ -90,7 +74,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from flows.pipeline.rebuild import RebuildRefused, rebuild
 
     try:
-        replayed = rebuild(_data_dir(args), lake=_lake(args))
+        replayed = rebuild(_data_dir(args), publisher=_publisher(args))
     except RebuildRefused as exc:
         raise UserError(str(exc)) from None
     runs = ", ".join(f"{name} {n}" for name, n in sorted(replayed.items())) or "nothing"
@@ -119,7 +103,7 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
             _data_dir(args),
             [Path(f) for f in args.files],
             account_id=args.account_id,
-            lake=_lake(args),
+            publisher=_publisher(args),
         )
     except ImportRefused as exc:
         raise UserError(str(exc)) from None

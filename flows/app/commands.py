@@ -83,12 +83,12 @@ def print_summary(summary: RunSummary) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """`t212-etl run`: check the settings first (fast), then run the pipeline."""
-    from flows.pipeline.storage import lake_for
+    from flows.pipeline.storage import publisher_for
 
     settings = load_settings(
         data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
     )
-    lake_for(settings)  # the lake's libraries are there before anything starts
+    publisher_for(settings)  # the lake's libraries are there before anything starts
     only = args.only.split(",") if args.only else None
     try:
         select_resources(only)

@@ -108,8 +108,8 @@ def publish_parquet_safely(wh: Warehouse) -> str | None:
     """
     if time.monotonic() - wh.published_at < PUBLISH_EVERY:
         return None  # published moments ago: the next publish, at the latest the run's, takes it
-    if wh.lake is not None and wh.lake.store.down is not None:
-        return wh.lake.store.down  # the store stopped answering: the run's end tries once more
+    if wh.publisher.down is not None:
+        return wh.publisher.down  # the store stopped answering: the run's end tries once more
     try:
         wh.publish_parquet()
     except OSError as exc:

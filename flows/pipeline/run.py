@@ -36,7 +36,7 @@ from flows.pipeline.settings import (
     Settings,
     SettingsError,
 )
-from flows.pipeline.storage import lake_for, leases_held
+from flows.pipeline.storage import publisher_for
 from warehouse import Warehouse, WarehouseLocked
 from warehouse.leases import AccountBusy
 from warehouse.objectstore import ObjectStoreError
@@ -199,7 +199,7 @@ def run_export(
     limit = settings.run_time_limit_hours if time_limit_hours is None else time_limit_hours
     if limit:
         client_options.setdefault("deadline", time.time() + limit * 3600)
-    lake = lake_for(settings, account_names)
+    publisher = publisher_for(settings, account_names)
     clients, identities, refused = identify_accounts(settings, account_names, client_options)
     ctx = RunContext(
         run_id=new_run_id(started),
@@ -215,9 +215,9 @@ def run_export(
     claims = ReferenceClaims()
     try:
         with (
-            leases_held(lake, {i.account_id: name for name, i in identities.items()}),
+            publisher.held({i.account_id: name for name, i in identities.items()}),
             Warehouse.open(
-                settings.data_dir, lock_timeout=lock_timeout, views=False, lake=lake
+                settings.data_dir, lock_timeout=lock_timeout, views=False, publisher=publisher
             ) as wh,
             ThreadPoolExecutor(max_workers=1) as aside,
         ):
@@ -251,8 +251,7 @@ def run_export(
                 wrappers={i.account_id: settings.account(name).wrapper
                           for name, i in identities.items()},
             )  # fmt: skip
-            if lake is not None:  # a store that stopped answering mid-run: one more try
-                lake.store.reconnect()
+            publisher.reconnect()  # a store that stopped answering mid-run: one more try
             summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
             run_log = partial(record_run_log, wh, ctx, summary)
@@ -274,7 +273,7 @@ def prepare_warehouse(wh: Warehouse, ctx: RunContext) -> list[str]:
     cursors of their own, and the repair holds the warehouse's lock.
     """
     started = {"started_at": ctx.started_at, "outcome": "running"}
-    errors = _record_step(lambda: wh.record_run(ctx.run_id, **started), "the run log")
+    errors = _record_step(lambda: wh.run_log.record_run(ctx.run_id, **started), "the run log")
     errors += _record_step(wh.create_views, "the views")
     return errors + _publish_step(wh.repair_parquet)
 
@@ -363,7 +362,7 @@ def record_run_log(wh: Warehouse, ctx: RunContext, summary: RunSummary) -> None:
         if account.account_id is not None
         for endpoint, (seen, documented) in account.rate_limits.items()
     ]
-    wh.record_run_log(
+    wh.run_log.record_run_log(
         ctx.run_id,
         rows,
         limits,

@@ -206,7 +206,6 @@ def test_a_refused_chunk_is_retaken_in_small_chunks_so_only_its_pages_go_record_
 
 
 def test_an_odd_currency_is_reported_once_per_resource_and_value(tmp_path, caplog):
-    import threading
 
     from flows.pipeline.account import _report
     from flows.pipeline.context import ResourceResult
@@ -222,7 +221,7 @@ def test_an_odd_currency_is_reported_once_per_resource_and_value(tmp_path, caplo
     with Warehouse.open(tmp_path / "data") as wh:
         history.load_chunks(
             wh, resource, ACCOUNT, chunks, result,
-            state=None, run_id="run-1", loaded_at=AT, lock=threading.Lock(),
+            state=None, run_id="run-1", loaded_at=AT,
         )  # fmt: skip
         stored = wh.connection.execute('SELECT DISTINCT "currency" FROM "dividends"').fetchall()
     assert result.counts["dividends"].inserted == 12 and stored == [("eu\x1b[2J",)]

@@ -27,6 +27,7 @@ from tests.lake.s3 import SECRET_KEY, aws_env, new_bucket
 from warehouse import connect_readonly
 from warehouse.bookkeeping import MERGED_KINDS
 from warehouse.lake import Lake, lake_partitions
+from warehouse.lakepublisher import LakePublisher
 from warehouse.parquet import PUBLISHED
 from warehouse.raw import RAW_DIR
 
@@ -112,7 +113,7 @@ def test_every_table_in_the_lake_equals_the_local_database(published):
 def test_status_checks_the_lake_not_the_empty_local_parquet(published):
     from flows.app.status import status_report
 
-    text, attention = status_report(published.data_dir, lake=published.lake)
+    text, attention = status_report(published.data_dir, publisher=LakePublisher(published.lake))
     assert not attention, text
     assert f"lake: {published.url}" in text
     assert "lake: every partition matches DuckDB" in text

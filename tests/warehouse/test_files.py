@@ -45,7 +45,7 @@ def test_everything_created_is_private_under_umask_zero(tmp_path, open_umask):
         wh.merge_resource(
             "dividends", 1, {"dividends": rows}, run_id="r1", loaded_at=T0, cursor=None
         )
-        wh.record_run("r1", started_at=T0, outcome="success")
+        wh.run_log.record_run("r1", started_at=T0, outcome="success")
         wh.publish()
     seen = list(_modes(data))
     assert len(seen) > 10

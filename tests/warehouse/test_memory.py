@@ -15,9 +15,9 @@ import pytest
 
 from tests.warehouse.conftest import T0, T1
 from transforms.catalogue import TABLES
-from warehouse import MergeCounts, Warehouse, store
+from warehouse import MergeCounts, Warehouse, memory
 from warehouse.bookkeeping import BOOKKEEPING
-from warehouse.store import MEMORY_ENV, memory_bytes
+from warehouse.memory import MEMORY_ENV, memory_bytes
 
 ROWS = 60_000
 CHUNK = 300  # six pages of 50, as a rate-limited export merges them
@@ -42,7 +42,7 @@ def _dividends(start: int, count: int, amount: str = "1.5") -> dict[str, pa.Tabl
 @pytest.fixture
 def low_memory(monkeypatch):
     """DuckDB held to 24 MB, below what the history below takes with the old indexed tables."""
-    monkeypatch.setattr(store, "MEMORY_LIMIT", "24MB")
+    monkeypatch.setattr(memory, "MEMORY_LIMIT", "24MB")
 
 
 def test_a_history_beyond_the_memory_limit_merges_in_one_transaction(tmp_path, low_memory):

@@ -16,6 +16,7 @@ import pytest
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
 from warehouse import Warehouse, parquet
 from warehouse.parquet import PUBLISHED
+from warehouse.rebuild import rebuilding
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,7 +73,7 @@ def _load_sample(wh):
         loaded_at=T0,
         cursor=None,
     )
-    wh.record_run("r0", started_at=T0, finished_at=T1, outcome="success", accounts=[1, 2])
+    wh.run_log.record_run("r0", started_at=T0, finished_at=T1, outcome="success", accounts=[1, 2])
 
 
 def _parquet_table(wh, name):
@@ -229,10 +230,10 @@ def test_check_detects_deleted_and_truncated_files_and_repair_fixes_them(wh):
 
 def test_a_rebuilt_database_publishes_nothing_until_swapped_in(wh):
     _load_sample(wh)
-    wh.record_run("r0", started_at=T0, outcome="success")
+    wh.run_log.record_run("r0", started_at=T0, outcome="success")
     wh.publish()
     files = {p: p.read_bytes() for p in wh.parquet_dir.rglob("*.parquet")}
-    with wh.rebuilding() as built:
+    with rebuilding(wh) as built:
         assert built.count_rows("dividends") == 0 and built.get_state(1, "dividends") is None
         assert built.count_rows("runs") == 1  # the run log is kept
         built.merge_resource(
@@ -257,7 +258,7 @@ def test_a_rebuilt_database_publishes_nothing_until_swapped_in(wh):
 
 def test_a_failed_rebuild_leaves_the_working_database_as_it_was(wh):
     _load_sample(wh)
-    with pytest.raises(RuntimeError, match="replay failed"), wh.rebuilding() as built:
+    with pytest.raises(RuntimeError, match="replay failed"), rebuilding(wh) as built:
         built.merge_resource(
             "dividends",
             1,
@@ -269,16 +270,6 @@ def test_a_failed_rebuild_leaves_the_working_database_as_it_was(wh):
         raise RuntimeError("replay failed")
     assert wh.count_rows("dividends") == 3
     assert not list(wh.work_db.parent.glob("rebuilding*"))
-
-
-def test_publish_all_rewrites_every_table(wh):
-    _load_sample(wh)
-    wh.publish_parquet()
-    for path in wh.parquet_dir.rglob("*.parquet"):
-        path.unlink()
-    wh.publish_all_parquet()
-    assert wh.check_parquet() == []
-    assert _assert_parquet_equals_duckdb(wh) == 5
 
 
 @pytest.mark.parametrize("fails", ["__init__", "write_table"])
