@@ -16,7 +16,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 from pathlib import Path
 from threading import RLock
 from typing import TypeVar
@@ -33,7 +32,7 @@ from warehouse.crashpoints import crash_if_asked
 from warehouse.files import copy_atomic, ensure_dir, fsync_dir, secure_file, take_lock
 from warehouse.leftovers import remove_leftovers
 from warehouse.memory import MemoryLimitInvalid, memory_at_least, memory_limit, set_memory_limit
-from warehouse.merge import MergeCounts, q
+from warehouse.merge import Load, MergeCounts, q
 from warehouse.migrate import add_missing_columns, drop_primary_keys
 from warehouse.published import write_published
 from warehouse.publisher import LocalParquet, Publisher
@@ -223,14 +222,7 @@ class Warehouse:
         return result
 
     def merge_resource(
-        self,
-        resource: str,
-        account_id: int,
-        tables: Mapping[str, pa.Table],
-        *,
-        run_id: str,
-        loaded_at: datetime,
-        cursor: dict | None,
+        self, load: Load, tables: Mapping[str, pa.Table], cursor: dict | None
     ) -> dict[str, MergeCounts]:
         """Merge one resource's tables, its new cursor and its pending Parquet work atomically.
 
@@ -241,31 +233,24 @@ class Warehouse:
         def work(con: duckdb.DuckDBPyConnection) -> dict[str, MergeCounts]:
             return merge_with_cursor(
                 con,
-                resource,
-                account_id,
+                load,
                 tables,
-                lambda table: merging.merge_table(
-                    con, table, tables[table.name], loaded_at=loaded_at, run_id=run_id
-                ),
-                cursor=cursor,
-                loaded_at=loaded_at,
-                run_id=run_id,
+                lambda table: merging.merge_table(con, table, tables[table.name], load),
+                cursor,
             )
 
         return self.transaction(work)
 
-    def merge_batch(self, resource: str, account_id: int, **options: object) -> MergeBatch:
+    def merge_batch(self, load: Load, owners: dict[str, str] | None = None) -> MergeBatch:
         """A batch merging one resource chunk by chunk in one transaction of its own.
 
-        ``with wh.merge_batch(name, account, run_id=..., loaded_at=...) as batch``: call
+        ``with wh.merge_batch(Load(name, account, run_id, loaded_at)) as batch``: call
         ``batch.add(tables)`` per chunk and ``batch.commit(cursor)`` at the end; leaving the
         block without a commit rolls every chunk back. See :class:`MergeBatch`.
         """
         with self._lock:
             con = self.connection.cursor()
-        return MergeBatch(
-            con, resource, account_id, lock=self._lock, on_close=self._secure_files, **options
-        )
+        return MergeBatch(con, load, owners=owners, lock=self._lock, on_close=self._secure_files)
 
     def write_setting(self, name: str, value: str | None) -> None:
         """Store a choice the views read (``settings``); None removes it."""

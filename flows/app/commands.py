@@ -26,11 +26,11 @@ def run_here(
     **options,
 ) -> RunSummary:
     """The pipeline in this process, no Prefect: what the flow runs, with the same summary."""
-    from flows.pipeline.run import run_export
+    from flows.pipeline.run import RunOptions, run_export
 
     try:
         settings = load_settings(data_dir=data_dir, config=config, storage_url=storage_url)
-        return run_export(settings, account_names=accounts, **options)
+        return run_export(settings, RunOptions(account_names=accounts, **options))
     except NOTHING_EXPORTED as exc:
         raise FlowError(str(exc)) from None
 

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from extractors.reports import ReportFile
 from extractors.resources import RESOURCES
-from flows.pipeline.context import merge_normalised, new_run_id
+from flows.pipeline.context import new_run_id
+from flows.pipeline.merging import load_of, merge_normalised
 from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import report_cursor
@@ -151,10 +152,8 @@ def import_reports(
         )  # fmt: skip
         crash_if_asked("import.landed")
         state = wh.get_state(account, resource.name)
-        counts = merge_normalised(
-            wh, resource, account, normalised, run_id=run_id, loaded_at=started,
-            cursor=report_cursor(files, state),
-        )  # fmt: skip
+        load = load_of(resource, account, run_id, started)
+        counts = merge_normalised(wh, load, normalised, report_cursor(files, state))
         wh.create_views()
         problems = refresh_portfolio_step(wh, run_id=run_id, loaded_at=started)
         finished = datetime.now(UTC)

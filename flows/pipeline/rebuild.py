@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from extractors.resources import RESOURCES, Kind, Resource
-from flows.pipeline.context import SHARED_RAW_ACCOUNT, merge_normalised, new_run_id
+from flows.pipeline.context import new_run_id
 from flows.pipeline.history import replay_history
+from flows.pipeline.landing import SHARED_RAW_ACCOUNT
+from flows.pipeline.merging import load_of, merge_normalised
 from flows.pipeline.normalisers import normalise_pages
 from flows.pipeline.portfolio import refresh_portfolio
 from flows.pipeline.reports import page_data
@@ -51,12 +53,9 @@ def replay_run(wh: Warehouse, resource: Resource, run: raw.RawRun) -> None:
     state = wh.get_state(account_id, resource.name)
     merge_normalised(
         wh,
-        resource,
-        account_id,
+        load_of(resource, account_id, run.run_id, run.started_at),
         normalise_pages(resource, datas, account_id, run.started_at),
-        run_id=run.run_id,
-        loaded_at=run.started_at,
-        cursor=new_cursor(resource, datas, state, run.started_at),
+        new_cursor(resource, datas, state, run.started_at),
     )
 
 

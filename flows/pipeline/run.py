@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import duckdb
 
@@ -18,18 +19,19 @@ from flows.pipeline.account import (
     Identity,
     ReferenceClaims,
     ResourceRunner,
+    RunPlan,
     build_client,
     export_account,
     identify,
     now_utc,
     select_resources,
 )
-from flows.pipeline.context import RunContext, new_run_id, stopped_earlier
+from flows.pipeline.context import ReportOptions, RunContext, new_run_id
 from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.progress import active as active_progress
 from flows.pipeline.rebuild import replay_stale
-from flows.pipeline.reports import ReportOptions
 from flows.pipeline.resource import export_resource
+from flows.pipeline.results import stopped_earlier
 from flows.pipeline.settings import (
     DEFAULT_PARALLEL_ACCOUNTS,
     AccountConfig,
@@ -167,19 +169,30 @@ def _identify_or_refuse(client: T212Client, account: AccountConfig) -> Identity 
         return AccountResult(account.name, error=f"account {account.name}: {exc}")
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run exports and within which limits (None: as the settings say).
+
+    ``client_options`` go to every account's client and ``ctx_options`` to the run's
+    context (retries, transports, chunk sizes: what tests and benchmarks tune).
+    """
+
+    account_names: Sequence[str] | None = None  # None: every configured account
+    only: Sequence[str] | None = None  # None: every resource run by default
+    full_refresh: bool = False
+    with_reports: bool | None = None
+    lock_timeout: float = 0.0
+    time_limit_hours: float | None = None  # 0: none
+    client_options: Mapping[str, Any] | None = None
+    ctx_options: Mapping[str, Any] | None = None
+
+
 def run_export(
     settings: Settings,
+    options: RunOptions = RunOptions(),
     *,
-    account_names: Sequence[str] | None = None,
-    only: Sequence[str] | None = None,
-    full_refresh: bool = False,
-    with_reports: bool | None = None,
-    lock_timeout: float = 0.0,
     runner: JobRunner = run_threads,
-    client_options: dict | None = None,
-    ctx_options: dict | None = None,
     resource_runner: ResourceRunner = export_resource,
-    time_limit_hours: float | None = None,
 ) -> RunSummary:
     """Export every selected account into the warehouse and publish it.
 
@@ -189,11 +202,12 @@ def run_export(
     Raises CredentialsRefused, before anything is written, when no account can be read.
     ``with_reports`` None follows the setting ``[export] with_reports``.
     """
-    reports = settings.with_reports if with_reports is None else with_reports
-    resources = select_resources(only, reports)
+    account_names, time_limit_hours = options.account_names, options.time_limit_hours
+    reports = settings.with_reports if options.with_reports is None else options.with_reports
+    resources = select_resources(options.only, reports)
     started = now_utc()
     progress = active_progress()
-    client_options = dict(client_options or {})
+    client_options = dict(options.client_options or {})
     if progress is not None:
         client_options.setdefault("on_wait", progress.wait)
     limit = settings.run_time_limit_hours if time_limit_hours is None else time_limit_hours
@@ -204,11 +218,14 @@ def run_export(
     ctx = RunContext(
         run_id=new_run_id(started),
         started_at=started,
-        full_refresh=full_refresh,
+        full_refresh=options.full_refresh,
         reference_max_age=timedelta(hours=settings.reference_max_age_hours),
         overlap=timedelta(days=settings.overlap_days),
         progress=progress,
-        **{"reports": ReportOptions(start_year=settings.reports_start_year), **(ctx_options or {})},
+        **{
+            "reports": ReportOptions(start_year=settings.reports_start_year),
+            **(options.ctx_options or {}),
+        },
     )
     summary = RunSummary(ctx.run_id, accounts=list(refused))
     clock = time.monotonic()
@@ -217,7 +234,10 @@ def run_export(
         with (
             publisher.held({i.account_id: name for name, i in identities.items()}),
             Warehouse.open(
-                settings.data_dir, lock_timeout=lock_timeout, views=False, publisher=publisher
+                settings.data_dir,
+                lock_timeout=options.lock_timeout,
+                views=False,
+                publisher=publisher,
             ) as wh,
             ThreadPoolExecutor(max_workers=1) as aside,
         ):
@@ -227,18 +247,12 @@ def run_export(
             # the run log row, the views and the Parquet repair need no request: they are
             # done beside the accounts, so the rate-limited history starts without them
             prepared = aside.submit(prepare_warehouse, wh, ctx)
+            plan = RunPlan(wh, ctx, resources, claims, resource_runner)
             jobs = [
                 (
                     name,
                     lambda name=name: export_account(
-                        clients[name],
-                        wh,
-                        ctx,
-                        settings.account(name),
-                        identities[name],
-                        resources,
-                        claims,
-                        resource_runner,
+                        clients[name], plan, settings.account(name), identities[name]
                     ),
                 )
                 for name in identities

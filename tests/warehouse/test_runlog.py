@@ -8,17 +8,15 @@ import pyarrow.parquet as pq
 
 from tests.warehouse.conftest import T0, T1, dividend, rows_table
 from warehouse import GLOBAL_ACCOUNT
+from warehouse.merge import Load
 
 
 def test_run_and_resource_rows_are_upserted_and_published(wh):
     wh.run_log.record_run("r1", started_at=T0, outcome="running", accounts=[2, 1])
     counts = wh.merge_resource(
-        "dividends",
-        1,
+        Load("dividends", 1, "r1", T0),
         {"dividends": rows_table("dividends", [dividend("a", "1")])},
-        run_id="r1",
-        loaded_at=T0,
-        cursor=None,
+        None,
     )
     wh.run_log.record_resource_result(
         "r1",
