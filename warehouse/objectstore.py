@@ -186,16 +186,6 @@ class ObjectStore:
         with open(path, "rb") as source:
             self._call("uploading", key, obstore.put, key, source, chunk_size=_PART_BYTES)
 
-    def get_bytes(self, key: str) -> bytes | None:
-        """The object at ``key``, or None when there is none."""
-        import obstore
-        from obstore.exceptions import NotFoundError
-
-        try:
-            return bytes(self._call("reading", key, obstore.get, key).bytes())
-        except (NotFoundError, FileNotFoundError):
-            return None
-
     def get_file(self, key: str, path: Path) -> bool:
         """Download ``key`` to ``path`` atomically; False when there is no such object."""
         import obstore

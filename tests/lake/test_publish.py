@@ -20,6 +20,7 @@ from tests.lake.checks import (
     held_leases,
     local_tables,
     per_account,
+    read_bytes,
     versions,
 )
 from tests.lake.conftest import point_at
@@ -259,4 +260,4 @@ def test_no_object_in_the_lake_holds_the_secret_key(published):
     keys = list(lake.store.list(""))
     assert len(keys) > 50
     for key in keys:
-        assert SECRET_KEY.encode() not in lake.store.get_bytes(key), key
+        assert SECRET_KEY.encode() not in read_bytes(lake.store, key), key

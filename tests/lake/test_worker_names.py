@@ -10,7 +10,7 @@ from flows.app.cli import main
 from flows.pipeline.settings import SettingsError, load_settings
 from sandbox import Sandbox
 from tests.flows.harness import ACCOUNT_IDS, KEYS, export, settings_for
-from tests.lake.checks import deposits_csv, tiny_sandbox_config
+from tests.lake.checks import deposits_csv, read_bytes, tiny_sandbox_config
 from tests.lake.test_workers import ACCOUNT
 from warehouse.objectstore import ObjectStore
 from warehouse.uploads import WORKER_FILE, record_worker, recorded_worker
@@ -29,7 +29,7 @@ def write_config(path: Path, base_url: str, names=("invest", "isa")) -> Path:
 def databases(url: str) -> dict[str, bytes]:
     """The workers' databases in the store, by key."""
     store = ObjectStore(url)
-    return {key: store.get_bytes(key) for key in sorted(store.list("duckdb/"))}
+    return {key: read_bytes(store, key) for key in sorted(store.list("duckdb/"))}
 
 
 def test_import_and_rebuild_publish_the_database_of_the_group_that_runs_there(tmp_path):
