@@ -33,7 +33,11 @@ TINY = SandboxSize(instruments=40, positions=4, dividends=12, orders=20, transac
 
 
 def read_bytes(store: ObjectStore, key: str) -> bytes | None:
-    """The object at ``key``, or None when there is none."""
+    """The object at ``key``, or None when there is none; in a local store read as a plain
+    file, as readers do (a conditional read would leave its lock file beside it)."""
+    if store.local_root is not None:
+        path = store.local_root / key
+        return path.read_bytes() if path.is_file() else None
     found = store.read(key)
     return None if found is None else found[0]
 
