@@ -159,10 +159,10 @@ CRASH_AFTER_COMMIT = textwrap.dedent(
     sys.path.insert(0, {repo!r})
     from tests.warehouse.conftest import T1, dividend, rows_table
     from warehouse import Warehouse
+    from warehouse.merge import Load
     wh = Warehouse.open({data!r})
     rows = rows_table("dividends", [dividend("late", "5.5")])
-    wh.merge_resource("dividends", 1, {{"dividends": rows}},
-                      run_id="r1", loaded_at=T1, cursor={{"after": "late"}})
+    wh.merge_resource(Load("dividends", 1, "r1", T1), {{"dividends": rows}}, {{"after": "late"}})
     os._exit(0)  # dies between the commit and the Parquet publish
     """
 )
