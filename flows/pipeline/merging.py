@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 
 from extractors.resources import Resource
 from transforms.frames import Normalised, to_arrow
@@ -15,7 +16,7 @@ log = logging.getLogger("t212_etl")
 PUBLISH_EVERY = 5.0
 
 
-def load_of(resource: Resource, account_id: int, run_id: str, loaded_at) -> Load:
+def load_of(resource: Resource, account_id: int, run_id: str, loaded_at: datetime) -> Load:
     """What a run loads of ``resource`` for ``account_id``: a list no account owns is
     stored under the global account."""
     scope = account_id if resource.account_scoped else GLOBAL_ACCOUNT
