@@ -16,6 +16,7 @@ from flows.pipeline.run import RunSummary, run_export
 from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import AccountSpec, SandboxConfig
 from sandbox import SandboxSize as Size
+from warehouse import store
 
 COUNTS = (1, 10, 50)
 # orders take 12 pages: one burst of 6, a full window, the other 6
@@ -47,11 +48,12 @@ def settings_for(sb: RemoteSandbox, data_dir: Path) -> Settings:
 
 
 class TimedLock:
-    """The warehouse lock, counting how long merges waited for it and held it."""
+    """The warehouse's lock (re-entrant), counting how long merges waited for it and held it."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._taken = 0.0
+        self._depth = 0
         self.waited = 0.0
         self.held = 0.0
 
@@ -60,18 +62,18 @@ class TimedLock:
         asked = time.perf_counter()
         got = self._lock.acquire(blocking, timeout)
         if got:
-            self._taken = time.perf_counter()
-            self.waited += self._taken - asked
+            self._depth += 1
+            if self._depth == 1:
+                self._taken = time.perf_counter()
+                self.waited += self._taken - asked
         return got
 
     def release(self) -> None:
         """Give the lock back, adding the time it was held to ``held``."""
-        self.held += time.perf_counter() - self._taken
+        self._depth -= 1
+        if self._depth == 0:
+            self.held += time.perf_counter() - self._taken
         self._lock.release()
-
-    def locked(self) -> bool:
-        """Whether the lock is held."""
-        return self._lock.locked()
 
     def __enter__(self) -> TimedLock:
         self.acquire()
@@ -121,8 +123,11 @@ def _timed_run(settings: Settings, count: int) -> Measured:
 
     lock = TimedLock()
     cpu, started = time.process_time(), time.perf_counter()
-    with mock.patch.object(pipeline_run, "identify_accounts", timed_identify):
-        summary = run_export(settings, ctx_options={"warehouse_lock": lock})
+    with (
+        mock.patch.object(pipeline_run, "identify_accounts", timed_identify),
+        mock.patch.object(store, "RLock", lambda: lock),
+    ):
+        summary = run_export(settings)
     wall = time.perf_counter() - started
     _check(summary, count)
     limited = sum(r.stats.rate_limited for a in summary.accounts for r in a.resources)

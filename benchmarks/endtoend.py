@@ -17,7 +17,7 @@ import httpx
 from benchmarks.remote import RemoteSandbox
 from benchmarks.results import Row, Section, median
 from flows.app.commands.demo import DEMO_TIME_SCALE
-from flows.pipeline.run import run_export
+from flows.pipeline.run import RunOptions, run_export
 from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import DEMO_ISA_KEY, DEMO_ISA_SECRET, DEMO_KEY, DEMO_SECRET, SandboxConfig
 
@@ -84,7 +84,7 @@ def plain_run(settings: Settings) -> tuple[float, float]:
     busy = Busy()
     started = time.monotonic()
     options = {"transport": TimedTransport(busy), "on_wait": busy.wait}
-    summary = run_export(settings, client_options=options)
+    summary = run_export(settings, RunOptions(client_options=options))
     assert summary.exit_code == 0, summary.errors()
     return time.monotonic() - started, busy.seconds()
 

@@ -110,28 +110,28 @@ def settings_for(sb: RemoteSandbox, data_dir: Path, storage_url: str | None) -> 
 
 
 @contextmanager
-def _lakes_seen(found: list, moto: Moto | None, vacuums: list) -> Iterator[None]:
+def _lakes_seen(found: list, moto: Moto, vacuums: list) -> Iterator[None]:
     """Keep every Lake a run opens, for its commit count, and time and count its vacuum."""
-    lake_for = pipeline_run.lake_for
+    publisher_for = pipeline_run.publisher_for
 
     def keep(*args: Any, **kwargs: Any) -> Any:
-        lake = lake_for(*args, **kwargs)
-        if lake is not None and moto is not None:
-            vacuum = lake.vacuum
+        publisher = publisher_for(*args, **kwargs)
+        lake = publisher.lake  # a run on moto names a storage URL
+        vacuum = lake.vacuum
 
-            def counted(names: Any) -> int:
-                mark, started = moto.mark(), time.perf_counter()
-                try:
-                    return vacuum(names)
-                finally:
-                    wall = time.perf_counter() - started
-                    vacuums.append((wall, moto.requests(mark, moto.mark())))
+        def counted(names: Any) -> int:
+            mark, started = moto.mark(), time.perf_counter()
+            try:
+                return vacuum(names)
+            finally:
+                wall = time.perf_counter() - started
+                vacuums.append((wall, moto.requests(mark, moto.mark())))
 
-            lake.vacuum = counted
-            found.append(lake)
-        return lake
+        lake.vacuum = counted
+        found.append(lake)
+        return publisher
 
-    with mock.patch.object(pipeline_run, "lake_for", keep):
+    with mock.patch.object(pipeline_run, "publisher_for", keep):
         yield
 
 
@@ -154,7 +154,7 @@ def nights(
         for night, name in enumerate(("first run", "nightly run", "nightly run, vacuum due")):
             if night:
                 sb.advance(1)
-            # the vacuum is due a day after the last (store.py reads the real clock): only
+            # the vacuum is due a day after the last (lakepublisher.py reads the real clock): only
             # the first run has it, unless the third run says it is due
             vacuum = night != 1
             phases[name] = _phase(settings, moto, start + timedelta(days=night), vacuum)
@@ -168,7 +168,8 @@ def _phase(settings: Settings, moto: Moto | None, now: datetime, vacuum: bool) -
     before = moto.objects() if moto else local_files(settings.data_dir / "parquet")
     mark = moto.mark() if moto else 0
     with ExitStack() as stack:
-        stack.enter_context(_lakes_seen(lakes, moto, vacuums))
+        if moto is not None:
+            stack.enter_context(_lakes_seen(lakes, moto, vacuums))
         stack.enter_context(mock.patch.object(pipeline_run, "now_utc", lambda: now))
         if vacuum:
             stack.enter_context(mock.patch("warehouse.lake.VACUUM_EVERY", timedelta(0)))

@@ -11,8 +11,8 @@ import duckdb
 
 from benchmarks.results import Row, Section, median
 from warehouse import Warehouse
+from warehouse.memory import MEMORY_LIMIT
 from warehouse.published import STORAGE_VERSION
-from warehouse.store import MEMORY_LIMIT
 
 # rows per history table: a busy account (150,000 dividends, 60,000 orders, 40,000
 # transactions) and four times that, as bigaccount.py sizes them

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from extractors.client import RetryPolicy
-from flows.pipeline.run import run_export
+from flows.pipeline.run import RunOptions, run_export
 from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxConfig
 from sandbox.config import SandboxSize
@@ -47,7 +47,7 @@ def measure(sb: Sandbox, only: list[str], start_year: int) -> tuple[float, float
         )
         started = time.monotonic()
         summary = run_export(
-            settings, only=only, client_options={"retry": RetryPolicy(max_attempts=3)}
+            settings, RunOptions(only=only, client_options={"retry": RetryPolicy(max_attempts=3)})
         )
         wall = time.monotonic() - started
     if summary.exit_code:

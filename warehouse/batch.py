@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
 
 import duckdb
 import pyarrow as pa
@@ -15,19 +15,15 @@ from warehouse import merge as merging
 from warehouse import parquet
 from warehouse.bookkeeping import LOAD_STATE
 from warehouse.crashpoints import crash_if_asked
-from warehouse.merge import MergeCounts, q
+from warehouse.merge import Load, MergeCounts, q
 
 
 def merge_with_cursor(
     con: duckdb.DuckDBPyConnection,
-    resource: str,
-    account_id: int,
+    load: Load,
     names: Iterable[str],
     merge: Callable[[Table], tuple[MergeCounts, set[str]]],
-    *,
     cursor: dict | None,
-    loaded_at: datetime,
-    run_id: str,
 ) -> dict[str, MergeCounts]:
     """Merge each named table by ``merge``, then store the cursor and pending Parquet work.
 
@@ -41,7 +37,7 @@ def merge_with_cursor(
         pending |= {(name, p) for p in partitions}
     con.execute(
         f"INSERT OR REPLACE INTO {q(LOAD_STATE.name)} VALUES (?, ?, ?, ?, ?)",
-        [account_id, resource, cursor_json, loaded_at, run_id],
+        [load.account_id, load.resource, cursor_json, load.loaded_at, load.run_id],
     )
     parquet.add_pending(con, pending)
     return counts
@@ -61,24 +57,21 @@ class MergeBatch:
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
-        resource: str,
-        account_id: int,
+        load: Load,
         *,
-        run_id: str,
-        loaded_at: datetime,
         owners: dict[str, str] | None = None,
+        lock: threading.RLock | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self._con = con
-        self.resource = resource
-        self.account_id = account_id
-        self.run_id = run_id
-        self.loaded_at = loaded_at
+        self.load = load
         self.counts: dict[str, MergeCounts] = {}
         self._owners = owners or {}
         self._chunks = 0
         self._tables: list[str] = []
         self._on_close = on_close
+        # staging and merging wait for the warehouse's other writers (its lock)
+        self._lock = lock or threading.RLock()
         self._open = True
         con.execute("SET TimeZone = 'UTC'")
         con.begin()
@@ -93,19 +86,16 @@ class MergeBatch:
         """Stage one chunk's tables; they are merged, in the order first added, at commit."""
         if not self._open:
             raise RuntimeError("the merge batch is closed")
+        with self._lock:
+            self._stage(tables)
+
+    def _stage(self, tables: Mapping[str, pa.Table]) -> None:
         for name, data in tables.items():
             first = name not in self._tables
             if first:
                 self._tables.append(name)
-            merging.stage_chunk(
-                self._con,
-                TABLES[name],
-                data,
-                self._chunks,
-                create=first,
-                loaded_at=self.loaded_at,
-                run_id=self.run_id,
-            )
+                merging.create_accumulator(self._con, TABLES[name])
+            merging.stage_chunk(self._con, TABLES[name], data, self._chunks, self.load)
         self._chunks += 1
 
     def commit(self, cursor: dict | None) -> dict[str, MergeCounts]:
@@ -113,6 +103,10 @@ class MergeBatch:
 
         Returns the counts per table.
         """
+        with self._lock:
+            return self._commit(cursor)
+
+    def _commit(self, cursor: dict | None) -> dict[str, MergeCounts]:
         try:
             # children first: a fill's taxes look up the fills' chunks before those are cut
             reads = {}
@@ -126,19 +120,10 @@ class MergeBatch:
                 )
             self.counts = merge_with_cursor(
                 self._con,
-                self.resource,
-                self.account_id,
+                self.load,
                 self._tables,
-                lambda table: merging.merge_staged(
-                    self._con,
-                    table,
-                    reads[table.name],
-                    loaded_at=self.loaded_at,
-                    run_id=self.run_id,
-                ),
-                cursor=cursor,
-                loaded_at=self.loaded_at,
-                run_id=self.run_id,
+                lambda table: merging.merge_staged(self._con, table, reads[table.name], self.load),
+                cursor,
             )
             crash_if_asked("commit")
             self._con.commit()

@@ -107,7 +107,7 @@ class Lake:
         self.name = name  # the worker's published database is duckdb/<name>.duckdb
         self.options = delta_options(self.url)
         self.commits = 0
-        # the accounts whose leases this process holds (see ``leases_held``): the only
+        # the accounts whose leases this process holds (see ``LakePublisher.held``): the only
         # ones it writes; None, as without leases, writes no account's rows
         self.held: frozenset[int] | None = None
         self._sleep = sleep
@@ -297,13 +297,13 @@ class Lake:
 
     def problems(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
         """How the lake's copy of ``table`` differs from DuckDB in row counts, per account."""
-        lake = self.counts(table)
+        counted = self.counts(table)
         uri = self.table_uri(table.name)
         if table.kind == TableKind.LOG:  # merged from every worker: only its presence tells
-            return [] if lake is not None else [f"{uri}: missing"]
+            return [] if counted is not None else [f"{uri}: missing"]
         if not _per_account(table):
             local = int(con.execute(f"SELECT count(*) FROM {q(table.name)}").fetchall()[0][0])
-            found = None if lake is None else lake.get(None, 0)
+            found = None if counted is None else counted.get(None, 0)
             return [] if found == local else [f"{uri}: has {found} rows, DuckDB has {local}"]
         owned = owned_accounts(con)
         if self.held is not None:  # a run repairs only what it may write
@@ -315,7 +315,7 @@ class Lake:
         messages = []
         for account in sorted(set(owned) | set(local)):
             want = local.get(account, 0)
-            have = None if lake is None else lake.get(account, 0)
+            have = None if counted is None else counted.get(account, 0)
             if have != want:
                 messages.append(f"{uri} account {account}: has {have} rows, DuckDB has {want}")
         return messages

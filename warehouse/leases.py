@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -93,6 +94,16 @@ def is_free(holder: Mapping[str, object], age: timedelta, host: str, identity: s
     return False
 
 
+@dataclass(frozen=True)
+class LeaseTerms:
+    """How long a lease lasts, how often its holder renews it, and how long before its
+    end the holder stops writing."""
+
+    term: timedelta = TERM
+    renew_every: timedelta = RENEW_EVERY
+    margin: timedelta = MARGIN
+
+
 class Leases:
     """The leases of a run's accounts; use as a context manager around the export."""
 
@@ -101,16 +112,14 @@ class Leases:
         store: ObjectStore,
         accounts: Mapping[int, str],
         *,
-        term: timedelta = TERM,
-        renew_every: timedelta = RENEW_EVERY,
-        margin: timedelta = MARGIN,
+        terms: LeaseTerms = LeaseTerms(),
         monotonic: Callable[[], float] = time.monotonic,
         identity: str | None = None,
     ) -> None:
         self.store = store
         self.accounts = dict(accounts)
-        self.term, self.margin = term, margin
-        self._renew_every = renew_every
+        self.term, self.margin = terms.term, terms.margin
+        self._renew_every = terms.renew_every
         self._monotonic = monotonic
         # account -> (version this process wrote, monotonic time before it was sent)
         self._held: dict[int, tuple[dict[str, str], float]] = {}

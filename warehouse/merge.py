@@ -6,6 +6,7 @@ Every function here runs inside the caller's transaction and never commits.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
@@ -39,6 +40,17 @@ class MergeCounts(NamedTuple):
     updated: int
 
 
+@dataclass(frozen=True)
+class Load:
+    """One resource's rows of one account (the global one for shared lists) as one run
+    loads them; the run's id and time are stamped on every row."""
+
+    resource: str
+    account_id: int
+    run_id: str
+    loaded_at: datetime
+
+
 def q(name: str) -> str:
     """Quote an SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
@@ -57,21 +69,23 @@ def accumulator(table: Table) -> str:
     return f"__t212_chunks_{table.name}"
 
 
+def create_accumulator(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Create (or empty) the temporary table :func:`stage_chunk` appends ``table``'s rows to."""
+    cols = ", ".join(f"{q(c.name)} {c.duckdb_type}" for c in table.columns)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {q(accumulator(table))} "
+        f"({cols}, {_CHUNK} INTEGER, {_ORDINAL} BIGINT)"
+    )
+
+
 def stage_chunk(
-    con: duckdb.DuckDBPyConnection,
-    table: Table,
-    incoming: pa.Table,
-    chunk: int,
-    *,
-    create: bool,
-    loaded_at: datetime,
-    run_id: str,
+    con: duckdb.DuckDBPyConnection, table: Table, incoming: pa.Table, chunk: int, load: Load
 ) -> None:
     """Append one chunk of ``incoming`` rows, typed as declared, to the table's accumulator.
 
     Appending costs the chunk's size only, whatever the table holds; the accumulator is a
-    temporary table, which DuckDB spills to disk past its memory limit; ``create`` makes
-    it. The load metadata is this merge's, whatever the input carried.
+    temporary table (see :func:`create_accumulator`), which DuckDB spills to disk past its
+    memory limit. The load metadata is this merge's, whatever the input carried.
     """
     missing = [c for c in table.column_names if c not in incoming.column_names]
     if missing:
@@ -81,7 +95,7 @@ def stage_chunk(
         if typed.column(column).null_count:
             raise ValueError(f"{table.name}: partition column {column} has nulls")
     n = typed.num_rows
-    for name, value in zip(LOAD_METADATA, (loaded_at, run_id), strict=True):
+    for name, value in zip(LOAD_METADATA, (load.loaded_at, load.run_id), strict=True):
         column = table.column(name)
         typed = typed.set_column(
             typed.schema.get_field_index(name),
@@ -90,11 +104,6 @@ def stage_chunk(
         )
     typed = typed.append_column(_ORDINAL, pa.array(range(n), pa.int64()))
     target = q(accumulator(table))
-    if create:
-        cols = ", ".join(f"{q(c.name)} {c.duckdb_type}" for c in table.columns)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {target} ({cols}, {_CHUNK} INTEGER, {_ORDINAL} BIGINT)"
-        )
     cols = ", ".join(q(c) for c in table.column_names)
     # A relation query, not register(): a registered table stays alive until the commit.
     con.from_arrow(typed).query(
@@ -242,7 +251,7 @@ def _merge_listing(
 
 
 def merge_staged(
-    con: duckdb.DuckDBPyConnection, table: Table, read: int, *, loaded_at: datetime, run_id: str
+    con: duckdb.DuckDBPyConnection, table: Table, read: int, load: Load
 ) -> tuple[MergeCounts, set[str]]:
     """Merge the deduplicated rows staged for ``table`` by its kind; returns counts and
     the partitions to publish, with ``read`` (from :func:`dedupe_staged`) as rows read.
@@ -262,7 +271,7 @@ def merge_staged(
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
     elif table.kind == TableKind.REPLACE and set(_LISTING) <= set(table.column_names):
         partitions = _partitions(con, table, table.key)
-        inserted, updated, touched = _merge_listing(con, table, loaded_at, run_id)
+        inserted, updated, touched = _merge_listing(con, table, load.loaded_at, load.run_id)
     elif table.kind in (TableKind.REPLACE, TableKind.DERIVED):
         partitions = _partitions(con, table, table.key)
         deleted = _delete_unmatched(con, table, ())
@@ -313,16 +322,12 @@ def _merge_history(
 
 
 def merge_table(
-    con: duckdb.DuckDBPyConnection,
-    table: Table,
-    incoming: pa.Table,
-    *,
-    loaded_at: datetime,
-    run_id: str,
+    con: duckdb.DuckDBPyConnection, table: Table, incoming: pa.Table, load: Load
 ) -> tuple[MergeCounts, set[str]]:
     """Merge ``incoming`` into ``table`` at once (see :func:`merge_staged`)."""
-    stage_chunk(con, table, incoming, 0, create=True, loaded_at=loaded_at, run_id=run_id)
+    create_accumulator(con, table)
+    stage_chunk(con, table, incoming, 0, load)
     # keys already unique (a snapshot, a list): nothing to drop, three statements saved,
     # which many accounts merging one after the other under one lock add up
     read = incoming.num_rows if _unique(incoming, table.key) else dedupe_staged(con, table)
-    return merge_staged(con, table, read, loaded_at=loaded_at, run_id=run_id)
+    return merge_staged(con, table, read, load)

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -24,13 +22,8 @@ import pyarrow.parquet as pq
 
 from transforms.catalogue import TABLES, Table
 from warehouse.bookkeeping import PENDING_PUBLISH, PUBLISHED_LOGS
-from warehouse.catchup import catch_up
-from warehouse.crashpoints import crash_if_asked
 from warehouse.files import atomic_path, escape_component, remove_file, unescape_component
 from warehouse.merge import partition_json, q
-
-if TYPE_CHECKING:
-    from warehouse.lake import Lake
 
 PARQUET_DIR = "parquet"
 FILE_NAME = "data.parquet"
@@ -130,7 +123,7 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(con.execute(sql).fetchall()[0][0])
 
 
-def _publish_table(con: duckdb.DuckDBPyConnection, root: Path, table: Table) -> None:
+def publish_table(con: duckdb.DuckDBPyConnection, root: Path, table: Table) -> None:
     expected = expected_partitions(con, table)
     for partition in expected:
         write_partition(con, root, table, partition)
@@ -139,27 +132,23 @@ def _publish_table(con: duckdb.DuckDBPyConnection, root: Path, table: Table) -> 
             remove_file(path, stop_at=Path(root) / escape_component(table.name))
 
 
-def publish_pending(con: duckdb.DuckDBPyConnection, root: Path, lake: Lake | None = None) -> int:
-    """Write every pending partition, then clear its pending row; returns how many.
+def publish_pending(
+    con: duckdb.DuckDBPyConnection,
+    publish: Callable[[duckdb.DuckDBPyConnection, Table, list[str]], list[str]],
+) -> int:
+    """Publish every pending partition, a table at a time by ``publish`` (a publisher's),
+    then clear the pending rows of those it published; returns how many.
 
-    With a ``lake`` each table's pending partitions go to it in one commit instead, those
-    of the accounts whose leases this worker holds (see ``Lake.publish``).
+    A lake publishes only the accounts whose leases this worker holds: the others' rows
+    stay pending (see ``Lake.publish``).
     """
     pending = q(PENDING_PUBLISH.name)
     rows = con.execute(f"SELECT {_PENDING_COLS} FROM {pending} ORDER BY ALL").fetchall()
-    if lake is None:
-        for name, partition in rows:
-            if partition == WHOLE_TABLE:
-                _publish_table(con, root, PUBLISHED[name])
-            else:
-                write_partition(con, root, PUBLISHED[name], partition)
-    else:
-        published = []
-        for name, group in itertools.groupby(rows, key=lambda row: row[0]):
-            crash_if_asked("lake")
-            done = lake.publish(con, PUBLISHED[name], [partition for _, partition in group])
-            published += [(name, partition) for partition in done]
-        rows = published  # those of accounts another worker holds stay pending
+    published = []
+    for name, group in itertools.groupby(rows, key=lambda row: row[0]):
+        done = publish(con, PUBLISHED[name], [partition for _, partition in group])
+        published += [(name, partition) for partition in done]
+    rows = published
     # Cleared only once every file is in place, and only at the commit of this transaction:
     # a crash before it leaves the rows pending and the next publish rewrites the partitions.
     for batch in _batches(rows):
@@ -241,63 +230,3 @@ def find_problems(
                 message = later if newer else "not in DuckDB"
                 problems.append(Problem(table.name, partition, f"{path}: {message}", not newer))
     return problems
-
-
-def lake_problems(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[Problem]:
-    """How the lake differs from DuckDB, per table and account (see ``Lake.problems``)."""
-    return [
-        Problem(table.name, WHOLE_TABLE, message)
-        for table in PUBLISHED.values()
-        for message in lake.problems(con, table)
-    ]
-
-
-class ParquetPublisher:
-    """The Parquet methods of :class:`warehouse.store.Warehouse`, in its transactions."""
-
-    published_at = float("-inf")  # time.monotonic() of the last publish
-
-    def publish_parquet(self) -> int:
-        """Write every pending Parquet partition atomically; returns how many were written.
-
-        A database being rebuilt (``rebuilding``) writes none: they stay pending.
-        """
-        if self.building:
-            return 0
-        written = self._transaction(lambda con: publish_pending(con, self.parquet_dir, self.lake))
-        self.published_at = time.monotonic()
-        return written
-
-    def publish_all_parquet(self) -> None:
-        """Rewrite every table's Parquet dataset and drop partitions DuckDB no longer has."""
-        whole = {(name, WHOLE_TABLE) for name in PUBLISHED}
-        self._transaction(lambda con: add_pending(con, whole))
-        self.publish_parquet()
-
-    def _problems(self) -> list[Problem]:
-        if self.lake is None:
-            return find_problems(self.connection, self.parquet_dir)
-        return lake_problems(self.connection, self.lake)
-
-    def check_parquet(self) -> list[str]:
-        """Problems of the Parquet datasets (or the lake) against DuckDB; empty when they agree."""
-        return [p.message for p in self._problems()]
-
-    def catch_up(self, accounts: Iterable[int], lake: Lake | None = None) -> int:
-        """Merge in what the lake (``lake``, else this warehouse's) has of ``accounts`` and
-        this database lacks; returns how many rows (see ``warehouse.catchup``)."""
-        lake = lake or self.lake
-        if lake is None:
-            return 0
-        return self._transaction(lambda con: catch_up(con, lake, accounts))
-
-    def repair_parquet(self) -> list[str]:
-        """Rewrite or remove every partition :meth:`check_parquet` flags; returns what was fixed.
-
-        In the lake, rows are only added or made newer (see ``Lake.publish``), never removed.
-        """
-        problems = self._problems()
-        items = {(p.table, p.partition) for p in problems}
-        self._transaction(lambda con: add_pending(con, items))
-        self.publish_parquet()
-        return [p.message for p in problems]

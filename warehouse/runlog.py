@@ -7,7 +7,8 @@ again when it ends. Each write marks the table for Parquet publishing.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,36 +36,43 @@ def _upsert(con: duckdb.DuckDBPyConnection, table_name: str, rows: list[dict]) -
         add_pending(con, {(table_name, "{}")})
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How a run, or one resource of it, ended (``running`` until then): the columns the
+    ``runs`` and ``run_resources`` rows share."""
+
+    outcome: str
+    finished_at: datetime | None = None
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    wait_seconds: float = 0.0
+    duration_seconds: float | None = None
+    error: str | None = None
+
+
 def record_run_row(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
-    *,
     started_at: datetime,
-    outcome: str,
-    finished_at: datetime | None = None,
+    ended: Outcome,
     accounts: Iterable[int] = (),
-    requests: int = 0,
-    retries: int = 0,
-    rate_limited: int = 0,
-    wait_seconds: float = 0.0,
-    duration_seconds: float | None = None,
-    error: str | None = None,
 ) -> None:
     """Insert or replace the ``runs`` row of ``run_id``."""
     row = {
         "run_id": run_id,
         "started_at": started_at,
-        "finished_at": finished_at,
-        "outcome": outcome,
         "accounts": json.dumps(sorted(accounts)),
-        "requests": requests,
-        "retries": retries,
-        "rate_limited": rate_limited,
-        "wait_seconds": wait_seconds,
-        "duration_seconds": duration_seconds,
-        "error": error,
+        **asdict(ended),
     }
     _upsert(con, RUNS.name, [row])
+
+
+def _run_row(con: duckdb.DuckDBPyConnection, run_id: str, fields: dict[str, Any]) -> None:
+    """The ``runs`` row from keyword fields: ``started_at``, ``accounts`` and :class:`Outcome`'s."""
+    fields = dict(fields)
+    started_at, accounts = fields.pop("started_at"), fields.pop("accounts", ())
+    record_run_row(con, run_id, started_at, Outcome(**fields), accounts)
 
 
 def _per_table(counts: Mapping[str, MergeCounts], field: str) -> str:
@@ -74,8 +82,8 @@ def _per_table(counts: Mapping[str, MergeCounts], field: str) -> str:
 def record_resource_row(
     con: duckdb.DuckDBPyConnection, run_id: str, account_id: int, resource: str, **fields: Any
 ) -> None:
-    """Insert or replace the ``run_resources`` row (fields as in :func:`resource_row`)."""
-    _upsert(con, RUN_RESOURCES.name, [resource_row(run_id, account_id, resource, **fields)])
+    """Insert or replace the ``run_resources`` row (``counts`` and :class:`Outcome`'s fields)."""
+    _upsert(con, RUN_RESOURCES.name, [_resource_row(run_id, account_id, resource, fields)])
 
 
 def record_resource_rows(
@@ -87,24 +95,25 @@ def record_resource_rows(
 
     A key given twice keeps its last row, as one insert after another would.
     """
-    built = {(a, r): resource_row(run_id, a, r, **fields) for a, r, fields in rows}
+    built = {(a, r): _resource_row(run_id, a, r, fields) for a, r, fields in rows}
     _upsert(con, RUN_RESOURCES.name, list(built.values()))
+
+
+def _resource_row(
+    run_id: str, account_id: int, resource: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The row of :func:`resource_row` from keyword fields: ``counts`` and :class:`Outcome`'s."""
+    fields = dict(fields)
+    counts = fields.pop("counts", None)
+    return resource_row(run_id, account_id, resource, Outcome(**fields), counts)
 
 
 def resource_row(
     run_id: str,
     account_id: int,
     resource: str,
-    *,
-    outcome: str,
+    ended: Outcome,
     counts: Mapping[str, MergeCounts] | None = None,
-    finished_at: datetime | None = None,
-    requests: int = 0,
-    retries: int = 0,
-    rate_limited: int = 0,
-    wait_seconds: float = 0.0,
-    duration_seconds: float | None = None,
-    error: str | None = None,
 ) -> dict[str, Any]:
     """The ``run_resources`` row of one resource; per-table counts are stored as JSON objects."""
     counts = counts or {}
@@ -112,17 +121,10 @@ def resource_row(
         "run_id": run_id,
         "account_id": account_id,
         "resource": resource,
-        "finished_at": finished_at,
-        "outcome": outcome,
         "rows_read": _per_table(counts, "read"),
         "rows_inserted": _per_table(counts, "inserted"),
         "rows_updated": _per_table(counts, "updated"),
-        "requests": requests,
-        "retries": retries,
-        "rate_limited": rate_limited,
-        "wait_seconds": wait_seconds,
-        "duration_seconds": duration_seconds,
-        "error": error,
+        **asdict(ended),
     }
 
 
@@ -150,16 +152,20 @@ def record_rate_limit_rows(
     _insert_or_replace(con, RATE_LIMITS.name, list(built.values()))
 
 
-class RunLogRecorder:
-    """The run log methods of :class:`warehouse.store.Warehouse`, in its transactions."""
+class RunLog:
+    """A warehouse's run log, written in the transactions of ``transaction`` (the
+    warehouse's: ``transaction(work, cursor=...)`` runs ``work(con)`` and commits)."""
+
+    def __init__(self, transaction: Callable[..., Any]) -> None:
+        self._transaction = transaction
 
     def record_run(self, run_id: str, **fields: object) -> None:
         """Insert or replace the run log row of ``run_id`` (see ``runlog.record_run_row``).
 
-        Written on a cursor of its own, so it may run beside threads that use
-        :attr:`connection` under their lock.
+        Written on a cursor of its own, so it may run beside the threads that use the
+        warehouse's connection.
         """
-        self._transaction(lambda con: record_run_row(con, run_id, **fields), cursor=True)
+        self._transaction(lambda con: _run_row(con, run_id, fields), cursor=True)
 
     def record_run_log(
         self,
@@ -179,7 +185,7 @@ class RunLogRecorder:
             record_resource_rows(con, run_id, resources)
             seen_at = fields.get("finished_at") or fields["started_at"]
             record_rate_limit_rows(con, run_id, seen_at, rate_limits)
-            record_run_row(con, run_id, **fields)
+            _run_row(con, run_id, fields)
 
         self._transaction(work)
 

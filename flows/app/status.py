@@ -14,11 +14,11 @@ from flows.app.coverage import coverage_lines
 from flows.app.output import format_table
 from transforms.catalogue import TABLES
 from warehouse import GLOBAL_ACCOUNT, connect_readonly
-from warehouse.parquet import find_problems, lake_problems
+from warehouse.publisher import LocalParquet
 from warehouse.reader import DATABASE_FILE
 
 if TYPE_CHECKING:
-    from warehouse.lake import Lake
+    from warehouse.publisher import Publisher
 
 STALE_AFTER = timedelta(days=1)
 
@@ -121,35 +121,34 @@ def _open_published(data_dir: Path) -> tuple[duckdb.DuckDBPyConnection, float]:
 
 
 def status_report(
-    data_dir: Path, now: datetime | None = None, lake: Lake | None = None
+    data_dir: Path, now: datetime | None = None, publisher: Publisher | None = None
 ) -> tuple[str, bool]:
     """The status text, and whether anything needs attention (stale data, broken Parquet).
 
-    With a ``lake`` its tables are checked instead of the local Parquet files.
+    The ``publisher``'s copy is checked: the local Parquet files unless given (a lake's
+    tables with a storage URL).
     """
+    publisher = publisher or LocalParquet(data_dir)
     now = now or datetime.now(UTC)
     con, published_at = _open_published(data_dir)
     try:
         lines = [f"warehouse: {Path(data_dir).resolve()}"]
         for account_id in _account_ids(con):
             lines += ["", *_account_section(con, account_id, now)]
-        if lake is None:
-            found = find_problems(con, Path(data_dir) / "parquet", newer_than=published_at)
-        else:
-            lines.append(f"lake: {lake.url}")
-            found = lake_problems(con, lake)
+        lines += publisher.status_lines()
+        found = publisher.problems(con, newer_than=published_at)
     finally:
         con.close()
     problems = [p for p in found if p.alarm]
     lines.append("")
     if problems:
         lines.append(
-            f"{'LAKE' if lake else 'PARQUET'}: {len(problems)} problem(s); the next run or "
+            f"{publisher.label.upper()}: {len(problems)} problem(s); the next run or "
             "`t212-etl rebuild` repairs them"
         )
         lines += [f"  {p.table} {p.partition}: {p.message}" for p in problems[:20]]
     else:
-        lines.append(f"{'lake' if lake else 'parquet'}: every partition matches DuckDB")
+        lines.append(f"{publisher.label}: every partition matches DuckDB")
     if len(found) > len(problems):
         lines.append(
             f"parquet: {len(found) - len(problems)} partition(s) newer than the database copy "

@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from extractors.client import ApiResponse, ClientOptions, EndpointStats, T212Client
 from extractors.errors import MalformedResponse, PermissionDenied, T212Error
 from extractors.resources import ON_REQUEST, RESOURCES, RUN_ORDER, Kind
-from flows.pipeline.context import ResourceResult, RunContext, copy_stats
+from flows.pipeline.context import Job, RunContext
 from flows.pipeline.resource import export_resource
+from flows.pipeline.results import ResourceResult, copy_stats
 from flows.pipeline.settings import AccountConfig, Settings
 from transforms.account_summary import account_identity
+from warehouse import Warehouse
 
 log = logging.getLogger("t212_etl")
 
@@ -127,15 +129,19 @@ def identify(client: T212Client, account: AccountConfig) -> Identity:
     return Identity(account_id, currency, summary, before)
 
 
+@dataclass(frozen=True)
+class RunPlan:
+    """What every account of a run exports, into which warehouse, and by which runner."""
+
+    wh: Warehouse
+    ctx: RunContext
+    resources: list[str]
+    claims: ReferenceClaims
+    run_resource: ResourceRunner = export_resource
+
+
 def export_account(
-    client: T212Client,
-    wh,
-    ctx: RunContext,
-    account: AccountConfig,
-    identity: Identity,
-    resources: list[str],
-    claims: ReferenceClaims,
-    run_resource: ResourceRunner = export_resource,
+    client: T212Client, plan: RunPlan, account: AccountConfig, identity: Identity
 ) -> AccountResult:
     """Export the selected resources of one account; a failing resource does not stop the rest.
 
@@ -144,8 +150,11 @@ def export_account(
     reports once the history is in.
     """
     result = AccountResult(account.name, identity.account_id, identity.currency)
+    ctx, claims = plan.ctx, plan.claims
     names = [
-        name for name in resources if RESOURCES[name].kind != Kind.REFERENCE or claims.claim(name)
+        name
+        for name in plan.resources
+        if RESOURCES[name].kind != Kind.REFERENCE or claims.claim(name)
     ]
 
     def one(name: str) -> ResourceResult:
@@ -153,7 +162,8 @@ def export_account(
         if name == "account_summary":
             first = {"first_page": identity.summary, "stats_before": identity.stats_before}
         try:
-            return run_resource(client, wh, RESOURCES[name], identity.account_id, ctx, **first)
+            job = Job(client, plan.wh, RESOURCES[name], identity.account_id, ctx)
+            return plan.run_resource(job, **first)
         except Exception as exc:  # one resource's failure must not stop the others
             outcome = failed_result(name, identity.account_id, exc, client.redactor)
             log.error("account %s, %s: %s", account.name, name, outcome.error)

@@ -11,22 +11,15 @@ no period is requested twice.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from extractors.client import EndpointStats, T212Client
 from extractors.reports import Downloader, Period, Requested, fetch_reports
-from extractors.resources import Resource
-from flows.pipeline.context import (
-    ResourceResult,
-    RunContext,
-    land_complete,
-    land_page,
-    merge_normalised,
-    stats_delta,
-)
+from flows.pipeline.context import Job
+from flows.pipeline.landing import Landing
+from flows.pipeline.merging import load_of, merge_normalised
 from flows.pipeline.normalisers import normalise_pages
 from flows.pipeline.reports import report_cursor, stored_periods
+from flows.pipeline.results import ResourceResult, stats_delta
 from transforms.frames import odd_currencies
 from warehouse import MergeCounts, Warehouse
 from warehouse.coverage_views import read_coverage
@@ -76,10 +69,10 @@ def missing_years(
 
 
 def _has_rows(wh: Warehouse, account_id: int, period: tuple[datetime, datetime]) -> bool:
-    row = wh.connection.execute(
+    row = wh.fetch(
         'SELECT count(*) FROM "activity" WHERE "account_id" = ? AND "time" BETWEEN ? AND ?',
         [account_id, *period],
-    ).fetchall()
+    )
     return row[0][0] > 0
 
 
@@ -88,7 +81,8 @@ def plan(wh: Warehouse, account_id: int, now: datetime) -> tuple[list[Period], d
     state = wh.get_state(account_id, "reports")
     cursor = (state or {}).get("cursor") or {}
     periods = stored_periods(cursor)
-    years = missing_years(gap_of(read_coverage(wh.connection, account_id), now), periods)
+    coverage = wh.transaction(lambda con: read_coverage(con, account_id))
+    years = missing_years(gap_of(coverage, now), periods)
     if not years and periods and _has_rows(wh, account_id, periods[0]):
         before = periods[0][0].year - (periods[0][0] == _jan1(periods[0][0].year))
         years = [before] if before >= FLOOR_YEAR else []
@@ -106,31 +100,17 @@ def plan(wh: Warehouse, account_id: int, now: datetime) -> tuple[list[Period], d
     return wanted, ids
 
 
-@dataclass(frozen=True)
-class Backfill:
-    """One account's backfill in a run: where it reads and writes."""
-
-    client: T212Client
-    wh: Warehouse
-    resource: Resource
-    account_id: int
-    ctx: RunContext
-    before: EndpointStats | None = None
-
-
-def _remember(job: Backfill, period: Period, report_id: int) -> None:
+def _remember(job: Job, period: Period, report_id: int) -> None:
     """Store a report id as soon as it is known, before anything of it is loaded."""
     wh, ctx = job.wh, job.ctx
-    with ctx.warehouse_lock:
-        state = wh.get_state(job.account_id, job.resource.name)
-        cursor = dict((state or {}).get("cursor") or {})
-        asked = dict(cursor.get("backfill") or {})
-        asked[str(period.year)] = {"report_id": report_id, "from": period.time_from.isoformat(),
-                                   "to": period.time_to.isoformat()}  # fmt: skip
-        wh.merge_resource(
-            job.resource.name, job.account_id, {}, run_id=ctx.run_id,
-            loaded_at=ctx.started_at, cursor={**cursor, "backfill": asked},
-        )  # fmt: skip
+    # only this account's backfill writes its reports cursor: read, then merge, is safe
+    state = wh.get_state(job.account_id, job.resource.name)
+    cursor = dict((state or {}).get("cursor") or {})
+    asked = dict(cursor.get("backfill") or {})
+    asked[str(period.year)] = {"report_id": report_id, "from": period.time_from.isoformat(),
+                               "to": period.time_to.isoformat()}  # fmt: skip
+    load = load_of(job.resource, job.account_id, ctx.run_id, ctx.started_at)
+    wh.merge_resource(load, {}, {**cursor, "backfill": asked})
     crash_if_asked("backfill.requested")
 
 
@@ -140,14 +120,13 @@ def _add(counts: dict[str, MergeCounts], more: dict[str, MergeCounts]) -> None:
         counts[table] = MergeCounts(*(a + b for a, b in zip(old, c, strict=True)))
 
 
-def export_backfill(job: Backfill) -> ResourceResult:
+def export_backfill(job: Job) -> ResourceResult:
     """Request, poll, download and merge the reports that close the account's gap."""
     resource, account_id, ctx, wh = job.resource, job.account_id, job.ctx, job.wh
     result = ResourceResult(resource.name, account_id)
-    raw_account = str(account_id)
+    landing = Landing(wh.data_dir, str(account_id), resource.name, ctx.run_id, ctx.started_at)
     for _ in range(MAX_ROUNDS):
-        with ctx.warehouse_lock:
-            wanted, ids = plan(wh, account_id, ctx.started_at)
+        wanted, ids = plan(wh, account_id, ctx.started_at)
         if not wanted:
             break
         log.info(
@@ -161,18 +140,17 @@ def export_backfill(job: Backfill) -> ResourceResult:
                 job.client, wanted, downloader, timeout=ctx.reports.timeout, requested=requested
             ):
                 result.pages += 1
-                land_page(wh, raw_account, resource, ctx, result.pages, page)
-                land_complete(wh, raw_account, resource, ctx, result.pages)
+                landing.page(result.pages, page)
+                landing.complete(result.pages)
                 normalised = normalise_pages(resource, [page.data], account_id, ctx.started_at)
                 result.problems += normalised.problems
                 result.unknown_fields |= normalised.unknown_fields
                 result.notices.update(normalised.notices, odd_currencies(normalised.frames))
-                with ctx.warehouse_lock:
-                    state = wh.get_state(account_id, resource.name)
-                    counts = merge_normalised(
-                        wh, resource, account_id, normalised, run_id=ctx.run_id,
-                        loaded_at=ctx.started_at, cursor=report_cursor([page.data], state),
-                    )  # fmt: skip
+                state = wh.get_state(account_id, resource.name)
+                counts = merge_normalised(
+                    wh, load_of(resource, account_id, ctx.run_id, ctx.started_at), normalised,
+                    report_cursor([page.data], state),
+                )  # fmt: skip
                 _add(result.counts, counts)
     else:
         log.warning("account %s, backfill: stopped after %d rounds", account_id, MAX_ROUNDS)

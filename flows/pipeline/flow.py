@@ -11,9 +11,10 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.pipeline.account import AccountResult, failed_result
-from flows.pipeline.context import ResourceResult
+from flows.pipeline.context import Job
 from flows.pipeline.resource import export_resource
-from flows.pipeline.run import NOTHING_EXPORTED, AccountJob, RunSummary, run_export
+from flows.pipeline.results import ResourceResult
+from flows.pipeline.run import NOTHING_EXPORTED, AccountJob, RunOptions, RunSummary, run_export
 from flows.pipeline.settings import load_settings
 from flows.pipeline.summary import summary_markdown
 
@@ -21,19 +22,20 @@ from flows.pipeline.summary import summary_markdown
 _TASK_OPTIONS = {"cache_policy": NONE, "retries": 0, "persist_result": False}
 
 
-@task(name="export-resource", task_run_name="{resource.name}", **_TASK_OPTIONS)
-def export_resource_task(client, wh, resource, account_id, ctx, **first) -> ResourceResult:
+@task(name="export-resource", task_run_name="{job.resource.name}", **_TASK_OPTIONS)
+def export_resource_task(job: Job, **first) -> ResourceResult:
     """One resource of one account (a thin wrapper over ``export_resource``).
 
     A failure is returned, not raised: it is reported once, in one line, and the
     flow's final state names it.
     """
     logger = get_run_logger()
+    resource = job.resource
     try:
-        result = export_resource(client, wh, resource, account_id, ctx, **first)
+        result = export_resource(job, **first)
     except Exception as exc:  # the account goes on with its other resources
         logger.debug("traceback of the failure", exc_info=True)
-        result = failed_result(resource.name, account_id, exc, client.redactor)
+        result = failed_result(resource.name, job.account_id, exc, job.client.redactor)
         logger.error("%s failed: %s", resource.name, result.error)
         return result
     logger.info(
@@ -86,8 +88,7 @@ def nightly_export(
     """
     try:
         settings = load_settings(data_dir=data_dir, config=config, storage_url=storage_url)
-        summary = run_export(
-            settings,
+        options = RunOptions(
             account_names=accounts,
             only=only,
             full_refresh=full_refresh,
@@ -95,8 +96,9 @@ def nightly_export(
             backfill_reports=backfill_reports,
             lock_timeout=lock_timeout,
             time_limit_hours=time_limit_hours,
-            runner=run_in_tasks,
-            resource_runner=export_resource_task,
+        )
+        summary = run_export(
+            settings, options, runner=run_in_tasks, resource_runner=export_resource_task
         )
     except NOTHING_EXPORTED as exc:
         # Nothing was exported: a user error, reported in one line, not a crash.

@@ -10,7 +10,6 @@ commits with the cursor, so a failure still leaves nothing. Replaying landed pag
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,25 +19,20 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from extractors.client import ApiResponse, EndpointStats, T212Client, decode_json
+from extractors.client import ApiResponse, decode_json
 from extractors.extraction import dig, fetch_pages, newest_time, parse_time
 from extractors.resources import Resource
-from flows.pipeline.context import (
-    ResourceResult,
-    RunContext,
-    advance_cursor,
-    copy_stats,
-    land_complete,
-    land_page,
-    publish_parquet_safely,
-    stats_delta,
-    stored_watermark,
-)
+from flows.pipeline.context import Job
+from flows.pipeline.cursors import advance_cursor, stored_watermark
 from flows.pipeline.feed import PageFeed
+from flows.pipeline.landing import Landing
+from flows.pipeline.merging import publish_parquet_safely
 from flows.pipeline.normalisers import columnar_reader, normalise_pages
+from flows.pipeline.results import ResourceResult, copy_stats, stats_delta
 from transforms.columnar import NotColumnar, column_at
 from transforms.frames import Normalised, odd_currencies, to_arrow
 from warehouse import Warehouse, raw
+from warehouse.merge import Load
 
 log = logging.getLogger("t212_etl")
 
@@ -59,15 +53,10 @@ class Chunk:
 
 def load_chunks(
     wh: Warehouse,
-    resource: Resource,
-    account_id: int,
+    load: Load,
     chunks: Iterable[Chunk],
     result: ResourceResult,
-    *,
     state: dict | None,
-    run_id: str,
-    loaded_at: datetime,
-    lock: threading.Lock,
 ) -> ResourceResult:
     """Merge normalised chunks in one transaction with the cursor, then publish Parquet.
 
@@ -75,9 +64,7 @@ def load_chunks(
     is the newest item time ever seen, as for a merge of all pages at once.
     """
     newest = None
-    with wh.merge_batch(
-        resource.name, account_id, run_id=run_id, loaded_at=loaded_at, owners=OWNERS
-    ) as batch:
+    with wh.merge_batch(load, owners=OWNERS) as batch:
         for chunk in chunks:
             normalised = chunk.normalised
             result.problems += normalised.problems
@@ -85,13 +72,11 @@ def load_chunks(
             result.notices.update(normalised.notices, odd_currencies(normalised.frames))
             newest = max((t for t in (newest, chunk.newest) if t), default=None)
             tables = {name: to_arrow(frame, name) for name, frame in normalised.frames.items()}
-            with lock:
-                batch.add(tables)
+            batch.add(tables)
             # hand the chunk's Arrow memory back now, not at the allocator's leisure
             pa.default_memory_pool().release_unused()
-        with lock:
-            result.counts = batch.commit(advance_cursor(newest, state, not_after=loaded_at))
-            publish_parquet_safely(wh)
+        result.counts = batch.commit(advance_cursor(newest, state, not_after=load.loaded_at))
+        publish_parquet_safely(wh)
     return result
 
 
@@ -177,38 +162,26 @@ def _newest(resource: Resource, items: pa.ChunkedArray, at: datetime) -> datetim
     return max((t for t in map(parse_time, texts) if t and t <= at), default=None)
 
 
-def export_history(
-    client: T212Client,
-    wh: Warehouse,
-    resource: Resource,
-    account_id: int,
-    ctx: RunContext,
-    *,
-    state: dict | None,
-    before: EndpointStats | None = None,
-) -> ResourceResult:
+def export_history(job: Job) -> ResourceResult:
     """Extract a history resource newest first, land every page and merge it in chunks.
 
     Pages are fetched and landed on a thread of their own, so the network never waits for
     the merge; each batch of pages that arrived meanwhile is normalised and staged.
     """
+    client, resource, account_id, ctx = job.client, job.resource, job.account_id, job.ctx
     started = time.monotonic()
     result = ResourceResult(resource.name, account_id)
-    before = before or copy_stats(client.stats.get(resource.path))
-    watermark = stored_watermark(state, ctx)
+    before = job.before or copy_stats(client.stats.get(resource.path))
+    watermark = stored_watermark(job.state, ctx)
     pages = fetch_pages(client, resource, watermark=watermark, overlap=ctx.overlap)
-    landed = _land(pages, wh, resource, account_id, ctx, result, watermark)
+    landed = _land(pages, job, result, watermark)
     with PageFeed(landed, ctx.chunk_pages) as feed:
         load_chunks(
-            wh,
-            resource,
-            account_id,
+            job.wh,
+            Load(resource.name, account_id, ctx.run_id, ctx.started_at),
             normalise_batches(resource, feed.batches(), account_id, ctx.started_at),
             result,
-            state=state,
-            run_id=ctx.run_id,
-            loaded_at=ctx.started_at,
-            lock=ctx.warehouse_lock,
+            job.state,
         )
     result.stats = stats_delta(before, client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
@@ -216,18 +189,14 @@ def export_history(
 
 
 def _land(
-    pages: Iterable[ApiResponse],
-    wh: Warehouse,
-    resource: Resource,
-    account_id: int,
-    ctx: RunContext,
-    result: ResourceResult,
-    watermark: datetime | None,
+    pages: Iterable[ApiResponse], job: Job, result: ResourceResult, watermark: datetime | None
 ) -> Iterator[Any]:
     """Land each page in the raw zone and yield its body as received."""
+    resource, account_id, ctx = job.resource, job.account_id, job.ctx
+    landing = Landing(job.wh.data_dir, str(account_id), resource.name, ctx.run_id, ctx.started_at)
     newest = None
     for number, page in enumerate(pages, start=1):
-        land_page(wh, str(account_id), resource, ctx, number, page)
+        landing.page(number, page)
         result.pages = number
         if number == 1:
             newest = newest_time(resource, page.data["items"])
@@ -243,7 +212,7 @@ def _land(
             )
         yield page.body
     # every page has landed: mark the run complete before the merge commits
-    land_complete(wh, str(account_id), resource, ctx, result.pages)
+    landing.complete(result.pages)
 
 
 def replay_history(
@@ -253,12 +222,8 @@ def replay_history(
     bodies = raw.iter_bodies(run)
     return load_chunks(
         wh,
-        resource,
-        account_id,
+        Load(resource.name, account_id, run.run_id, run.started_at),
         replay_chunks(resource, bodies, account_id, run.started_at),
         ResourceResult(resource.name, account_id),
-        state=wh.get_state(account_id, resource.name),
-        run_id=run.run_id,
-        loaded_at=run.started_at,
-        lock=threading.Lock(),
+        wh.get_state(account_id, resource.name),
     )

@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING
 
 from extractors.reports import ReportFile
 from extractors.resources import RESOURCES
-from flows.pipeline.context import merge_normalised, new_run_id
+from flows.pipeline.context import new_run_id
+from flows.pipeline.merging import load_of, merge_normalised
 from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.rebuild import replay_stale
 from flows.pipeline.reports import report_cursor
-from flows.pipeline.storage import leases_held
 from transforms.frames import odd_currencies
 from transforms.reports import ReportFileError, normalise_reports
 from warehouse import GLOBAL_ACCOUNT, MergeCounts, Warehouse, raw
 from warehouse.crashpoints import crash_if_asked
 
 if TYPE_CHECKING:
-    from warehouse.lake import Lake
+    from warehouse.publisher import Publisher
 
 IMPORT_PREFIX = "import:"
 # Files are held whole while they are parsed (several times their size in memory); a
@@ -115,24 +115,25 @@ def import_reports(
     *,
     account_id: int | None = None,
     lock_timeout: float = 0.0,
-    lake: Lake | None = None,
+    publisher: Publisher | None = None,
 ) -> ImportResult:
     """Check every file, land them in the raw zone, merge them into ``activity``, publish.
 
     A file that cannot be read whole refuses the whole import before anything is
     written. Rows merge on their key, so importing a file twice changes nothing.
-    With a ``lake`` the account's lease is held and the tables are published to it.
+    The ``publisher`` (local Parquet unless given) holds the account while it writes: a
+    lake's lease, taken once the account is known.
     """
     files = _read(paths)
     started, clock = datetime.now(UTC), time.monotonic()
     resource = RESOURCES["reports"]
     with (
-        Warehouse.open(data_dir, lock_timeout=lock_timeout, lake=lake) as wh,
+        Warehouse.open(data_dir, lock_timeout=lock_timeout, publisher=publisher) as wh,
         contextlib.ExitStack() as held,
     ):
         replay_stale(wh)  # only after an upgrade that re-keyed a table
         account = _account(wh, account_id)
-        held.enter_context(leases_held(lake, {account: str(account)}))
+        held.enter_context(wh.publisher.held({account: str(account)}))
         wh.catch_up([account])  # what other workers published of the account stays
         try:
             normalised = normalise_reports([(f.source, f.body) for f in files], account_id=account)
@@ -151,19 +152,17 @@ def import_reports(
         )  # fmt: skip
         crash_if_asked("import.landed")
         state = wh.get_state(account, resource.name)
-        counts = merge_normalised(
-            wh, resource, account, normalised, run_id=run_id, loaded_at=started,
-            cursor=report_cursor(files, state),
-        )  # fmt: skip
+        load = load_of(resource, account, run_id, started)
+        counts = merge_normalised(wh, load, normalised, report_cursor(files, state))
         wh.create_views()
         problems = refresh_portfolio_step(wh, run_id=run_id, loaded_at=started)
         finished = datetime.now(UTC)
         seconds = time.monotonic() - clock
-        wh.record_resource_result(
+        wh.run_log.record_resource_result(
             run_id, account, resource.name, outcome="success", counts=counts,
             finished_at=finished, duration_seconds=seconds,
         )  # fmt: skip
-        wh.record_run(
+        wh.run_log.record_run(
             run_id, started_at=started, finished_at=finished, outcome="success",
             accounts=[account], duration_seconds=seconds,
         )  # fmt: skip

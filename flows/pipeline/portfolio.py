@@ -13,10 +13,11 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 
-from flows.pipeline.context import stopped_earlier
+from flows.pipeline.results import stopped_earlier
 from transforms.frames import to_arrow
 from transforms.portfolio import Event, compute_returns, derive_portfolio_tables, events_from_rows
 from warehouse import GLOBAL_ACCOUNT, Warehouse
+from warehouse.merge import Load
 
 log = logging.getLogger("t212_etl")
 
@@ -80,9 +81,7 @@ def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dic
     del events
     returns = compute_returns(con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall())
     tables["returns"] = to_arrow(returns, "returns")
-    wh.merge_resource(
-        RESOURCE, GLOBAL_ACCOUNT, tables, run_id=run_id, loaded_at=loaded_at, cursor=None
-    )
+    wh.merge_resource(Load(RESOURCE, GLOBAL_ACCOUNT, run_id, loaded_at), tables, None)
     counts = {name: table.num_rows for name, table in tables.items()}
     log.info(
         "portfolio model: %d events -> %s in %.1f s",

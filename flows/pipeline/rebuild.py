@@ -8,18 +8,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from extractors.resources import RESOURCES, Kind, Resource
-from flows.pipeline.context import SHARED_RAW_ACCOUNT, merge_normalised, new_run_id
+from flows.pipeline.context import new_run_id
 from flows.pipeline.history import replay_history
+from flows.pipeline.landing import SHARED_RAW_ACCOUNT
+from flows.pipeline.merging import load_of, merge_normalised
 from flows.pipeline.normalisers import normalise_pages
 from flows.pipeline.portfolio import refresh_portfolio
 from flows.pipeline.reports import page_data
 from flows.pipeline.resource import new_cursor
-from flows.pipeline.storage import leases_held
 from warehouse import GLOBAL_ACCOUNT, Warehouse, raw
-from warehouse.uploads import download_raw, raw_accounts
+from warehouse.publisher import LocalParquet
+from warehouse.rebuild import clear_table, rebuilding
 
 if TYPE_CHECKING:
-    from warehouse.lake import Lake
+    from warehouse.publisher import Publisher
 
 log = logging.getLogger("t212_etl")
 
@@ -33,7 +35,7 @@ def replay_stale(wh: Warehouse) -> None:
     for name in sorted(wh.replay_needed):
         resources = [r for r in RESOURCES.values() if name in r.tables]
         log.warning("%s: keys changed in this version; reading it again from the raw zone", name)
-        wh.clear_table(name)
+        clear_table(wh, name)
         for run in raw.iter_runs(wh.data_dir):
             resource = RESOURCES.get(run.resource)
             if resource in resources:
@@ -51,17 +53,14 @@ def replay_run(wh: Warehouse, resource: Resource, run: raw.RawRun) -> None:
     state = wh.get_state(account_id, resource.name)
     merge_normalised(
         wh,
-        resource,
-        account_id,
+        load_of(resource, account_id, run.run_id, run.started_at),
         normalise_pages(resource, datas, account_id, run.started_at),
-        run_id=run.run_id,
-        loaded_at=run.started_at,
-        cursor=new_cursor(resource, datas, state, run.started_at),
+        new_cursor(resource, datas, state, run.started_at),
     )
 
 
 def rebuild(
-    data_dir: Path, *, lock_timeout: float = 0.0, lake: Lake | None = None
+    data_dir: Path, *, lock_timeout: float = 0.0, publisher: Publisher | None = None
 ) -> dict[str, int]:
     """Replay every complete landed run in order; returns how many runs per resource.
 
@@ -73,22 +72,20 @@ def rebuild(
     by every later run. After a crash the next command finds the old warehouse, or the
     new one with its publishing still pending, which that command completes.
 
-    With a ``lake`` the raw runs it holds and the disk lacks are fetched first (a fresh
-    machine rebuilds from the lake), the accounts' leases are held throughout, and the
-    tables are republished to the lake.
+    The ``publisher`` (local Parquet unless given) fetches first the raw runs it holds
+    and the disk lacks (a fresh machine rebuilds from a lake), holds the accounts
+    throughout (a lake's leases), and has the tables republished.
     """
     replayed: dict[str, int] = {}
     now, last = datetime.now(UTC), None
-    accounts: dict[int, str] = {}
-    if lake is not None:
-        download_raw(lake.store, Path(data_dir) / raw.RAW_DIR)
-        accounts = {a: str(a) for a in raw_accounts(Path(data_dir) / raw.RAW_DIR)}
+    publisher = publisher or LocalParquet(data_dir)
+    accounts = publisher.fetch_raw(Path(data_dir) / raw.RAW_DIR)
     with (
-        leases_held(lake, accounts),
-        Warehouse.open(data_dir, lock_timeout=lock_timeout, views=False, lake=lake) as wh,
+        publisher.held(accounts),
+        Warehouse.open(data_dir, lock_timeout=lock_timeout, views=False, publisher=publisher) as wh,
     ):
         try:
-            with wh.rebuilding() as built:
+            with rebuilding(wh) as built:
                 for run in raw.iter_runs(data_dir):
                     resource = RESOURCES.get(run.resource)
                     if resource is None:
@@ -98,7 +95,7 @@ def rebuild(
                     replayed[resource.name] = replayed.get(resource.name, 0) + 1
                     last = run
                 # rows the lake has and the raw zone lacks (none, unless an upload failed)
-                built.catch_up(accounts, lake)
+                built.catch_up(accounts)
                 # derived as the last replayed run derived it, so the rebuild changes nothing
                 run_id, at = (last.run_id, last.started_at) if last else (new_run_id(now), now)
                 refresh_portfolio(built, run_id=run_id, loaded_at=at)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
-from extractors.client import ApiResponse, T212Client, decode_json
+from extractors.client import ApiResponse, decode_json
 from extractors.reports import Downloader, ReportFile, fetch_reports, periods, report_file
 from extractors.resources import RESOURCES, Kind, Resource
+from flows.pipeline.context import Job
 from transforms.reports import read_report
 from transforms.values import snake_case
 from warehouse import Warehouse
@@ -32,26 +29,13 @@ _EARLIEST = (
 )
 
 
-@dataclass(frozen=True)
-class ReportOptions:
-    """How reports are fetched: the first year (else the oldest activity known), patience;
-    ``backfill``: only the years reaching back past the API's history (``backfill``)."""
-
-    start_year: int | None = None
-    backfill: bool = False
-    timeout: float = 3600.0
-    download_transport: httpx.BaseTransport | None = None
-
-
 def earliest_activity(wh: Warehouse, account_id: int) -> datetime | None:
     """The oldest dividend, order, transaction or report row the warehouse holds."""
     parts = " UNION ALL ".join(
         f'SELECT min("{column}") AS t FROM "{table}" WHERE "account_id" = ?'
         for table, column in _EARLIEST
     )
-    row = wh.connection.execute(
-        f"SELECT min(t) FROM ({parts})", [account_id] * len(_EARLIEST)
-    ).fetchall()
+    row = wh.fetch(f"SELECT min(t) FROM ({parts})", [account_id] * len(_EARLIEST))
     return row[0][0]
 
 
@@ -115,26 +99,17 @@ def report_cursor(files: list[ReportFile], state: dict | None) -> dict | None:
     return {k: v for k, v in cursor.items() if v} or None
 
 
-def report_pages(
-    client: T212Client,
-    wh: Warehouse,
-    account_id: int,
-    state: dict | None,
-    *,
-    now: datetime,
-    full_refresh: bool,
-    options: ReportOptions,
-    lock: threading.Lock,
-) -> Iterator[ApiResponse]:
-    """The report files still missing for ``account_id``, as pages, oldest year first.
+def report_pages(job: Job) -> Iterator[ApiResponse]:
+    """The report files still missing for the job's account, as pages, oldest year first.
 
     Years already loaded whole are skipped (all of them again on a full refresh); the
     current year is always requested.
     """
+    client, account_id, state, now = job.client, job.account_id, job.state, job.ctx.started_at
+    options = job.ctx.reports
     first = options.start_year
     if first is None:
-        with lock:
-            oldest = earliest_activity(wh, account_id)
+        oldest = earliest_activity(job.wh, account_id)
         first = oldest.year if oldest is not None else now.year
         if oldest is None:
             log.warning(
@@ -143,7 +118,7 @@ def report_pages(
                 account_id,
                 now.year,
             )
-    wanted = periods(first, now, [] if full_refresh else done_years(state))
+    wanted = periods(first, now, [] if job.ctx.full_refresh else done_years(state))
     log.info(
         "account %s, reports: requesting %s", account_id, ", ".join(str(p.year) for p in wanted)
     )

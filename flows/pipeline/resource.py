@@ -9,31 +9,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from extractors.client import ApiResponse, EndpointStats, T212Client
+from extractors.client import ApiResponse, EndpointStats
 from extractors.extraction import fetch_pages, newest_time
 from extractors.resources import Kind, Resource
-from flows.pipeline.backfill import Backfill, export_backfill
-from flows.pipeline.context import (
-    SHARED_RAW_ACCOUNT,
-    ResourceResult,
-    RunContext,
-    advance_cursor,
-    copy_stats,
-    is_fresh,
-    land_complete,
-    land_page,
-    merge_normalised,
-    stats_delta,
-)
+from flows.pipeline.backfill import export_backfill
+from flows.pipeline.context import Job
+from flows.pipeline.cursors import advance_cursor, is_fresh
 from flows.pipeline.history import export_history
+from flows.pipeline.landing import SHARED_RAW_ACCOUNT, Landing
+from flows.pipeline.merging import load_of, merge_normalised
 from flows.pipeline.normalisers import normalise_pages
 from flows.pipeline.reports import report_cursor, report_pages
+from flows.pipeline.results import ResourceResult, copy_stats, stats_delta
 from transforms.frames import odd_currencies
-from warehouse import GLOBAL_ACCOUNT, Warehouse
+from warehouse import GLOBAL_ACCOUNT
 
 log = logging.getLogger("t212_etl")
 
@@ -66,19 +59,6 @@ def new_cursor(
     return CURSORS[resource.kind](resource, datas, state, at)
 
 
-@dataclass(frozen=True)
-class Job:
-    """One resource of one account in a run, and what the warehouse held for it before."""
-
-    client: T212Client
-    wh: Warehouse
-    resource: Resource
-    account_id: int
-    ctx: RunContext
-    state: dict | None
-    before: EndpointStats | None
-
-
 def export_snapshot(job: Job, first_page: ApiResponse | None = None) -> ResourceResult:
     """One answer per run and account (or the answer already fetched), kept as a snapshot."""
     pages = [first_page] if first_page else fetch_pages(job.client, job.resource)
@@ -97,24 +77,14 @@ def export_reference(job: Job, first_page: ApiResponse | None = None) -> Resourc
 def export_reports(job: Job, first_page: ApiResponse | None = None) -> ResourceResult:
     """The CSV reports of the years still missing, merged by event with the years done
     (with ``--backfill-reports``: those reaching back past the API's history)."""
-    ctx = job.ctx
-    if ctx.reports.backfill:
-        return export_backfill(
-            Backfill(job.client, job.wh, job.resource, job.account_id, ctx, job.before)
-        )
-    pages = report_pages(
-        job.client, job.wh, job.account_id, job.state, now=ctx.started_at,
-        full_refresh=ctx.full_refresh, options=ctx.reports, lock=ctx.warehouse_lock,
-    )  # fmt: skip
-    return load_whole(job, pages)
+    if job.ctx.reports.backfill:
+        return export_backfill(job)
+    return load_whole(job, report_pages(job))
 
 
 def export_history_job(job: Job, first_page: ApiResponse | None = None) -> ResourceResult:
     """Paginated history, newest first down to its cursor, streamed in chunks."""
-    return export_history(
-        job.client, job.wh, job.resource, job.account_id, job.ctx, state=job.state,
-        before=job.before,
-    )  # fmt: skip
+    return export_history(job)
 
 
 EXPORTERS: dict[Kind, Callable[[Job, ApiResponse | None], ResourceResult]] = {
@@ -126,26 +96,21 @@ EXPORTERS: dict[Kind, Callable[[Job, ApiResponse | None], ResourceResult]] = {
 
 
 def export_resource(
-    client: T212Client,
-    wh: Warehouse,
-    resource: Resource,
-    account_id: int,
-    ctx: RunContext,
+    job: Job,
     *,
     first_page: ApiResponse | None = None,
     stats_before: EndpointStats | None = None,
 ) -> ResourceResult:
-    """Extract, land, normalise and merge one resource with the exporter of its kind.
+    """Extract, land, normalise and merge the job's resource with the exporter of its kind.
 
     Errors propagate to the caller. ``first_page`` is an answer already fetched (the
     summary that named the account), ``stats_before`` the endpoint's counters from before.
     """
-    scope = account_id if resource.account_scoped else GLOBAL_ACCOUNT
-    with ctx.warehouse_lock:
-        state = wh.get_state(scope, resource.name)
-    before = stats_before or copy_stats(client.stats.get(resource.path))
-    job = Job(client, wh, resource, account_id, ctx, state, before)
-    return EXPORTERS[resource.kind](job, first_page)
+    resource = job.resource
+    scope = job.account_id if resource.account_scoped else GLOBAL_ACCOUNT
+    state = job.wh.get_state(scope, resource.name)
+    before = stats_before or copy_stats(job.client.stats.get(resource.path))
+    return EXPORTERS[resource.kind](replace(job, state=state, before=before), first_page)
 
 
 def load_whole(job: Job, pages: Iterable[ApiResponse]) -> ResourceResult:
@@ -156,27 +121,24 @@ def load_whole(job: Job, pages: Iterable[ApiResponse]) -> ResourceResult:
         resource.name, account_id if resource.account_scoped else GLOBAL_ACCOUNT
     )
     raw_account = str(account_id) if resource.account_scoped else SHARED_RAW_ACCOUNT
+    landing = Landing(wh.data_dir, raw_account, resource.name, ctx.run_id, ctx.started_at)
     datas = []
     for number, page in enumerate(pages, start=1):
-        land_page(wh, raw_account, resource, ctx, number, page)
+        landing.page(number, page)
         datas.append(page.data)
         result.pages = number
         if ctx.progress:
             ctx.progress.page(f"{account_id}/{resource.name}", 1)
-    land_complete(wh, raw_account, resource, ctx, result.pages)
+    landing.complete(result.pages)
     normalised = normalise_pages(resource, datas, account_id, ctx.started_at)
     result.problems, result.unknown_fields = normalised.problems, normalised.unknown_fields
     result.notices.update(normalised.notices, odd_currencies(normalised.frames))
-    with ctx.warehouse_lock:
-        result.counts = merge_normalised(
-            wh,
-            resource,
-            account_id,
-            normalised,
-            run_id=ctx.run_id,
-            loaded_at=ctx.started_at,
-            cursor=new_cursor(resource, datas, job.state, ctx.started_at),
-        )
+    result.counts = merge_normalised(
+        wh,
+        load_of(resource, account_id, ctx.run_id, ctx.started_at),
+        normalised,
+        new_cursor(resource, datas, job.state, ctx.started_at),
+    )
     result.stats = stats_delta(job.before, job.client.stats.get(resource.path))
     result.seconds = time.monotonic() - started
     return result

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import duckdb
 
@@ -18,25 +19,26 @@ from flows.pipeline.account import (
     Identity,
     ReferenceClaims,
     ResourceRunner,
+    RunPlan,
     build_client,
     export_account,
     identify,
     now_utc,
     select_resources,
 )
-from flows.pipeline.context import RunContext, new_run_id, stopped_earlier
+from flows.pipeline.context import ReportOptions, RunContext, new_run_id
 from flows.pipeline.portfolio import refresh_portfolio_step
 from flows.pipeline.progress import active as active_progress
 from flows.pipeline.rebuild import replay_stale
-from flows.pipeline.reports import ReportOptions
 from flows.pipeline.resource import export_resource
+from flows.pipeline.results import stopped_earlier
 from flows.pipeline.settings import (
     DEFAULT_PARALLEL_ACCOUNTS,
     AccountConfig,
     Settings,
     SettingsError,
 )
-from flows.pipeline.storage import lake_for, leases_held
+from flows.pipeline.storage import publisher_for
 from warehouse import Warehouse, WarehouseLocked
 from warehouse.leases import AccountBusy
 from warehouse.objectstore import ObjectStoreError
@@ -167,20 +169,31 @@ def _identify_or_refuse(client: T212Client, account: AccountConfig) -> Identity 
         return AccountResult(account.name, error=f"account {account.name}: {exc}")
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run exports and within which limits (None: as the settings say).
+
+    ``client_options`` go to every account's client and ``ctx_options`` to the run's
+    context (retries, transports, chunk sizes: what tests and benchmarks tune).
+    """
+
+    account_names: Sequence[str] | None = None  # None: every configured account
+    only: Sequence[str] | None = None  # None: every resource run by default
+    full_refresh: bool = False
+    with_reports: bool | None = None
+    backfill_reports: bool = False  # only the reports reaching back past the API's history
+    lock_timeout: float = 0.0
+    time_limit_hours: float | None = None  # 0: none
+    client_options: Mapping[str, Any] | None = None
+    ctx_options: Mapping[str, Any] | None = None
+
+
 def run_export(
     settings: Settings,
+    options: RunOptions = RunOptions(),
     *,
-    account_names: Sequence[str] | None = None,
-    only: Sequence[str] | None = None,
-    full_refresh: bool = False,
-    with_reports: bool | None = None,
-    backfill_reports: bool = False,
-    lock_timeout: float = 0.0,
     runner: JobRunner = run_threads,
-    client_options: dict | None = None,
-    ctx_options: dict | None = None,
     resource_runner: ResourceRunner = export_resource,
-    time_limit_hours: float | None = None,
 ) -> RunSummary:
     """Export every selected account into the warehouse and publish it.
 
@@ -191,30 +204,31 @@ def run_export(
     ``with_reports`` None follows the setting ``[export] with_reports``;
     ``backfill_reports`` takes the reports that reach back past the API's history instead.
     """
-    reports = settings.with_reports if with_reports is None else with_reports
-    resources = select_resources(only, reports or backfill_reports)
+    account_names, time_limit_hours = options.account_names, options.time_limit_hours
+    reports = settings.with_reports if options.with_reports is None else options.with_reports
+    resources = select_resources(options.only, reports or options.backfill_reports)
     started = now_utc()
     progress = active_progress()
-    client_options = dict(client_options or {})
+    client_options = dict(options.client_options or {})
     if progress is not None:
         client_options.setdefault("on_wait", progress.wait)
     limit = settings.run_time_limit_hours if time_limit_hours is None else time_limit_hours
     if limit:
         client_options.setdefault("deadline", time.time() + limit * 3600)
-    lake = lake_for(settings, account_names)
+    publisher = publisher_for(settings, account_names)
     clients, identities, refused = identify_accounts(settings, account_names, client_options)
     ctx = RunContext(
         run_id=new_run_id(started),
         started_at=started,
-        full_refresh=full_refresh,
+        full_refresh=options.full_refresh,
         reference_max_age=timedelta(hours=settings.reference_max_age_hours),
         overlap=timedelta(days=settings.overlap_days),
         progress=progress,
         **{
             "reports": ReportOptions(
-                start_year=settings.reports_start_year, backfill=backfill_reports
+                start_year=settings.reports_start_year, backfill=options.backfill_reports
             ),
-            **(ctx_options or {}),
+            **(options.ctx_options or {}),
         },
     )
     summary = RunSummary(ctx.run_id, accounts=list(refused))
@@ -222,9 +236,12 @@ def run_export(
     claims = ReferenceClaims()
     try:
         with (
-            leases_held(lake, {i.account_id: name for name, i in identities.items()}),
+            publisher.held({i.account_id: name for name, i in identities.items()}),
             Warehouse.open(
-                settings.data_dir, lock_timeout=lock_timeout, views=False, lake=lake
+                settings.data_dir,
+                lock_timeout=options.lock_timeout,
+                views=False,
+                publisher=publisher,
             ) as wh,
             ThreadPoolExecutor(max_workers=1) as aside,
         ):
@@ -234,18 +251,12 @@ def run_export(
             # the run log row, the views and the Parquet repair need no request: they are
             # done beside the accounts, so the rate-limited history starts without them
             prepared = aside.submit(prepare_warehouse, wh, ctx)
+            plan = RunPlan(wh, ctx, resources, claims, resource_runner)
             jobs = [
                 (
                     name,
                     lambda name=name: export_account(
-                        clients[name],
-                        wh,
-                        ctx,
-                        settings.account(name),
-                        identities[name],
-                        resources,
-                        claims,
-                        resource_runner,
+                        clients[name], plan, settings.account(name), identities[name]
                     ),
                 )
                 for name in identities
@@ -258,8 +269,7 @@ def run_export(
                 wrappers={i.account_id: settings.account(name).wrapper
                           for name, i in identities.items()},
             )  # fmt: skip
-            if lake is not None:  # a store that stopped answering mid-run: one more try
-                lake.store.reconnect()
+            publisher.reconnect()  # a store that stopped answering mid-run: one more try
             summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
             run_log = partial(record_run_log, wh, ctx, summary)
@@ -278,13 +288,12 @@ def prepare_warehouse(wh: Warehouse, ctx: RunContext) -> list[str]:
     """Log the run as running, create the views and repair Parquet; returns write errors.
 
     Safe beside the accounts' exports: the run log row and the views are written on
-    cursors of their own, and the repair publishes under the warehouse lock.
+    cursors of their own, and the repair holds the warehouse's lock.
     """
     started = {"started_at": ctx.started_at, "outcome": "running"}
-    errors = _record_step(lambda: wh.record_run(ctx.run_id, **started), "the run log")
+    errors = _record_step(lambda: wh.run_log.record_run(ctx.run_id, **started), "the run log")
     errors += _record_step(wh.create_views, "the views")
-    with ctx.warehouse_lock:
-        return errors + _publish_step(wh.repair_parquet)
+    return errors + _publish_step(wh.repair_parquet)
 
 
 def _publish_step(step: Callable[[], object]) -> list[str]:
@@ -371,7 +380,7 @@ def record_run_log(wh: Warehouse, ctx: RunContext, summary: RunSummary) -> None:
         if account.account_id is not None
         for endpoint, (seen, documented) in account.rate_limits.items()
     ]
-    wh.record_run_log(
+    wh.run_log.record_run_log(
         ctx.run_id,
         rows,
         limits,

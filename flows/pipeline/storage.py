@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from flows.pipeline.settings import ALL_ACCOUNTS, Settings, SettingsError
+from flows.pipeline.settings import ALL_ACCOUNTS, Settings, SettingsError, load_settings
+from warehouse.publisher import LocalParquet, Publisher
 from warehouse.store import WORK_DIR
 from warehouse.uploads import recorded_worker
 
-if TYPE_CHECKING:
-    from warehouse.lake import Lake
-
-__all__ = ["ALL_ACCOUNTS", "data_dir_lake", "lake_for", "leases_held", "worker_name"]
+__all__ = [
+    "ALL_ACCOUNTS",
+    "command_publisher",
+    "data_dir_publisher",
+    "publisher_for",
+    "worker_name",
+]
 
 
 def worker_name(settings: Settings, account_names: Sequence[str] | None) -> str:
@@ -30,52 +34,45 @@ def worker_name(settings: Settings, account_names: Sequence[str] | None) -> str:
     return "+".join(names)
 
 
-def lake_for(settings: Settings, account_names: Sequence[str] | None = None) -> Lake | None:
-    """The lake of the storage URL for a run of ``account_names`` (None: every account),
-    or None when everything stays local."""
-    return _lake(settings, lambda: worker_name(settings, account_names))
+def publisher_for(settings: Settings, account_names: Sequence[str] | None = None) -> Publisher:
+    """Where a run of ``account_names`` (None: every account) publishes: the lake of the
+    storage URL, named after its accounts, or the local Parquet files."""
+    return _publisher(settings, lambda: worker_name(settings, account_names))
 
 
-def data_dir_lake(settings: Settings) -> Lake | None:
-    """The lake for a command on the data directory (``import-csv``, ``rebuild``, ``sql``,
-    ``status``): named as the last run there named its worker, so it publishes the same
-    worker's database (``warehouse`` for a directory no run has used)."""
-    return _lake(settings, lambda: recorded_worker(settings.data_dir / WORK_DIR) or ALL_ACCOUNTS)
+def data_dir_publisher(settings: Settings) -> Publisher:
+    """Where a command on the data directory (``import-csv``, ``rebuild``, ``sql``,
+    ``status``) publishes: a lake is named as the last run there named its worker, so it
+    publishes the same worker's database (``warehouse`` for a directory no run has used)."""
+    return _publisher(
+        settings, lambda: recorded_worker(settings.data_dir / WORK_DIR) or ALL_ACCOUNTS
+    )
 
 
-def _lake(settings: Settings, name: Callable[[], str]) -> Lake | None:
+def command_publisher(
+    data_dir: str | Path | None, config: str | Path | None, storage_url: str | None
+) -> Publisher:
+    """The publisher of a command given these options (see :func:`data_dir_publisher`);
+    without valid settings the local files are read, unless a storage URL was given."""
+    try:
+        settings = load_settings(data_dir=data_dir, config=config, storage_url=storage_url)
+    except SettingsError:
+        if storage_url or os.environ.get("T212_STORAGE_URL"):
+            raise
+        # reading the local warehouse needs no accounts
+        return LocalParquet(Path(data_dir or os.environ.get("T212_DATA_DIR") or "data"))
+    return data_dir_publisher(settings)
+
+
+def _publisher(settings: Settings, name: Callable[[], str]) -> Publisher:
+    """The one place that asks whether there is a lake: a storage URL, or not."""
     if settings.storage_url is None:
-        return None
+        return LocalParquet(settings.data_dir)
     if any(importlib.util.find_spec(name) is None for name in ("deltalake", "obstore")):
         raise SettingsError(
             "storage_url needs the lake libraries; install them with pip install 't212-etl[lake]'"
         )
     from warehouse.lake import Lake
+    from warehouse.lakepublisher import LakePublisher
 
-    return Lake(settings.storage_url, name())
-
-
-@contextlib.contextmanager
-def leases_held(lake: Lake | None, accounts: Mapping[int, str]) -> Iterator[None]:
-    """Hold the lake's lease of every account for the block (nothing without a lake).
-
-    Only these accounts' rows are written to the lake in the block. Raises
-    ``AccountBusy`` when another live process exports one of them; once a lease is lost
-    (or cannot be renewed) the lake refuses writes with ``LeaseLost``.
-    """
-    if lake is None:
-        yield
-        return
-    from warehouse.leases import Leases
-    from warehouse.objectstore import ObjectStore
-
-    # a client of their own: the leases are renewed while the lake's client has given up
-    # on an unreachable store; the lake writes only while they hold (lake.store.fence)
-    with Leases(ObjectStore(lake.url), accounts) as leases:
-        lake.held = frozenset(int(a) for a in accounts)
-        lake.store.fence = leases.check
-        try:
-            yield
-        finally:
-            lake.held = None
-            lake.store.fence = None
+    return LakePublisher(Lake(settings.storage_url, name()))

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 
 from extractors.client import RetryPolicy
-from flows.pipeline.run import RunSummary, run_export
+from flows.pipeline.run import RunOptions, RunSummary, run_export
 from flows.pipeline.settings import AccountConfig, Settings
 from sandbox import (
     DEMO_ACCOUNT_ID,
@@ -64,7 +64,8 @@ def settings_for(sb: Sandbox, data_dir: Path, names=("invest",), **kw: Any) -> S
 
 def export(settings: Settings, **kw: Any) -> RunSummary:
     """A plain (Prefect-free) run with fast retries."""
-    return run_export(settings, client_options={"retry": FAST_RETRY}, **kw)
+    runners = {k: kw.pop(k) for k in ("runner", "resource_runner") if k in kw}
+    return run_export(settings, RunOptions(client_options={"retry": FAST_RETRY}, **kw), **runners)
 
 
 def db_contents(data_dir: Path, name: str, where: str = "") -> list[tuple]:

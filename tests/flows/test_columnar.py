@@ -206,11 +206,11 @@ def test_a_refused_chunk_is_retaken_in_small_chunks_so_only_its_pages_go_record_
 
 
 def test_an_odd_currency_is_reported_once_per_resource_and_value(tmp_path, caplog):
-    import threading
 
     from flows.pipeline.account import _report
-    from flows.pipeline.context import ResourceResult
+    from flows.pipeline.results import ResourceResult
     from warehouse import Warehouse
+    from warehouse.merge import Load
 
     resource = RESOURCES["dividends"]
     pages = [
@@ -221,8 +221,7 @@ def test_an_odd_currency_is_reported_once_per_resource_and_value(tmp_path, caplo
     result = ResourceResult("dividends", ACCOUNT)
     with Warehouse.open(tmp_path / "data") as wh:
         history.load_chunks(
-            wh, resource, ACCOUNT, chunks, result,
-            state=None, run_id="run-1", loaded_at=AT, lock=threading.Lock(),
+            wh, Load("dividends", ACCOUNT, "run-1", AT), chunks, result, None,
         )  # fmt: skip
         stored = wh.connection.execute('SELECT DISTINCT "currency" FROM "dividends"').fetchall()
     assert result.counts["dividends"].inserted == 12 and stored == [("eu\x1b[2J",)]

@@ -74,7 +74,8 @@ def test_one_old_item_on_a_page_of_new_ones_does_not_stop_the_walk(tmp_path):
 
 
 def test_a_watermark_poisoned_by_an_earlier_version_is_capped_at_the_run_start():
-    from flows.pipeline.context import RunContext, advance_cursor, stored_watermark
+    from flows.pipeline.context import RunContext
+    from flows.pipeline.cursors import advance_cursor, stored_watermark
 
     started = datetime(2026, 1, 5, tzinfo=UTC)
     poisoned = {"cursor": {"watermark": "2099-01-01T00:00:00+00:00"}}

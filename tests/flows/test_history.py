@@ -31,13 +31,13 @@ def test_history_endpoints_are_fetched_at_once_within_their_limits(tmp_path):
     spans: dict[str, tuple[float, float]] = {}
     threads: dict[str, int] = {}
 
-    def timed(client, wh, resource, account_id, ctx, **first):
+    def timed(job, **first):
         start = time.monotonic()
         try:
-            return export_resource(client, wh, resource, account_id, ctx, **first)
+            return export_resource(job, **first)
         finally:
-            spans[resource.name] = (start, time.monotonic())
-            threads[resource.name] = threading.get_ident()
+            spans[job.resource.name] = (start, time.monotonic())
+            threads[job.resource.name] = threading.get_ident()
 
     with Sandbox(_config(time_scale=0.02)) as sb:
         summary = export(settings_for(sb, tmp_path), resource_runner=timed)

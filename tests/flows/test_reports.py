@@ -13,9 +13,9 @@ import pytest
 
 from extractors.reports import EXPORTS, INCLUDE_ALL
 from flows.pipeline.account import select_resources
+from flows.pipeline.context import ReportOptions
 from flows.pipeline.rebuild import rebuild
-from flows.pipeline.reports import ReportOptions
-from flows.pipeline.run import RunSummary, run_export
+from flows.pipeline.run import RunOptions, RunSummary, run_export
 from flows.pipeline.settings import SettingsError, load_settings
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from sandbox.csvreport import report_rows
@@ -61,9 +61,11 @@ def run(settings, api: Recorder, options: ReportOptions) -> RunSummary:
     """A run with reports whose API and download requests are recorded."""
     return run_export(
         settings,
-        with_reports=True,
-        client_options={"retry": FAST_RETRY, "transport": api},
-        ctx_options={"reports": options},
+        RunOptions(
+            with_reports=True,
+            client_options={"retry": FAST_RETRY, "transport": api},
+            ctx_options={"reports": options},
+        ),
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from sandbox import DEMO_ACCOUNT_ID, Sandbox
 from tests.flows.harness import run_cli, sandbox_config
-from tests.lake.checks import assert_lake_equals_local
+from tests.lake.checks import assert_lake_equals_local, read_bytes
 from tests.lake.s3 import FreezingProxy
 from tests.lake.test_crash import committed
 from warehouse.lake import Lake
@@ -86,7 +86,7 @@ def test_a_store_frozen_after_the_lease_fails_the_publish_once_and_the_next_run_
     work_db = data_dir / WORK_DIR / DATABASE_FILE
     with Sandbox(sandbox_config()) as sb:
         run = start_run(sb.base_url, data_dir, storage_url, through(proxy))
-        while (direct.get_bytes(lease) is None or not work_db.exists()) and run.poll() is None:
+        while (read_bytes(direct, lease) is None or not work_db.exists()) and run.poll() is None:
             time.sleep(0.02)
         # the lease is taken and the working database open: from here the store hangs
         proxy.frozen.set()

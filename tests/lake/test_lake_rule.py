@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from flows.pipeline.imports import import_reports
 from flows.pipeline.rebuild import rebuild
-from flows.pipeline.storage import lake_for
+from flows.pipeline.storage import publisher_for
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import export, settings_for
 from tests.lake.checks import tiny_sandbox_config
@@ -41,7 +41,7 @@ def sandbox():
 
 def lake_rows(sb: Sandbox, url: str) -> dict[tuple, tuple]:
     """Every snapshot and history row of the lake: (table, key) -> (loaded at, row)."""
-    lake = lake_for(settings_for(sb, Path("."), tuple(ACCOUNTS), storage_url=url))
+    lake = publisher_for(settings_for(sb, Path("."), tuple(ACCOUNTS), storage_url=url)).lake
     con = connect_lake(lake)
     found = {}
     try:
@@ -91,12 +91,14 @@ class LakeRule(RuleBasedStateMachine):
         lines += [f"Deposit,2024-02-{d:02d}T09:00:00Z,D{account}-{d},{d}.50,EUR" for d in days]
         path.write_text("\n".join(lines) + "\n")
         settings = self.settings(worker)
-        import_reports(settings.data_dir, [path], account_id=account, lake=lake_for(settings))
+        import_reports(
+            settings.data_dir, [path], account_id=account, publisher=publisher_for(settings)
+        )
 
     @rule(worker=st.sampled_from(WORKERS))
     def rebuild_from_the_store(self, worker):
         settings = self.settings(worker)
-        rebuild(settings.data_dir, lake=lake_for(settings))
+        rebuild(settings.data_dir, publisher=publisher_for(settings))
 
     @rule(worker=st.sampled_from(WORKERS))
     def wipe_the_disk(self, worker):

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 import warehouse.leases as leases_module
+from tests.lake.checks import read_bytes
 from tests.lake.test_workers import dead_pid
 from warehouse.lake import Lake
 from warehouse.leases import AccountBusy, LeaseLost, Leases, process_identity
@@ -54,7 +55,7 @@ def test_a_clock_running_ahead_does_not_take_a_live_lease(store_url, monkeypatch
     monkeypatch.setattr(leases_module, "datetime", Skewed)
     with pytest.raises(AccountBusy), Leases(store, {ACCOUNT: "isa"}):
         pass
-    assert json.loads(store.get_bytes(KEY))["host"] == "elsewhere"
+    assert json.loads(read_bytes(store, KEY))["host"] == "elsewhere"
 
 
 def test_a_dead_pid_in_another_pid_namespace_says_nothing(store_url):
@@ -64,11 +65,11 @@ def test_a_dead_pid_in_another_pid_namespace_says_nothing(store_url):
     store.put_bytes(KEY, other)
     with pytest.raises(AccountBusy), Leases(store, {ACCOUNT: "isa"}):
         pass
-    assert store.get_bytes(KEY) == other
+    assert read_bytes(store, KEY) == other
     # the same namespace, the same boot: a dead holder's lease is taken at once
     store.put_bytes(KEY, foreign(HOST, dead_pid(), process=process_identity()))
     with Leases(store, {ACCOUNT: "isa"}, identity=process_identity()):
-        assert json.loads(store.get_bytes(KEY))["pid"] == os.getpid()
+        assert json.loads(read_bytes(store, KEY))["pid"] == os.getpid()
 
 
 def test_a_lease_is_free_once_the_store_clock_says_its_term_ran_out(tmp_path):
@@ -80,7 +81,7 @@ def test_a_lease_is_free_once_the_store_clock_says_its_term_ran_out(tmp_path):
     old = path.stat().st_mtime - 61  # last written 61 s ago by the store's clock
     os.utime(path, (old, old))
     with Leases(store, {ACCOUNT: "isa"}):
-        assert json.loads(store.get_bytes(KEY))["pid"] == os.getpid()
+        assert json.loads(read_bytes(store, KEY))["pid"] == os.getpid()
 
 
 def test_the_store_clock_is_the_store_modification_time(storage_url):
@@ -101,7 +102,7 @@ def test_only_the_holder_renews_and_releases(store_url):
             holder.renew()
             with pytest.raises(LeaseLost, match="taken by another process"):
                 holder.check()
-    assert store.get_bytes(KEY) == taker  # its release left the new holder's lease alone
+    assert read_bytes(store, KEY) == taker  # its release left the new holder's lease alone
 
 
 def test_a_holder_that_cannot_renew_stops_writing_before_its_lease_can_be_taken(
@@ -127,7 +128,7 @@ def test_a_holder_that_cannot_renew_stops_writing_before_its_lease_can_be_taken(
         lake.publish(duckdb.connect(), PUBLISHED["instruments"], ["*"])
     with pytest.raises(LeaseLost):
         lake.store.put_bytes("duckdb/late.duckdb", b"")
-    assert lake.store.get_bytes("duckdb/late.duckdb") is None
+    assert read_bytes(lake.store, "duckdb/late.duckdb") is None
     # the taker, by the store's clock, waits the full term: more than the holder wrote for
     assert leases.term > timedelta(seconds=limit + 60)
 
@@ -193,7 +194,7 @@ def test_each_renewal_asks_a_store_that_did_not_answer_last_time(store_url):
     clock[0] += 2
     leases.check()  # renewed a second before the limit: still the holder
     leases.release()
-    assert json.loads(store.get_bytes(KEY))["released_at"]
+    assert json.loads(read_bytes(store, KEY))["released_at"]
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b"not json", b'{"pid": "x", "host": 3}'])
@@ -206,4 +207,4 @@ def test_a_lease_it_cannot_read_is_judged_by_its_age_alone(tmp_path, body):
     old = path.stat().st_mtime - leases_module.TERM.total_seconds() - 1
     os.utime(path, (old, old))
     with Leases(store, {ACCOUNT: "isa"}):
-        assert json.loads(store.get_bytes(KEY))["pid"] == os.getpid()
+        assert json.loads(read_bytes(store, KEY))["pid"] == os.getpid()

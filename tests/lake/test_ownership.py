@@ -10,7 +10,7 @@ import pytest
 
 from flows.pipeline.imports import import_reports
 from flows.pipeline.rebuild import rebuild
-from flows.pipeline.storage import lake_for
+from flows.pipeline.storage import publisher_for
 from sandbox import Sandbox
 from tests.flows.harness import ACCOUNT_IDS, export, settings_for
 from tests.lake.checks import (
@@ -48,7 +48,8 @@ def per_account(rows: list[tuple], name: str) -> dict[int, int]:
 def lake_counts(sb: Sandbox, url: str, name: str) -> dict[int, int]:
     """Rows per account of the lake's table ``name``."""
     return per_account(
-        lake_tables(lake_for(settings_for(sb, Path("."), BOTH, storage_url=url)))[name], name
+        lake_tables(publisher_for(settings_for(sb, Path("."), BOTH, storage_url=url)).lake)[name],
+        name,
     )
 
 
@@ -70,7 +71,7 @@ def test_a_second_worker_with_an_empty_disk_keeps_the_earlier_snapshots(sandbox,
     # the first worker again, its disk wiped: d1's snapshot stays too
     run(sandbox, url, tmp_path / "d0-wiped")
     assert lake_counts(sandbox, url, "account_summaries") == {INVEST: 4, ISA: 3}
-    lake = lake_for(settings_for(sandbox, tmp_path, BOTH, storage_url=url))
+    lake = publisher_for(settings_for(sandbox, tmp_path, BOTH, storage_url=url)).lake
     names = PUBLISHED["positions"].column_names
     at = names.index("account_id"), names.index("snapshot_at")
     snapshots = {(r[at[0]], r[at[1]]) for r in lake_tables(lake)["positions"]}
@@ -98,12 +99,12 @@ def test_a_run_never_rewrites_an_account_it_holds_no_lease_for(sandbox, tmp_path
     url = f"file://{tmp_path / 'store'}"
     settings = settings_for(sandbox, tmp_path / "v1", BOTH, storage_url=url)
     run(sandbox, url, tmp_path / "d0")
-    rebuild(tmp_path / "v1", lake=lake_for(settings))
+    rebuild(tmp_path / "v1", publisher=publisher_for(settings))
     import_reports(
         tmp_path / "v2",
         [deposits_csv(tmp_path / "deposits.csv")],
         account_id=ISA,
-        lake=lake_for(settings_for(sandbox, tmp_path / "v2", BOTH, storage_url=url)),
+        publisher=publisher_for(settings_for(sandbox, tmp_path / "v2", BOTH, storage_url=url)),
     )
     before = lake_counts(sandbox, url, "activity")
     assert before[ISA] == DEPOSITS
@@ -116,7 +117,7 @@ def test_catch_up_reads_only_what_it_lacks_and_compaction_keeps_every_row(sandbo
     url = f"file://{tmp_path / 'store'}"
     run(sandbox, url, tmp_path / "d0")
     run(sandbox, url, tmp_path / "d0")
-    lake = lake_for(settings_for(sandbox, tmp_path, BOTH, storage_url=url))
+    lake = publisher_for(settings_for(sandbox, tmp_path, BOTH, storage_url=url)).lake
     con = duckdb.connect()
     for table in (*TABLES.values(), *BOOKKEEPING.values()):
         con.execute(table.duckdb_ddl())

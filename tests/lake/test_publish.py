@@ -20,6 +20,7 @@ from tests.lake.checks import (
     held_leases,
     local_tables,
     per_account,
+    read_bytes,
     versions,
 )
 from tests.lake.conftest import point_at
@@ -27,6 +28,7 @@ from tests.lake.s3 import SECRET_KEY, aws_env, new_bucket
 from warehouse import connect_readonly
 from warehouse.bookkeeping import MERGED_KINDS
 from warehouse.lake import Lake, lake_partitions
+from warehouse.lakepublisher import LakePublisher
 from warehouse.parquet import PUBLISHED
 from warehouse.raw import RAW_DIR
 
@@ -112,7 +114,7 @@ def test_every_table_in_the_lake_equals_the_local_database(published):
 def test_status_checks_the_lake_not_the_empty_local_parquet(published):
     from flows.app.status import status_report
 
-    text, attention = status_report(published.data_dir, lake=published.lake)
+    text, attention = status_report(published.data_dir, publisher=LakePublisher(published.lake))
     assert not attention, text
     assert f"lake: {published.url}" in text
     assert "lake: every partition matches DuckDB" in text
@@ -259,4 +261,4 @@ def test_no_object_in_the_lake_holds_the_secret_key(published):
     keys = list(lake.store.list(""))
     assert len(keys) > 50
     for key in keys:
-        assert SECRET_KEY.encode() not in lake.store.get_bytes(key), key
+        assert SECRET_KEY.encode() not in read_bytes(lake.store, key), key

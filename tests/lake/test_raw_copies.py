@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows.pipeline.rebuild import rebuild
-from flows.pipeline.storage import lake_for
+from flows.pipeline.storage import publisher_for
 from sandbox import Sandbox
 from tests.flows.harness import db_contents, export, settings_for
 from tests.lake.checks import tiny_sandbox_config
@@ -151,7 +151,7 @@ def test_a_store_with_runs_of_the_previous_layout_rebuilds(tmp_path):
     with Sandbox(tiny_sandbox_config()) as sb:
         settings = settings_for(sb, tmp_path / "d0", storage_url=url)
         assert export(settings).exit_code == 0
-        lake = lake_for(settings)
+        lake = publisher_for(settings).lake
         raw_dir = tmp_path / "d0" / raw.RAW_DIR
         runs = sorted(p.parent for p in raw_dir.glob(f"*/*/*/{raw.COMPLETE_FILE}"))
         for run in runs[::2]:  # every other run as the previous version left it
@@ -160,7 +160,9 @@ def test_a_store_with_runs_of_the_previous_layout_rebuilds(tmp_path):
         assert any(k.endswith(f"/{MANIFEST}") for k in lake.store.list("raw/"))
 
         rebuilt = tmp_path / "fresh"
-        counts = rebuild(rebuilt, lake=lake_for(settings_for(sb, rebuilt, storage_url=url)))
+        counts = rebuild(
+            rebuilt, publisher=publisher_for(settings_for(sb, rebuilt, storage_url=url))
+        )
         assert sum(counts.values()) == len(runs)
         assert files_of(rebuilt / raw.RAW_DIR) == files_of(raw_dir)
         for name in ("orders", "dividends", "transactions", "instruments"):

@@ -23,7 +23,7 @@ from tests.flows.harness import (
     settings_for,
     start_cli,
 )
-from tests.lake.checks import held_leases, lake_tables, local_tables
+from tests.lake.checks import held_leases, lake_tables, local_tables, read_bytes
 from tests.lake.s3 import SECRET_KEY, aws_env
 from warehouse import connect_readonly
 from warehouse.lake import Lake, lake_partitions
@@ -154,5 +154,5 @@ def test_an_account_another_process_exports_is_refused_then_taken_over(
     settings = settings_for(sb, data_dir, storage_url=storage_url)
     assert export(settings, account_names=["invest"]).exit_code == 0
     assert lake_tables(lake)["orders"] == local_tables(data_dir)["orders"] != []
-    released = json.loads(lake.store.get_bytes(f"leases/{account_id}.json"))
+    released = json.loads(read_bytes(lake.store, f"leases/{account_id}.json"))
     assert released["released_at"] and released["pid"] == os.getpid()

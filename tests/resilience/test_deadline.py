@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from flows.pipeline.run import run_export
+from flows.pipeline.run import RunOptions, run_export
 from flows.pipeline.settings import load_settings
 from sandbox import Sandbox
 from tests.flows.harness import FAST_RETRY, db_contents, export, sandbox_config, settings_for
@@ -28,7 +28,7 @@ def test_a_run_past_its_time_limit_keeps_what_it_committed_then_the_next_complet
         sb.advance(days=40)
         sb.inject("slow", ORDERS, times=1000)
         limited = dataclasses.replace(settings, run_time_limit_hours=LIMIT_SECONDS / 3600)
-        summary = run_export(limited, client_options={"retry": FAST_RETRY})
+        summary = run_export(limited, RunOptions(client_options={"retry": FAST_RETRY}))
         errors = summary.errors()
         assert summary.exit_code == 1
         assert len(errors) == 1 and "orders" in errors[0] and "time limit" in errors[0], errors

@@ -21,7 +21,8 @@ from tests.flows.harness import db_contents, export, parquet_contents, sandbox_c
 from tests.resilience.test_crash import leftovers
 from tests.resilience.test_faults import assert_exact
 from transforms.catalogue import TABLES
-from warehouse import Warehouse, connect_readonly
+from warehouse import connect_readonly
+from warehouse.runlog import RunLog
 
 FULL = "No space left on device"
 NO_ROOM = re.compile(f"{FULL}|File too large")
@@ -76,7 +77,7 @@ def test_duckdb_writer_on_a_full_disk(tmp_path, monkeypatch):
 
         with monkeypatch.context() as patch:
             patch.setattr(warehouse.merge, "merge_staged", full_for_dividends)
-            patch.setattr(Warehouse, "record_run_log", full_log)
+            patch.setattr(RunLog, "record_run_log", full_log)
             failed = export(settings)
         assert failed.exit_code == 1
         error, log_error = failed.errors()

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from flows.pipeline.run import run_export
+from flows.pipeline.run import RunOptions, run_export
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import FAST_RETRY, run_cli, sandbox_config, settings_for
 from tests.flows.test_secrets import artifacts_text, file_bytes, prefect_database_files
@@ -41,7 +41,8 @@ def test_echoed_headers_reach_no_message_log_or_run_log(tmp_path, caplog):
             caplog.set_level(logging.DEBUG, logger=name)
         with caplog.at_level(logging.DEBUG):
             summary = run_export(
-                settings_for(sb, tmp_path), only=["dividends"], client_options={"retry": FAST_RETRY}
+                settings_for(sb, tmp_path),
+                RunOptions(only=["dividends"], client_options={"retry": FAST_RETRY}),
             )
     assert summary.exit_code == 1
     (error,) = summary.errors()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.pipeline.run import run_export
+from flows.pipeline.run import RunOptions, run_export
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, Sandbox
 from sandbox.dividends import UNKNOWN_TYPES
 from tests.flows.harness import (
@@ -50,7 +50,9 @@ def sandbox():
 
 def run(sb: Sandbox, data_dir: Path, **kw):
     settings = settings_for(sb, data_dir)
-    return run_export(settings, client_options={"retry": FAST_RETRY, "timeout": 0.5}, **kw)
+    return run_export(
+        settings, RunOptions(client_options={"retry": FAST_RETRY, "timeout": 0.5}, **kw)
+    )
 
 
 # Every transient fault, several per run, on history and snapshot endpoints alike.

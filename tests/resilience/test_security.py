@@ -15,6 +15,7 @@ from flows.pipeline.rebuild import rebuild
 from sandbox import Sandbox, SandboxConfig
 from sandbox.cli import add_arguments
 from tests.flows.harness import export, sandbox_config, settings_for
+from warehouse.merge import Load
 
 
 def modes(root: Path) -> dict[Path, int]:
@@ -101,7 +102,7 @@ def test_decimal_values_survive_to_duckdb_and_parquet_exactly(tmp_path):
         result = normalise_dividends([record], account_id=7)
         assert not result.problems
         tables = {"dividends": to_arrow(result.frames["dividends"], "dividends")}
-        wh.merge_resource("dividends", 7, tables, run_id="p", loaded_at=None, cursor=None)
+        wh.merge_resource(Load("dividends", 7, "p", None), tables, None)
         seen[reference] = amount
 
     with wh:

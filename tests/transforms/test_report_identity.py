@@ -20,6 +20,7 @@ from transforms.catalogue import LOAD_METADATA, TABLES
 from transforms.frames import to_arrow
 from transforms.reports import normalise_reports, read_report
 from warehouse import Warehouse
+from warehouse.merge import Load
 
 ACCOUNT = 7
 AT = datetime(2025, 1, 1, tzinfo=UTC)
@@ -107,9 +108,7 @@ def _activity(wh: Warehouse, files_batches: list[list[tuple[str, bytes]]]) -> li
         table = to_arrow(
             normalise_reports(batch, account_id=account).frames["activity"], "activity"
         )
-        wh.merge_resource(
-            "reports", account, {"activity": table}, run_id=f"r{n}", loaded_at=AT, cursor=None
-        )
+        wh.merge_resource(Load("reports", account, f"r{n}", AT), {"activity": table}, None)
     cols = ", ".join(f'"{c}"' for c in COLUMNS if c != "account_id")
     return wh.connection.execute(
         f'SELECT {cols} FROM "activity" WHERE "account_id" = ? ORDER BY ALL', [account]

@@ -8,6 +8,7 @@ import pytest
 
 from tests.warehouse.conftest import T0, T1, dividend, rows_table
 from warehouse import MergeCounts
+from warehouse.merge import Load
 
 
 def _rows(wh, name):
@@ -48,10 +49,8 @@ def test_chunks_equal_one_merge_and_commit_with_the_cursor(tmp_path):
         for row in (r for c in chunks for r in c["dividends"].to_pylist()):
             firsts.setdefault(row["reference"], row)
         whole = _dividends(*firsts.values())
-        expected = one.merge_resource(
-            "dividends", 1, whole, run_id="r1", loaded_at=T1, cursor={"watermark": "w"}
-        )
-        with many.merge_batch("dividends", 1, run_id="r1", loaded_at=T1) as batch:
+        expected = one.merge_resource(Load("dividends", 1, "r1", T1), whole, {"watermark": "w"})
+        with many.merge_batch(Load("dividends", 1, "r1", T1)) as batch:
             for chunk in chunks:
                 batch.add(chunk)
             assert many.count_rows("dividends") == 0  # nothing visible before the commit
@@ -66,10 +65,9 @@ def test_chunks_equal_one_merge_and_commit_with_the_cursor(tmp_path):
 
 def test_updates_across_chunks_are_counted_once(wh):
     wh.merge_resource(
-        "dividends", 1, _dividends(dividend("a", "1"), dividend("b", "2")),
-        run_id="r0", loaded_at=T0, cursor=None,
-    )  # fmt: skip
-    with wh.merge_batch("dividends", 1, run_id="r1", loaded_at=T1) as batch:
+        Load("dividends", 1, "r0", T0), _dividends(dividend("a", "1"), dividend("b", "2")), None
+    )
+    with wh.merge_batch(Load("dividends", 1, "r1", T1)) as batch:
         batch.add(_dividends(dividend("a", "5")))
         batch.add(_dividends(dividend("a", "6"), dividend("b", "7"), dividend("c", "1")))
         counts = batch.commit(None)
@@ -79,7 +77,7 @@ def test_updates_across_chunks_are_counted_once(wh):
 
 def test_taxes_of_a_repeated_fill_come_from_its_first_chunk(wh):
     owners = {"fill_taxes": "fills"}
-    with wh.merge_batch("orders", 1, run_id="r1", loaded_at=T1, owners=owners) as batch:
+    with wh.merge_batch(Load("orders", 1, "r1", T1), owners=owners) as batch:
         batch.add(_fills((10, "1.5", ["FEE"])))
         batch.add(_fills((10, "1.5", ["FEE", "STAMP"]), (11, "2", ["STAMP"])))
         counts = batch.commit(None)
@@ -89,10 +87,10 @@ def test_taxes_of_a_repeated_fill_come_from_its_first_chunk(wh):
 
 
 def test_an_error_or_no_commit_leaves_nothing(wh):
-    with pytest.raises(RuntimeError), wh.merge_batch("dividends", 1, run_id="r", loaded_at=T1) as b:
+    with pytest.raises(RuntimeError), wh.merge_batch(Load("dividends", 1, "r", T1)) as b:
         b.add(_dividends(dividend("a", "1")))
         raise RuntimeError("page 7 failed")
-    with wh.merge_batch("dividends", 1, run_id="r", loaded_at=T1) as batch:
+    with wh.merge_batch(Load("dividends", 1, "r", T1)) as batch:
         batch.add(_dividends(dividend("a", "1")))
     assert wh.count_rows("dividends") == 0
     assert wh.get_state(1, "dividends") is None
@@ -101,8 +99,8 @@ def test_an_error_or_no_commit_leaves_nothing(wh):
 
 def test_batches_of_two_resources_may_be_open_at_once(wh):
     with (
-        wh.merge_batch("dividends", 1, run_id="r", loaded_at=T1) as first,
-        wh.merge_batch("orders", 1, run_id="r", loaded_at=T1) as second,
+        wh.merge_batch(Load("dividends", 1, "r", T1)) as first,
+        wh.merge_batch(Load("orders", 1, "r", T1)) as second,
     ):
         first.add(_dividends(dividend("a", "1")))
         second.add(_fills((10, "1", ["FEE"])))

@@ -8,6 +8,7 @@ from tests.transforms.test_reports import write
 from tests.warehouse.conftest import T1
 from transforms.frames import to_arrow
 from transforms.reports import normalise_reports
+from warehouse.merge import Load
 
 
 def _half(side: str, time: str, shares: str, isin: str = "US0000000009") -> dict:
@@ -20,9 +21,8 @@ def _import(wh, *files: list[dict]) -> None:
     for n, rows in enumerate(files):
         frame = normalise_reports([(f"f{n}.csv", write(rows))], account_id=1).frames["activity"]
         wh.merge_resource(
-            "reports", 1, {"activity": to_arrow(frame, "activity")},
-            run_id=f"r{n}", loaded_at=T1, cursor=None,
-        )  # fmt: skip
+            Load("reports", 1, f"r{n}", T1), {"activity": to_arrow(frame, "activity")}, None
+        )
 
 
 def _pairs(wh):

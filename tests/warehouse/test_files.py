@@ -11,6 +11,7 @@ import pytest
 from tests.warehouse.conftest import T0, dividend, rows_table
 from warehouse import Warehouse
 from warehouse.files import escape_component, unescape_component, write_atomic
+from warehouse.merge import Load
 from warehouse.raw import write_page
 
 
@@ -42,10 +43,8 @@ def test_everything_created_is_private_under_umask_zero(tmp_path, open_umask):
     )
     with Warehouse.open(data) as wh:
         rows = rows_table("dividends", [dividend("a", "1.5")])
-        wh.merge_resource(
-            "dividends", 1, {"dividends": rows}, run_id="r1", loaded_at=T0, cursor=None
-        )
-        wh.record_run("r1", started_at=T0, outcome="success")
+        wh.merge_resource(Load("dividends", 1, "r1", T0), {"dividends": rows}, None)
+        wh.run_log.record_run("r1", started_at=T0, outcome="success")
         wh.publish()
     seen = list(_modes(data))
     assert len(seen) > 10

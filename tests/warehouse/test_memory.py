@@ -15,9 +15,10 @@ import pytest
 
 from tests.warehouse.conftest import T0, T1
 from transforms.catalogue import TABLES
-from warehouse import MergeCounts, Warehouse, store
+from warehouse import MergeCounts, Warehouse, memory
 from warehouse.bookkeeping import BOOKKEEPING
-from warehouse.store import MEMORY_ENV, memory_bytes
+from warehouse.memory import MEMORY_ENV, memory_bytes
+from warehouse.merge import Load
 
 ROWS = 60_000
 CHUNK = 300  # six pages of 50, as a rate-limited export merges them
@@ -42,13 +43,13 @@ def _dividends(start: int, count: int, amount: str = "1.5") -> dict[str, pa.Tabl
 @pytest.fixture
 def low_memory(monkeypatch):
     """DuckDB held to 24 MB, below what the history below takes with the old indexed tables."""
-    monkeypatch.setattr(store, "MEMORY_LIMIT", "24MB")
+    monkeypatch.setattr(memory, "MEMORY_LIMIT", "24MB")
 
 
 @pytest.mark.slow  # a history beyond the memory limit
 def test_a_history_beyond_the_memory_limit_merges_in_one_transaction(tmp_path, low_memory):
     with Warehouse.open(tmp_path / "data", views=False) as wh:
-        with wh.merge_batch("dividends", 7, run_id="r1", loaded_at=T1) as batch:
+        with wh.merge_batch(Load("dividends", 7, "r1", T1)) as batch:
             for start in range(0, ROWS, CHUNK):
                 batch.add(_dividends(start, CHUNK))
             batch.add(_dividends(0, CHUNK, amount="999"))  # repeats: the first chunk wins
@@ -59,7 +60,7 @@ def test_a_history_beyond_the_memory_limit_merges_in_one_transaction(tmp_path, l
         ).fetchone()
         assert (total, distinct, low) == (ROWS, ROWS, Decimal("1.5"))
         # the next night: a few pages, some rows changed, some new, against the whole table
-        with wh.merge_batch("dividends", 7, run_id="r2", loaded_at=T1) as batch:
+        with wh.merge_batch(Load("dividends", 7, "r2", T1)) as batch:
             batch.add(_dividends(ROWS - 100, CHUNK, amount="2.5"))
             counts = batch.commit({"watermark": "w2"})
         assert counts == {"dividends": MergeCounts(CHUNK, CHUNK - 100, 100)}
@@ -69,7 +70,7 @@ def test_a_history_beyond_the_memory_limit_merges_in_one_transaction(tmp_path, l
 def test_old_warehouses_lose_their_primary_keys_and_keep_their_rows(tmp_path):
     data = tmp_path / "data"
     with Warehouse.open(data) as wh:
-        wh.merge_resource("dividends", 7, _dividends(0, 10), run_id="r0", loaded_at=T0, cursor=None)
+        wh.merge_resource(Load("dividends", 7, "r0", T0), _dividends(0, 10), None)
         con = wh.connection
         # the table as earlier versions declared it, with a view on it
         con.execute('ALTER TABLE "dividends" RENAME TO "d_old"')
@@ -88,7 +89,7 @@ def test_old_warehouses_lose_their_primary_keys_and_keep_their_rows(tmp_path):
         ).fetchall()
         assert {k[0] for k in keys} <= set(BOOKKEEPING)  # only the pipeline's own small tables
         assert wh.count_rows("dividends") == 10
-        wh.merge_resource("dividends", 7, _dividends(5, 10), run_id="r1", loaded_at=T1, cursor=None)
+        wh.merge_resource(Load("dividends", 7, "r1", T1), _dividends(5, 10), None)
         assert wh.count_rows("dividends") == 15
         assert wh.connection.execute('SELECT count(*) FROM "dividends_monthly"').fetchone()[0]
 
@@ -108,13 +109,10 @@ def test_a_merge_in_slices_equals_a_merge_at_once(tmp_path, monkeypatch):
     for name, rows in (("whole", 10**6), ("sliced", 7)):
         monkeypatch.setattr(merge, "SLICE_ROWS", rows)
         with Warehouse.open(tmp_path / name, views=False) as wh:
-            first = wh.merge_resource(
-                "dividends", 7, _dividends(0, 50), run_id="r1", loaded_at=T1, cursor=None
-            )
+            first = wh.merge_resource(Load("dividends", 7, "r1", T1), _dividends(0, 50), None)
             second = wh.merge_resource(
-                "dividends", 7, _dividends(40, 30, amount="9"), run_id="r2", loaded_at=T1,
-                cursor=None,
-            )  # fmt: skip
+                Load("dividends", 7, "r2", T1), _dividends(40, 30, amount="9"), None
+            )
             cols = '"reference", "amount", "_run_id"'
             rows_now = wh.connection.execute(
                 f'SELECT {cols} FROM "dividends" ORDER BY ALL'

@@ -15,64 +15,51 @@ import pytest
 
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
 from warehouse import Warehouse, parquet
+from warehouse.merge import Load
 from warehouse.parquet import PUBLISHED
+from warehouse.rebuild import rebuilding
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _load_sample(wh):
     wh.merge_resource(
-        "dividends",
-        1,
+        Load("dividends", 1, "r0", T0),
         {
             "dividends": rows_table(
                 "dividends",
                 [dividend("a", "0.0000000001"), dividend("b", "12345678901234.5678901234")],
             )
         },
-        run_id="r0",
-        loaded_at=T0,
-        cursor=None,
+        None,
     )
     wh.merge_resource(
-        "dividends",
-        2,
+        Load("dividends", 2, "r0", T0),
         {"dividends": rows_table("dividends", [dividend("a", "7", account=2)])},
-        run_id="r0",
-        loaded_at=T0,
-        cursor=None,
+        None,
     )
     for at in (T0, T1):
         wh.merge_resource(
-            "positions",
-            1,
+            Load("positions", 1, "r0", at),
             {
                 "positions": rows_table(
                     "positions",
                     [position("A", "1.5", "10.01", at=at), position("B", "2", "3", at=at)],
                 )
             },
-            run_id="r0",
-            loaded_at=at,
-            cursor=None,
+            None,
         )
         wh.merge_resource(
-            "summary",
-            1,
+            Load("summary", 1, "r0", at),
             {"account_summaries": rows_table("account_summaries", [summary(at, "99.99")])},
-            run_id="r0",
-            loaded_at=at,
-            cursor=None,
+            None,
         )
     wh.merge_resource(
-        "exchanges",
-        0,
+        Load("exchanges", 0, "r0", T0),
         {"exchanges": rows_table("exchanges", [{"exchange_id": 1, "name": "LSE"}])},
-        run_id="r0",
-        loaded_at=T0,
-        cursor=None,
+        None,
     )
-    wh.record_run("r0", started_at=T0, finished_at=T1, outcome="success", accounts=[1, 2])
+    wh.run_log.record_run("r0", started_at=T0, finished_at=T1, outcome="success", accounts=[1, 2])
 
 
 def _parquet_table(wh, name):
@@ -150,23 +137,17 @@ def test_only_affected_partitions_are_rewritten(wh):
     two = wh.parquet_dir / "dividends" / "account_id=2" / "data.parquet"
     before = (one.stat().st_ino, two.stat().st_ino)
     wh.merge_resource(
-        "dividends",
-        1,
+        Load("dividends", 1, "r1", T1),
         {"dividends": rows_table("dividends", [dividend("c", "1")])},
-        run_id="r1",
-        loaded_at=T1,
-        cursor=None,
+        None,
     )
     assert wh.publish_parquet() == 1
     assert one.stat().st_ino != before[0] and two.stat().st_ino == before[1]
     # an unchanged reload has nothing to publish
     wh.merge_resource(
-        "dividends",
-        1,
+        Load("dividends", 1, "r2", T1),
         {"dividends": rows_table("dividends", [dividend("c", "1")])},
-        run_id="r2",
-        loaded_at=T1,
-        cursor=None,
+        None,
     )
     assert wh.publish_parquet() == 0
     _assert_parquet_equals_duckdb(wh)
@@ -178,10 +159,10 @@ CRASH_AFTER_COMMIT = textwrap.dedent(
     sys.path.insert(0, {repo!r})
     from tests.warehouse.conftest import T1, dividend, rows_table
     from warehouse import Warehouse
+    from warehouse.merge import Load
     wh = Warehouse.open({data!r})
     rows = rows_table("dividends", [dividend("late", "5.5")])
-    wh.merge_resource("dividends", 1, {{"dividends": rows}},
-                      run_id="r1", loaded_at=T1, cursor={{"after": "late"}})
+    wh.merge_resource(Load("dividends", 1, "r1", T1), {{"dividends": rows}}, {{"after": "late"}})
     os._exit(0)  # dies between the commit and the Parquet publish
     """
 )
@@ -229,19 +210,16 @@ def test_check_detects_deleted_and_truncated_files_and_repair_fixes_them(wh):
 
 def test_a_rebuilt_database_publishes_nothing_until_swapped_in(wh):
     _load_sample(wh)
-    wh.record_run("r0", started_at=T0, outcome="success")
+    wh.run_log.record_run("r0", started_at=T0, outcome="success")
     wh.publish()
     files = {p: p.read_bytes() for p in wh.parquet_dir.rglob("*.parquet")}
-    with wh.rebuilding() as built:
+    with rebuilding(wh) as built:
         assert built.count_rows("dividends") == 0 and built.get_state(1, "dividends") is None
         assert built.count_rows("runs") == 1  # the run log is kept
         built.merge_resource(
-            "dividends",
-            1,
+            Load("dividends", 1, "r9", T1),
             {"dividends": rows_table("dividends", [dividend("a", "1")])},
-            run_id="r9",
-            loaded_at=T1,
-            cursor=None,
+            None,
         )
         assert built.publish_parquet() == 0
         assert wh.count_rows("dividends") == 3
@@ -257,28 +235,15 @@ def test_a_rebuilt_database_publishes_nothing_until_swapped_in(wh):
 
 def test_a_failed_rebuild_leaves_the_working_database_as_it_was(wh):
     _load_sample(wh)
-    with pytest.raises(RuntimeError, match="replay failed"), wh.rebuilding() as built:
+    with pytest.raises(RuntimeError, match="replay failed"), rebuilding(wh) as built:
         built.merge_resource(
-            "dividends",
-            1,
+            Load("dividends", 1, "r9", T1),
             {"dividends": rows_table("dividends", [dividend("z", "1")])},
-            run_id="r9",
-            loaded_at=T1,
-            cursor=None,
+            None,
         )
         raise RuntimeError("replay failed")
     assert wh.count_rows("dividends") == 3
     assert not list(wh.work_db.parent.glob("rebuilding*"))
-
-
-def test_publish_all_rewrites_every_table(wh):
-    _load_sample(wh)
-    wh.publish_parquet()
-    for path in wh.parquet_dir.rglob("*.parquet"):
-        path.unlink()
-    wh.publish_all_parquet()
-    assert wh.check_parquet() == []
-    assert _assert_parquet_equals_duckdb(wh) == 5
 
 
 @pytest.mark.parametrize("fails", ["__init__", "write_table"])
@@ -286,12 +251,7 @@ def test_a_file_the_disk_has_no_room_for_leaves_the_connection_usable(wh, monkey
     # more rows than one batch, so some are still unread when the write fails
     rows = [dividend(f"r{n}", "1.5") for n in range(50)]
     wh.merge_resource(
-        "dividends",
-        1,
-        {"dividends": rows_table("dividends", rows)},
-        run_id="r0",
-        loaded_at=T0,
-        cursor=None,
+        Load("dividends", 1, "r0", T0), {"dividends": rows_table("dividends", rows)}, None
     )
 
     def full(*args, **kwargs):

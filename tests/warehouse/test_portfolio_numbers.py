@@ -8,11 +8,12 @@ from decimal import Decimal as D
 
 from flows.pipeline.portfolio import refresh_portfolio, refresh_portfolio_step
 from tests.warehouse.conftest import T0, rows_table, summary
+from warehouse.merge import Load
 
 
 def _load(wh, resource, account, table, rows):
     data = {table: rows_table(table, rows)}
-    wh.merge_resource(resource, account, data, run_id="r0", loaded_at=T0, cursor=None)
+    wh.merge_resource(Load(resource, account, "r0", T0), data, None)
 
 
 def at(day: str, clock: str = "02:30") -> datetime:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.warehouse.conftest import T0, T1, dividend, rows_table
 from warehouse import Warehouse, WarehouseLocked, WarehouseMissing, connect_readonly
+from warehouse.merge import Load
 
 READER = textwrap.dedent(
     """
@@ -35,7 +36,7 @@ def _open_inodes(pid, name):
 
 def _add(wh, ref, amount, run_id, at):
     rows = rows_table("dividends", [dividend(ref, amount)], run_id=run_id, loaded_at=at)
-    wh.merge_resource("dividends", 1, {"dividends": rows}, run_id=run_id, loaded_at=at, cursor=None)
+    wh.merge_resource(Load("dividends", 1, run_id, at), {"dividends": rows}, None)
 
 
 def test_publish_replaces_the_file_while_a_reader_keeps_its_snapshot(tmp_path):

@@ -8,19 +8,17 @@ import pyarrow.parquet as pq
 
 from tests.warehouse.conftest import T0, T1, dividend, rows_table
 from warehouse import GLOBAL_ACCOUNT
+from warehouse.merge import Load
 
 
 def test_run_and_resource_rows_are_upserted_and_published(wh):
-    wh.record_run("r1", started_at=T0, outcome="running", accounts=[2, 1])
+    wh.run_log.record_run("r1", started_at=T0, outcome="running", accounts=[2, 1])
     counts = wh.merge_resource(
-        "dividends",
-        1,
+        Load("dividends", 1, "r1", T0),
         {"dividends": rows_table("dividends", [dividend("a", "1")])},
-        run_id="r1",
-        loaded_at=T0,
-        cursor=None,
+        None,
     )
-    wh.record_resource_result(
+    wh.run_log.record_resource_result(
         "r1",
         1,
         "dividends",
@@ -33,14 +31,14 @@ def test_run_and_resource_rows_are_upserted_and_published(wh):
         wait_seconds=2.5,
         duration_seconds=4.0,
     )
-    wh.record_resource_result(
+    wh.run_log.record_resource_result(
         "r1",
         GLOBAL_ACCOUNT,
         "instruments",
         outcome="failed",
         error="403: scope metadata",
     )
-    wh.record_run(
+    wh.run_log.record_run(
         "r1",
         started_at=T0,
         finished_at=T1,
@@ -75,14 +73,16 @@ def test_run_and_resource_rows_are_upserted_and_published(wh):
 
 
 def test_a_run_log_is_written_at_once_and_a_repeated_key_keeps_its_last_row(wh):
-    wh.record_run("r2", started_at=T0, outcome="running")
+    wh.run_log.record_run("r2", started_at=T0, outcome="running")
     rows = [
         (1, "dividends", {"outcome": "failed", "error": "first try"}),
         (1, "orders", {"outcome": "success", "requests": 4, "finished_at": T1}),
         (GLOBAL_ACCOUNT, "instruments", {"outcome": "skipped"}),
         (1, "dividends", {"outcome": "success", "requests": 2, "duration_seconds": 1.5}),
     ]
-    wh.record_run_log("r2", rows, started_at=T0, finished_at=T1, outcome="success", requests=6)
+    wh.run_log.record_run_log(
+        "r2", rows, started_at=T0, finished_at=T1, outcome="success", requests=6
+    )
     wh.publish_parquet()
     (run,) = pq.read_table(wh.parquet_dir / "runs" / "data.parquet").to_pylist()
     assert (run["run_id"], run["outcome"], run["finished_at"], run["requests"]) == (
@@ -104,8 +104,8 @@ def test_a_run_log_is_written_at_once_and_a_repeated_key_keeps_its_last_row(wh):
 def test_rate_limits_seen_are_kept_per_account_and_endpoint_the_latest_run_winning(wh):
     orders = "GET /api/v0/equity/history/orders"
     first = [(1, orders, (6, 60.0), (6, 60.0)), (2, orders, (6, 60.0), (6, 60.0))]
-    wh.record_run_log("r1", [], first, started_at=T0, finished_at=T0, outcome="success")
-    wh.record_run_log(
+    wh.run_log.record_run_log("r1", [], first, started_at=T0, finished_at=T0, outcome="success")
+    wh.run_log.record_run_log(
         "r2", [], [(1, orders, (50, 60.0), (6, 60.0))], started_at=T1, outcome="success"
     )
     rows = wh.connection.execute(

@@ -7,12 +7,13 @@ from decimal import Decimal as D
 
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
 from warehouse import Warehouse
+from warehouse.merge import Load
 from warehouse.views import ALL_VIEWS
 
 
 def _load(wh, resource, account, table, rows):
     data = {table: rows_table(table, rows)}
-    wh.merge_resource(resource, account, data, run_id="r0", loaded_at=T0, cursor=None)
+    wh.merge_resource(Load(resource, account, "r0", T0), data, None)
 
 
 def test_positions_latest_takes_each_accounts_newest_snapshot(wh):
@@ -166,13 +167,13 @@ def test_cash_transactions_take_the_report_kind_else_estimate_interest(wh):
          "time": at + timedelta(days=3), "total": D("0.33")},
     ]  # fmt: skip
     wh.merge_resource(
-        "transactions", 1, {"transactions": rows_table("transactions", transactions)},
-        run_id="r", loaded_at=T1, cursor=None,
-    )  # fmt: skip
+        Load("transactions", 1, "r", T1),
+        {"transactions": rows_table("transactions", transactions)},
+        None,
+    )
     wh.merge_resource(
-        "reports", 1, {"activity": rows_table("activity", report)},
-        run_id="r", loaded_at=T1, cursor=None,
-    )  # fmt: skip
+        Load("reports", 1, "r", T1), {"activity": rows_table("activity", report)}, None
+    )
     kinds = dict(
         (ref, (kind, source))
         for ref, kind, source in wh.connection.execute(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from flows.app.commands import EXIT_OK, UserError
-from flows.app.commands.location import data_dir_of, lake_of
+from flows.app.commands.location import data_dir_of, publisher_of
 from flows.app.output import shown
 
 
@@ -17,7 +17,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from flows.pipeline.rebuild import RebuildRefused, rebuild
 
     try:
-        replayed = rebuild(data_dir_of(args), lake=lake_of(args))
+        replayed = rebuild(data_dir_of(args), publisher=publisher_of(args))
     except RebuildRefused as exc:
         raise UserError(str(exc)) from None
     runs = ", ".join(f"{name} {n}" for name, n in sorted(replayed.items())) or "nothing"
@@ -34,7 +34,7 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
             data_dir_of(args),
             [Path(f) for f in args.files],
             account_id=args.account_id,
-            lake=lake_of(args),
+            publisher=publisher_of(args),
         )
     except ImportRefused as exc:
         raise UserError(str(exc)) from None

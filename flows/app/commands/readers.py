@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from flows.app.commands import EXIT_FAILED, EXIT_OK, UserError
-from flows.app.commands.location import data_dir_of, lake_of, reader_of
+from flows.app.commands.location import data_dir_of, publisher_of, reader_of
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -35,7 +35,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print the status report; exit 1 when something needs attention."""
     from flows.app.status import status_report
 
-    text, attention = status_report(data_dir_of(args), lake=lake_of(args))
+    text, attention = status_report(data_dir_of(args), publisher=publisher_of(args))
     print(text)
     return EXIT_FAILED if attention else EXIT_OK
 

@@ -26,11 +26,11 @@ def run_here(
     **options,
 ) -> RunSummary:
     """The pipeline in this process, no Prefect: what the flow runs, with the same summary."""
-    from flows.pipeline.run import run_export
+    from flows.pipeline.run import RunOptions, run_export
 
     try:
         settings = load_settings(data_dir=data_dir, config=config, storage_url=storage_url)
-        return run_export(settings, account_names=accounts, **options)
+        return run_export(settings, RunOptions(account_names=accounts, **options))
     except NOTHING_EXPORTED as exc:
         raise FlowError(str(exc)) from None
 
@@ -83,12 +83,12 @@ def print_summary(summary: RunSummary) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Check the settings first (fast), then run the pipeline."""
-    from flows.pipeline.storage import lake_for
+    from flows.pipeline.storage import publisher_for
 
     settings = load_settings(
         data_dir=args.data_dir, config=args.config, storage_url=args.storage_url
     )
-    lake_for(settings)  # the lake's libraries are there before anything starts
+    publisher_for(settings)  # the lake's libraries are there before anything starts
     only = args.only.split(",") if args.only else None
     try:
         select_resources(only)
