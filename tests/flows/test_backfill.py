@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from flows.app.status import status_report
 from flows.pipeline.backfill import covered, missing_years
+from flows.pipeline.context import ReportOptions
 from flows.pipeline.rebuild import rebuild
-from flows.pipeline.reports import ReportOptions
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.harness import export, run_cli, sandbox_config, scalar, settings_for
 from tests.flows.test_reports import Recorder
