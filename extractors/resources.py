@@ -22,7 +22,7 @@ class Kind(StrEnum):
     SNAPSHOT = "snapshot"  # one answer per run and account, kept as that run's snapshot
     HISTORY = "history"  # paginated newest first, read up to its cursor, merged by key
     REFERENCE = "reference"  # a large list shared by the accounts, replaced when stale
-    REPORTS = "report"  # CSV reports requested a year at a time, merged by event
+    REPORTS = "reports"  # CSV reports requested a year at a time, merged by event
 
 
 @dataclass(frozen=True)

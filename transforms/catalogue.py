@@ -45,11 +45,12 @@ def columns(spec: str) -> tuple[Column, ...]:
 
 
 class TableKind(StrEnum):
-    """How loads change a table; the values keep the names the kinds had as plain strings."""
+    """How loads change a table, in the words of the resources' kinds (``Kind``), each
+    value its name; no stored data holds these values."""
 
-    REPLACE = "current"  # a reference list, replaced whole by each load
+    REFERENCE = "reference"  # a reference list, replaced whole by each load
     SNAPSHOT = "snapshot"  # one snapshot per run, appended
-    MERGE = "history"  # history merged on the natural key
+    HISTORY = "history"  # history merged on the natural key
     LOG = "log"  # the pipeline's own bookkeeping
     DERIVED = "derived"  # computed from the tables above, replaced whole by each derivation
 
@@ -152,14 +153,14 @@ TABLES: dict[str, Table] = {
                 "is_listed:boolean"
             ),
             key=("ticker",),
-            kind=TableKind.REPLACE,
+            kind=TableKind.REFERENCE,
             description="the current list, with `first_seen_at`, `last_seen_at`, `is_listed`",
         ),
         Table(
             "exchanges",
             _cols("exchange_id:bigint name:text"),
             key=("exchange_id",),
-            kind=TableKind.REPLACE,
+            kind=TableKind.REFERENCE,
             description="the current list of exchanges",
         ),
         Table(
@@ -168,7 +169,7 @@ TABLES: dict[str, Table] = {
                 "working_schedule_id:bigint event_at:timestamp event_type:text exchange_id:bigint"
             ),
             key=("working_schedule_id", "event_at", "event_type"),
-            kind=TableKind.REPLACE,
+            kind=TableKind.REFERENCE,
             description="the current trading schedules of the exchanges",
         ),
         Table(
@@ -223,7 +224,7 @@ TABLES: dict[str, Table] = {
                 "gross_amount_per_share:decimal ticker_currency:currency " + _INSTRUMENT_REF
             ),
             key=("account_id", "reference"),
-            kind=TableKind.MERGE,
+            kind=TableKind.HISTORY,
             description="dividends paid, merged",
             partition_by=("account_id",),
         ),
@@ -237,7 +238,7 @@ TABLES: dict[str, Table] = {
                 + _INSTRUMENT_REF
             ),
             key=("account_id", "order_id"),
-            kind=TableKind.MERGE,
+            kind=TableKind.HISTORY,
             description="orders, merged",
             partition_by=("account_id",),
         ),
@@ -250,7 +251,7 @@ TABLES: dict[str, Table] = {
                 "wallet_impact_net_value:decimal wallet_impact_realised_profit_loss:decimal"
             ),
             key=("account_id", "fill_id"),
-            kind=TableKind.MERGE,
+            kind=TableKind.HISTORY,
             description="the fills of orders (carries `order_id`), merged",
             partition_by=("account_id",),
         ),
@@ -261,7 +262,7 @@ TABLES: dict[str, Table] = {
                 "currency:currency quantity:decimal"
             ),
             key=("account_id", "fill_id", "name", "charged_at"),
-            kind=TableKind.MERGE,
+            kind=TableKind.HISTORY,
             description="the taxes and fees charged on fills, merged",
             partition_by=("account_id",),
         ),
@@ -272,7 +273,7 @@ TABLES: dict[str, Table] = {
                 "amount:decimal currency:currency"
             ),
             key=("account_id", "reference"),
-            kind=TableKind.MERGE,
+            kind=TableKind.HISTORY,
             description="deposits, withdrawals, interest, fees and transfers, merged",
             partition_by=("account_id",),
         ),
@@ -289,7 +290,7 @@ TABLES: dict[str, Table] = {
                 + " extra:text"
             ),
             key=("account_id", "id"),
-            kind=TableKind.MERGE,
+            kind=TableKind.HISTORY,
             description="CSV report rows, each event once (`id` the event, `report_id` the report)",
             partition_by=("account_id",),
         ),

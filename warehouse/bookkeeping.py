@@ -21,7 +21,7 @@ GLOBAL_ACCOUNT = 0
 # settings named <this><table>:<account>: the lake version a worker's database holds in full
 LAKE_SYNCED = "lake_synced:"
 # kinds merged into the lake on their key: rows are added or made newer, never removed
-MERGED_KINDS = (TableKind.SNAPSHOT, TableKind.MERGE)
+MERGED_KINDS = (TableKind.SNAPSHOT, TableKind.HISTORY)
 
 _COUNTERS = (
     "requests:bigint retries:bigint rate_limited:bigint wait_seconds:double "

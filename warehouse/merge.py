@@ -269,16 +269,16 @@ def merge_staged(
         partitions = _partitions(con, table, group)
         deleted = _delete_unmatched(con, table, group)
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
-    elif table.kind == TableKind.REPLACE and set(_LISTING) <= set(table.column_names):
+    elif table.kind == TableKind.REFERENCE and set(_LISTING) <= set(table.column_names):
         partitions = _partitions(con, table, table.key)
         inserted, updated, touched = _merge_listing(con, table, load.loaded_at, load.run_id)
-    elif table.kind in (TableKind.REPLACE, TableKind.DERIVED):
+    elif table.kind in (TableKind.REFERENCE, TableKind.DERIVED):
         partitions = _partitions(con, table, table.key)
         deleted = _delete_unmatched(con, table, ())
         # a derived row is as new as the derivation that last made it, changed or not
         touch = LOAD_METADATA if table.kind == TableKind.DERIVED else ()
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, touch)
-    elif table.kind == TableKind.MERGE:
+    elif table.kind == TableKind.HISTORY:
         return _merge_history(con, table, read)
     elif table.kind == TableKind.SNAPSHOT:
         partitions = _partitions(con, table, table.key)
