@@ -2,16 +2,21 @@
 
 Everything is computed from the facts the warehouse holds (``position_events``, the
 account summaries, ``external_flows``), so a run, an import and a rebuild all leave the
-same model. The three tables are replaced in one transaction: a failure leaves the
-previous model and the committed facts as they were, and is told in one line.
+same model. The tables are replaced in one transaction: a failure leaves the previous
+model and the committed facts as they were, and is told in one line. Disposals and
+holdings are derived again only when their inputs changed (the events, the wrappers, the
+version): their fingerprint is kept as the model's cursor, next to the rows it describes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Mapping
 from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
 
 from flows.pipeline.results import stopped_earlier
 from transforms.frames import to_arrow
@@ -44,6 +49,14 @@ _WRAPPERS = f"""
     SELECT CAST(substr("name", {len(WRAPPER_SETTING) + 1}) AS BIGINT), "value" FROM "settings"
     WHERE starts_with("name", '{WRAPPER_SETTING}')
 """
+# what disposals and holdings are derived from, in one value: any change of an event changes it
+_EVENTS_FINGERPRINT = """
+    SELECT count(*), coalesce(bit_xor(hash("account_id", "event_id", "at", "instrument",
+           "ticker", "isin", "kind", "quantity", "value", "fees", "currency", "ratio",
+           "broker_result")), 0)
+    FROM "position_events"
+"""
+_DERIVED = ("disposals", "holding_changes")
 _FLOWS = """
     SELECT "account_id", "at", sum("amount") FROM "external_flows"
     GROUP BY ALL ORDER BY ALL
@@ -70,26 +83,64 @@ def read_events(wh: Warehouse) -> list[Event]:
     return events
 
 
+def _engine_version() -> str:
+    try:
+        return version("t212-etl")
+    except PackageNotFoundError:  # run from a source tree
+        return "source"
+
+
+def inputs_fingerprint(wh: Warehouse, wrappers: Mapping[int, str]) -> str:
+    """One digest of what disposals and holdings are derived from."""
+    events = wh.fetch(_EVENTS_FINGERPRINT)[0]
+    text = json.dumps([list(events), sorted(wrappers.items()), _engine_version()])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stored_model(wh: Warehouse, fingerprint: str) -> dict[str, int] | None:
+    """The row counts of the stored disposals and holdings when they were derived from
+    these inputs and are still as written (a rebuild or a failed run may have replaced
+    them); None when they must be derived again."""
+    cursor = (wh.get_state(GLOBAL_ACCOUNT, RESOURCE) or {}).get("cursor") or {}
+    rows = cursor.get("rows")
+    if cursor.get("inputs") != fingerprint or not isinstance(rows, dict):
+        return None
+    if set(rows) != set(_DERIVED) or any(wh.count_rows(n) != rows[n] for n in _DERIVED):
+        return None
+    return rows
+
+
 def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dict[str, int]:
-    """Derive the portfolio tables from the warehouse's facts and replace them; row counts."""
+    """Derive the portfolio tables from the warehouse's facts and replace them; the row
+    counts of the tables written.
+
+    Disposals and holdings stay as they are when their inputs are unchanged since they
+    were derived; returns, which also read the account values, are derived every time.
+    """
     started = time.monotonic()
     con = wh.connection
-    events = read_events(wh)
     wrappers = dict(con.execute(_WRAPPERS).fetchall())
-    tables = derive_portfolio_tables(events, wrappers=wrappers)
-    count = len(events)
-    del events
+    fingerprint = inputs_fingerprint(wh, wrappers)
+    rows = _stored_model(wh, fingerprint)
+    tables, count = {}, "unchanged"
+    if rows is None:
+        events = read_events(wh)
+        tables = derive_portfolio_tables(events, wrappers=wrappers)
+        count = str(len(events))
+        del events
+        rows = {name: tables[name].num_rows for name in _DERIVED}
     returns = compute_returns(con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall())
     tables["returns"] = to_arrow(returns, "returns")
-    wh.merge_resource(Load(RESOURCE, GLOBAL_ACCOUNT, run_id, loaded_at), tables, None)
-    counts = {name: table.num_rows for name, table in tables.items()}
+    load = Load(RESOURCE, GLOBAL_ACCOUNT, run_id, loaded_at)
+    wh.merge_resource(load, tables, {"inputs": fingerprint, "rows": rows})
+    written = {name: table.num_rows for name, table in tables.items()}
     log.info(
-        "portfolio model: %d events -> %s in %.1f s",
+        "portfolio model: %s events -> %s in %.1f s",
         count,
-        ", ".join(f"{n} {name}" for name, n in counts.items()),
+        ", ".join(f"{n} {name}" for name, n in written.items()),
         time.monotonic() - started,
     )
-    return counts
+    return written
 
 
 def refresh_portfolio_step(
