@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from benchmarks.s3server import stop
+
 DELAY_MS = 20.0  # the default delay per request: a nearby region of a real store
 _CHUNK = 256 * 2**10
 # headers that describe one connection, not the message (RFC 9110 7.6.1)
@@ -159,12 +161,7 @@ class ProxyProcess:
 
     def __exit__(self, *exc: object) -> None:
         assert self._proc is not None
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop(self._proc)
 
 
 def main(argv: list[str] | None = None) -> int:

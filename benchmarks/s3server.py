@@ -71,6 +71,16 @@ def parse(line: str) -> Request | None:
     return Request(kind, area(key), key, status)
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server process: terminate it, then kill it if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Moto:
     """moto's S3 server on loopback with its access log in a file; one bucket."""
 
@@ -104,12 +114,7 @@ class Moto:
 
     def __exit__(self, *exc: object) -> None:
         assert self._proc is not None
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop(self._proc)
 
     def env(self, endpoint: str | None = None) -> dict[str, str]:
         """The environment that points the lake's clients at this server, or at ``endpoint``

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import threading
 from typing import TextIO
@@ -14,9 +15,9 @@ from sandbox.config import (
     DEMO_ISA_SECRET,
     DEMO_KEY,
     DEMO_SECRET,
-    AccountSpec,
     SandboxConfig,
     SandboxSize,
+    default_accounts,
 )
 from sandbox.faults import canonical
 from sandbox.service import Sandbox
@@ -106,18 +107,10 @@ def config_from(args: argparse.Namespace) -> SandboxConfig:
         transactions=args.transactions // 2,
         years=args.years,
     )
-    horizon = {"history_days": args.history_days}
-    accounts = (
-        AccountSpec(DEMO_ACCOUNT_ID, "EUR", DEMO_KEY, DEMO_SECRET, "invest", size=size, **horizon),
-        AccountSpec(
-            DEMO_ISA_ACCOUNT_ID,
-            "GBP",
-            DEMO_ISA_KEY,
-            DEMO_ISA_SECRET,
-            "isa",
-            size=isa_size,
-            **horizon,
-        ),
+    invest, isa = default_accounts()
+    accounts = tuple(
+        dataclasses.replace(spec, size=sized, history_days=args.history_days)
+        for spec, sized in ((invest, size), (isa, isa_size))
     )
     return SandboxConfig(
         seed=args.seed,

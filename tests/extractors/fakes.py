@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 import httpx
 
+from extractors.auth import Credentials
+from extractors.client import ClientClock, ClientOptions, T212Client
+
 
 class FakeClock:
     """Unix time that only moves when something sleeps."""
@@ -83,4 +86,14 @@ def fake_client(
         env="demo",
         options=ClientOptions(transport=script.transport, **kw),
         clock=ClientClock(clock, clock.sleep, **draws),
+    )
+
+
+def client_for(script: Script) -> T212Client:
+    """A client answered by ``script``, on a fake clock that never really sleeps."""
+    clock = FakeClock()
+    return T212Client(
+        Credentials("k", "s"),
+        options=ClientOptions(transport=script.transport),
+        clock=ClientClock(clock, clock.sleep),
     )

@@ -6,11 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from extractors.auth import Credentials
-from extractors.client import ClientClock, ClientOptions, T212Client
 from extractors.errors import MalformedResponse, PaginationError
 from extractors.pagination import resolve_next_page
-from tests.extractors.fakes import FakeClock, Script, json_response
+from tests.extractors.fakes import Script, client_for, json_response
 
 DIVS = "/api/v0/equity/history/dividends"
 BASE = "https://live.trading212.com"
@@ -74,15 +72,6 @@ def pages_server(n_pages: int, per_page: int = 3, next_form=None):
         return json_response({"items": items, "nextPagePath": nxt})
 
     return Script(server)
-
-
-def client_for(script: Script) -> T212Client:
-    clock = FakeClock()
-    return T212Client(
-        Credentials("k", "s"),
-        options=ClientOptions(transport=script.transport),
-        clock=ClientClock(clock, clock.sleep),
-    )
 
 
 def test_walks_every_page_with_limit_50_and_no_time_on_first_request():

@@ -8,11 +8,9 @@ from urllib.parse import parse_qs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from extractors.auth import Credentials
-from extractors.client import ClientClock, ClientOptions, T212Client
 from extractors.extraction import dig, ends_walk, fetch_pages, newest_time, parse_time
 from extractors.resources import DOCUMENTED_LIMITS, ON_REQUEST, RESOURCES, RUN_ORDER, Kind
-from tests.extractors.fakes import FakeClock, Script, json_response
+from tests.extractors.fakes import Script, client_for, json_response
 from transforms.catalogue import TABLES
 
 DIVS = RESOURCES["dividends"]
@@ -58,15 +56,6 @@ def day_pages(n_pages: int, per_page: int = 5):
         return json_response({"items": items, "nextPagePath": nxt})
 
     return Script(server), newest
-
-
-def client_for(script: Script) -> T212Client:
-    clock = FakeClock()
-    return T212Client(
-        Credentials("k", "s"),
-        options=ClientOptions(transport=script.transport),
-        clock=ClientClock(clock, clock.sleep),
-    )
 
 
 def test_full_read_without_watermark():

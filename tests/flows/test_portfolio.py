@@ -12,8 +12,7 @@ import flows.pipeline.portfolio as portfolio_module
 from flows.app.cli import main
 from flows.pipeline import run as run_module
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
-from tests.flows.dashboard.pages import query
-from tests.flows.harness import db_contents, export, sandbox_config, settings_for
+from tests.flows.harness import db_contents, export, query, sandbox_config, settings_for
 from warehouse import raw
 
 METHODS = ("average", "fifo", "uk")

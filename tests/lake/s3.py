@@ -14,6 +14,8 @@ from contextlib import contextmanager
 
 import httpx
 
+from benchmarks.s3server import stop
+
 # fake credentials: moto accepts any, and the suite's secret scan looks for this one
 ACCESS_KEY = "AKIALAKETESTKEY00001"
 SECRET_KEY = "lake-test-secret-7Qx2Vb9Kp4Zr8Tn1"
@@ -48,12 +50,7 @@ def moto_server(timeout: float = 30) -> Iterator[str]:
                 time.sleep(0.1)
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def aws_env(endpoint: str) -> dict[str, str]:

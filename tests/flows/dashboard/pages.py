@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
-
-from warehouse import connect_readonly
 
 
 def insert(con, table: str, **row) -> None:
@@ -17,15 +14,6 @@ def insert(con, table: str, **row) -> None:
         f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(row))})',
         list(row.values()),
     )
-
-
-def query(data_dir: Path, sql: str, params: list | None = None) -> list[tuple]:
-    """Every row of ``sql`` on the published warehouse."""
-    con = connect_readonly(data_dir)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 @dataclass

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from flows.app.dashboard.money import format_money
 from flows.app.dashboard.portfolio import MAX_YEARS
-from tests.flows.dashboard.pages import Page, query
+from tests.flows.dashboard.pages import Page
+from tests.flows.harness import query
 
 GAINS_SQL = """
     SELECT "year", "disposals", "proceeds", "allowable_costs", "gain", "loss",

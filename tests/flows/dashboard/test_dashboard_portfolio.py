@@ -18,7 +18,7 @@ import pytest
 from flows.app.dashboard import build_dashboard
 from flows.app.dashboard.money import format_money, format_percent
 from flows.app.dashboard.portfolio import MAX_YEARS, RETURN_METHODS, UK_METHOD
-from tests.flows.dashboard.pages import insert, query, read_page
+from tests.flows.dashboard.pages import insert, read_page
 from tests.flows.dashboard.portfolio_checks import (
     GAINS_SQL,
     INCEPTION_SQL,
@@ -27,6 +27,7 @@ from tests.flows.dashboard.portfolio_checks import (
     RETURNS_SQL,
     assert_money_cells,
 )
+from tests.flows.harness import query
 from warehouse import Warehouse
 
 AS_OF = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
