@@ -92,25 +92,32 @@ class Requested:
     on_request: Callable[[Period, int], None] | None = None
 
 
+@dataclass(frozen=True)
+class Patience:
+    """How long reports may take to end (``timeout`` seconds), on which clock."""
+
+    timeout: float = 3600.0
+    clock: Callable[[], float] = time.monotonic
+
+
 def fetch_reports(
     client: T212Client,
     wanted: list[Period],
     downloader: Downloader,
     *,
-    timeout: float = 3600.0,
-    clock: Callable[[], float] = time.monotonic,
+    patience: Patience = Patience(),
     requested: Requested | None = None,
 ) -> Iterator[ApiResponse]:
     """Request a report per period, poll the list until each ends, yield each file as a page.
 
     The client's limiter spaces the requests (POST 1 / 30 s, GET 1 / 60 s). Reports that
-    end Failed or Canceled, or are not finished within ``timeout`` seconds, raise
+    end Failed or Canceled, or are not finished within ``patience.timeout`` seconds, raise
     ReportFailed after the others were yielded. Errors quote no credential (the client's
     redactor masks them). A period in ``requested.ids`` whose report is still listed is
     polled, not requested again (a run resumed after a kill).
     """
     try:
-        yield from _reports(client, wanted, downloader, timeout, clock, requested or Requested())
+        yield from _reports(client, wanted, downloader, patience, requested or Requested())
     except T212Error as exc:
         client.redact_error(exc)
         raise
@@ -178,8 +185,7 @@ def _reports(
     client: T212Client,
     wanted: list[Period],
     downloader: Downloader,
-    timeout: float,
-    clock: Callable[[], float],
+    patience: Patience,
     requested: Requested,
 ) -> Iterator[ApiResponse]:
     pending: dict[int, Period] = {}
@@ -195,7 +201,8 @@ def _reports(
                 requested.on_request(period, report_id)
         pending[report_id] = period
     failed: list[str] = []
-    deadline = clock() + timeout
+    clock = patience.clock
+    deadline = clock() + patience.timeout
     while pending:
         if clock() > deadline:
             failed += [f"{p.year} (report {i}) not finished" for i, p in pending.items()]

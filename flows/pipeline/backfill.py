@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from extractors.reports import Downloader, Period, Requested, fetch_reports
+from extractors.reports import Downloader, Patience, Period, Requested, fetch_reports
 from flows.pipeline.context import Job
 from flows.pipeline.landing import Landing
 from flows.pipeline.merging import load_of, merge_normalised
@@ -136,9 +136,11 @@ def export_backfill(job: Job) -> ResourceResult:
         )  # fmt: skip
         requested = Requested(ids, lambda period, report_id: _remember(job, period, report_id))
         with Downloader(ctx.reports.download_transport) as downloader:
-            for page in fetch_reports(
-                job.client, wanted, downloader, timeout=ctx.reports.timeout, requested=requested
-            ):
+            patience = Patience(ctx.reports.timeout)
+            pages = fetch_reports(
+                job.client, wanted, downloader, patience=patience, requested=requested
+            )
+            for page in pages:
                 result.pages += 1
                 landing.page(result.pages, page)
                 landing.complete(result.pages)

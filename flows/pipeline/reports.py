@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from extractors.client import ApiResponse, decode_json
-from extractors.reports import Downloader, ReportFile, fetch_reports, periods, report_file
+from extractors.reports import (
+    Downloader,
+    Patience,
+    ReportFile,
+    fetch_reports,
+    periods,
+    report_file,
+)
 from extractors.resources import RESOURCES, Kind, Resource
 from flows.pipeline.context import Job
 from transforms.reports import read_report
@@ -125,7 +132,7 @@ def report_pages(job: Job) -> Iterator[ApiResponse]:
 
     def pages() -> Iterator[ApiResponse]:
         with Downloader(options.download_transport) as downloader:
-            yield from fetch_reports(client, wanted, downloader, timeout=options.timeout)
+            yield from fetch_reports(client, wanted, downloader, patience=Patience(options.timeout))
 
     return pages()
 
