@@ -96,14 +96,10 @@ def write_history(
         body = f'{{"items":[{items}],"nextPagePath":{nxt}}}'.encode()
         raw.write_page(
             data_dir,
-            account=DEMO_ACCOUNT_ID,
-            resource=resource,
-            run_id=run.run_id,
-            run_started_at=run.started_at,
-            page=pages,
-            body=body,
-            request_path=f"/api/v0/equity/history/{resource}?limit={PER_PAGE}",
-            received_at=run.started_at,
+            raw.RunKey(DEMO_ACCOUNT_ID, resource, run.run_id, run.started_at),
+            raw.RawPage(
+                pages, body, f"/api/v0/equity/history/{resource}?limit={PER_PAGE}", run.started_at
+            ),
         )
     raw.write_run_complete(
         data_dir, account=DEMO_ACCOUNT_ID, resource=resource, run_id=run.run_id, pages=pages
@@ -116,14 +112,8 @@ def write_instruments(data_dir: Path, count: int, run: RawRun) -> None:
     body = _book(count).instruments_body()
     raw.write_page(
         data_dir,
-        account="shared",
-        resource="instruments",
-        run_id=run.run_id,
-        run_started_at=run.started_at,
-        page=1,
-        body=body,
-        request_path="/api/v0/equity/metadata/instruments",
-        received_at=run.started_at,
+        raw.RunKey("shared", "instruments", run.run_id, run.started_at),
+        raw.RawPage(1, body, "/api/v0/equity/metadata/instruments", run.started_at),
     )
     raw.write_run_complete(
         data_dir, account="shared", resource="instruments", run_id=run.run_id, pages=1

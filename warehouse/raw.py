@@ -54,6 +54,16 @@ class RawRun:
 
 
 @dataclass(frozen=True)
+class RunKey:
+    """Which run a page belongs to: the account, the resource, the run and its start."""
+
+    account: object
+    resource: str
+    run_id: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
 class RawPage:
     """One landed page: its number, body as received, request path and receive time."""
 
@@ -94,18 +104,7 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def write_page(
-    data_dir: Path,
-    *,
-    account: object,
-    resource: str,
-    run_id: str,
-    run_started_at: datetime,
-    page: int,
-    body: bytes,
-    request_path: str,
-    received_at: datetime,
-) -> Path:
+def write_page(data_dir: Path, key: RunKey, page: RawPage) -> Path:
     """Land one page body exactly as received; returns the path of the compressed body.
 
     The metadata file is written after the body, so a page counts as landed only
@@ -113,6 +112,7 @@ def write_page(
     Pages reach the disk when the run is marked complete (:func:`write_run_complete`),
     one sync for all of them instead of two per page.
     """
+    account, resource, run_id = key.account, key.resource, key.run_id
     directory = run_dir(data_dir, account, resource, run_id)
     run_file = directory / RUN_FILE
     if run_file not in _STARTED and not run_file.exists():
@@ -121,14 +121,18 @@ def write_page(
             "run_id": run_id,
             "account": str(account),
             "resource": resource,
-            "started_at": _iso(run_started_at),
+            "started_at": _iso(key.started_at),
         }
         write_atomic(run_file, json.dumps(manifest, sort_keys=True).encode())
     _STARTED.add(run_file)
-    name = _page_name(page)
+    name = _page_name(page.number)
     body_path = directory / f"{name}{_BODY_SUFFIX}"
-    write_quick(body_path, gzip.compress(bytes(body), compresslevel=_LEVEL, mtime=0))
-    meta = {"page": page, "request_path": request_path, "received_at": _iso(received_at)}
+    write_quick(body_path, gzip.compress(bytes(page.body), compresslevel=_LEVEL, mtime=0))
+    meta = {
+        "page": page.number,
+        "request_path": page.request_path,
+        "received_at": _iso(page.received_at),
+    }
     write_quick(directory / f"{name}{_META_SUFFIX}", json.dumps(meta, sort_keys=True).encode())
     return body_path
 

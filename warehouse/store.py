@@ -241,6 +241,20 @@ class Warehouse:
 
         return self.transaction(work)
 
+    def restamp(self, load: Load, names: Iterable[str]) -> None:
+        """Stamp the derived tables ``names`` as made by ``load``, unchanged: every row takes
+        its metadata and every partition is published again, as deriving them again does."""
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            pending = set()
+            for table in (TABLES[name] for name in names):
+                stamp = f'UPDATE {q(table.name)} SET "_loaded_at" = ?, "_run_id" = ?'
+                con.execute(stamp, [load.loaded_at, load.run_id])
+                pending |= {(table.name, p) for p in parquet.expected_partitions(con, table)}
+            parquet.add_pending(con, pending)
+
+        self.transaction(work)
+
     def merge_batch(self, load: Load, owners: dict[str, str] | None = None) -> MergeBatch:
         """A batch merging one resource chunk by chunk in one transaction of its own.
 

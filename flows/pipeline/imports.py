@@ -142,10 +142,10 @@ def import_reports(
         run_id = new_run_id(started)
         for number, report in enumerate(files, start=1):
             raw.write_page(
-                wh.data_dir, account=str(account), resource=resource.name, run_id=run_id,
-                run_started_at=started, page=number, body=report.body,
-                request_path=report.source, received_at=started,
-            )  # fmt: skip
+                wh.data_dir,
+                raw.RunKey(str(account), resource.name, run_id, started),
+                raw.RawPage(number, report.body, report.source, started),
+            )
         raw.write_run_complete(
             wh.data_dir, account=str(account), resource=resource.name, run_id=run_id,
             pages=len(files),

@@ -27,14 +27,8 @@ class Landing:
         """Write one page to the raw zone exactly as received, before anything reads it."""
         raw.write_page(
             self.data_dir,
-            account=self.account,
-            resource=self.resource,
-            run_id=self.run_id,
-            run_started_at=self.started_at,
-            page=number,
-            body=page.body,
-            request_path=page.path,
-            received_at=page.received_at,
+            raw.RunKey(self.account, self.resource, self.run_id, self.started_at),
+            raw.RawPage(number, page.body, page.path, page.received_at),
         )
 
     def complete(self, pages: int) -> None:

@@ -92,7 +92,8 @@ def _engine_version() -> str:
 
 def inputs_fingerprint(wh: Warehouse, wrappers: Mapping[int, str]) -> str:
     """One digest of what disposals and holdings are derived from."""
-    events = wh.fetch(_EVENTS_FINGERPRINT)[0]
+    with wh.memory_at_least(MEMORY_FLOOR):
+        events = wh.fetch(_EVENTS_FINGERPRINT)[0]
     text = json.dumps([list(events), sorted(wrappers.items()), _engine_version()])
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -123,7 +124,10 @@ def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dic
     fingerprint = inputs_fingerprint(wh, wrappers)
     rows = _stored_model(wh, fingerprint)
     tables, count = {}, "unchanged"
-    if rows is None:
+    load = Load(RESOURCE, GLOBAL_ACCOUNT, run_id, loaded_at)
+    if rows is not None:  # the same rows, as if derived again: as new as this derivation
+        wh.restamp(load, _DERIVED)
+    else:
         events = read_events(wh)
         tables = derive_portfolio_tables(events, wrappers=wrappers)
         count = str(len(events))
@@ -131,7 +135,6 @@ def refresh_portfolio(wh: Warehouse, *, run_id: str, loaded_at: datetime) -> dic
         rows = {name: tables[name].num_rows for name in _DERIVED}
     returns = compute_returns(con.execute(_VALUES).fetchall(), con.execute(_FLOWS).fetchall())
     tables["returns"] = to_arrow(returns, "returns")
-    load = Load(RESOURCE, GLOBAL_ACCOUNT, run_id, loaded_at)
     wh.merge_resource(load, tables, {"inputs": fingerprint, "rows": rows})
     written = {name: table.num_rows for name, table in tables.items()}
     log.info(

@@ -38,14 +38,22 @@ bodies = st.lists(st.binary(max_size=300), max_size=6)
 def land(data_dir: Path, resource: str, run_id: str, pages: list[bytes]) -> Path:
     """A complete run of ``pages`` in the raw zone of ``data_dir``."""
     for number, body in enumerate(pages, 1):
-        raw.write_page(data_dir, account=7, resource=resource, run_id=run_id,
-                       run_started_at=STARTED, page=number, body=body,
-                       request_path=f"/api/v0/{resource}?cursor={number}",
-                       received_at=STARTED + timedelta(seconds=number))  # fmt: skip
+        raw.write_page(
+            data_dir,
+            raw.RunKey(7, resource, run_id, STARTED),
+            raw.RawPage(
+                number,
+                body,
+                f"/api/v0/{resource}?cursor={number}",
+                STARTED + timedelta(seconds=number),
+            ),
+        )
     if not pages:  # a run of no pages still has its manifest
-        raw.write_page(data_dir, account=7, resource=resource, run_id=run_id,
-                       run_started_at=STARTED, page=1, body=b"", request_path="/",
-                       received_at=STARTED)  # fmt: skip
+        raw.write_page(
+            data_dir,
+            raw.RunKey(7, resource, run_id, STARTED),
+            raw.RawPage(1, b"", "/", STARTED),
+        )
         for path in raw.page_files(raw.run_dir(data_dir, 7, resource, run_id), 1):
             path.unlink()
     raw.write_run_complete(data_dir, account=7, resource=resource, run_id=run_id, pages=len(pages))

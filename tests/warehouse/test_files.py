@@ -12,7 +12,7 @@ from tests.warehouse.conftest import T0, dividend, rows_table
 from warehouse import Warehouse
 from warehouse.files import escape_component, unescape_component, write_atomic
 from warehouse.merge import Load
-from warehouse.raw import write_page
+from warehouse.raw import RawPage, RunKey, write_page
 
 
 @pytest.fixture
@@ -32,14 +32,8 @@ def test_everything_created_is_private_under_umask_zero(tmp_path, open_umask):
     data = tmp_path / "data"
     write_page(
         data,
-        account="ISA",
-        resource="dividends",
-        run_id="r1",
-        run_started_at=T0,
-        page=1,
-        body=b"{}",
-        request_path="/api/v0/x",
-        received_at=T0,
+        RunKey("ISA", "dividends", "r1", T0),
+        RawPage(1, b"{}", "/api/v0/x", T0),
     )
     with Warehouse.open(data) as wh:
         rows = rows_table("dividends", [dividend("a", "1.5")])
@@ -79,14 +73,8 @@ def test_hostile_raw_names_land_under_the_raw_dir(tmp_path):
     when = datetime(2024, 1, 1, tzinfo=UTC)
     path = write_page(
         data,
-        account="../../evil",
-        resource="../r",
-        run_id="../../../run",
-        run_started_at=when,
-        page=1,
-        body=b"[]",
-        request_path="/p",
-        received_at=when,
+        RunKey("../../evil", "../r", "../../../run", when),
+        RawPage(1, b"[]", "/p", when),
     )
     assert path.resolve().is_relative_to((data / "raw").resolve())
     assert not (tmp_path / "evil").exists()

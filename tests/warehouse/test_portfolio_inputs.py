@@ -44,6 +44,10 @@ def test_nothing_new_keeps_the_model_and_still_derives_returns(derived):
     refresh_portfolio(wh, run_id="r2", loaded_at=T0)
     assert calls == []
     assert _model(wh) == before
+    # as new as this derivation, as rows derived again would be (a rebuild derives them once)
+    for name in portfolio._DERIVED:
+        stamped = f"SELECT DISTINCT _run_id FROM {name}"
+        assert wh.connection.sql(stamped).fetchall() == [("r2",)], name
     returns = "SELECT count(*) FROM returns WHERE account_id = ?"
     assert wh.connection.execute(returns, [INVEST]).fetchone()[0] > 0
 

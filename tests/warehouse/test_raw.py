@@ -6,7 +6,15 @@ import gzip
 import threading
 from datetime import UTC, datetime, timedelta
 
-from warehouse.raw import iter_bodies, iter_pages, iter_runs, write_page, write_run_complete
+from warehouse.raw import (
+    RawPage,
+    RunKey,
+    iter_bodies,
+    iter_pages,
+    iter_runs,
+    write_page,
+    write_run_complete,
+)
 
 START = datetime(2024, 5, 1, 2, 30, tzinfo=UTC)
 
@@ -15,14 +23,13 @@ def _land(data, run_id, started, bodies, *, account="Invest", resource="orders",
     for number, body in enumerate(bodies, start=1):
         write_page(
             data,
-            account=account,
-            resource=resource,
-            run_id=run_id,
-            run_started_at=started,
-            page=number,
-            body=body,
-            request_path=f"/api/v0/equity/history/orders?page={number}",
-            received_at=started + timedelta(seconds=number),
+            RunKey(account, resource, run_id, started),
+            RawPage(
+                number,
+                body,
+                f"/api/v0/equity/history/orders?page={number}",
+                started + timedelta(seconds=number),
+            ),
         )
     if complete:
         write_run_complete(
