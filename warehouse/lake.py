@@ -111,6 +111,9 @@ class Lake:
         # ones it writes; None, as without leases, writes no account's rows
         self.held: frozenset[int] | None = None
         self._sleep = sleep
+        # each table loaded once a run: a load replays its log (a LIST and several GETs), and
+        # the library moves a table it wrote to the version it committed
+        self._tables: dict[str, DeltaTable] = {}
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -162,8 +165,10 @@ class Lake:
             try:
                 write()
             except (duckdb.Error, LakeError):
+                self.forget(table.name)
                 raise
             except CommitFailedError as exc:
+                self.forget(table.name)  # the next try reads the versions that won
                 if attempt == COMMIT_ATTEMPTS:
                     raise LakeConflict(
                         f"{self.table_uri(table.name)}: the commit conflicted with other "
@@ -172,6 +177,7 @@ class Lake:
                     ) from None
                 self._sleep(random.uniform(0.05, 0.2 * 2**attempt))
             except Exception as exc:  # the Delta library's own errors, worded for the user
+                self.forget(table.name)
                 raise self._failed(
                     f"publishing {table.name} to {self.table_uri(table.name)} failed "
                     f"({first_line(exc)}); check the storage URL and credentials, "
@@ -189,7 +195,8 @@ class Lake:
         if self.store.down is not None:
             raise LakeError(self.store.down)
         try:
-            return DeltaTable(self.table_uri(name), storage_options=self.options)
+            self._tables[name] = DeltaTable(self.table_uri(name), storage_options=self.options)
+            return self._tables[name]
         except TableNotFoundError:
             return None
         except Exception as exc:  # no credentials, no bucket: one line, not the library's tree
@@ -197,6 +204,20 @@ class Lake:
                 f"cannot read {self.table_uri(name)} ({first_line(exc)}); check "
                 "the storage URL and that the credentials may read it"
             ) from None
+
+    def kept(self, name: str) -> DeltaTable | None:
+        """The table ``name`` as this worker last loaded or committed it (see ``open_table``):
+        a commit on a version older than another worker's is checked for conflicts by the
+        library and, when it conflicts, tried again on a reload."""
+        if self.store.down is not None:
+            raise LakeError(self.store.down)
+        if name in self._tables:
+            return self._tables[name]
+        return self.open_table(name)
+
+    def forget(self, name: str) -> None:
+        """Read the table ``name`` again at its next use (after a failed or conflicting write)."""
+        self._tables.pop(name, None)
 
     def _failed(self, message: str) -> LakeError:
         """The error of a failed Delta call; the lake is not called again until the store's
@@ -209,10 +230,10 @@ class Lake:
         """The table, created empty first when the lake has none (one log read either way)."""
         from deltalake import DeltaTable
 
-        target = self.open_table(table.name)
+        target = self.kept(table.name)
         if target is not None:
             return target
-        return DeltaTable.create(
+        self._tables[table.name] = DeltaTable.create(
             self.table_uri(table.name),
             table.arrow_schema(),
             partition_by=list(lake_partitions(table)) or None,
@@ -220,6 +241,7 @@ class Lake:
             storage_options=self.options,
             configuration=TABLE_CONFIGURATION,
         )
+        return self._tables[table.name]
 
     def _overwrite(
         self, con: duckdb.DuckDBPyConnection, table: Table, predicate: str | None
@@ -280,7 +302,7 @@ class Lake:
     def counts(self, table: Table) -> dict[int | None, int] | None:
         """Rows per account (None for a table without one) in the lake's current version,
         read from the commit log's statistics, not the data; None when there is no table."""
-        target = self.open_table(table.name)
+        target = self.kept(table.name)
         if target is None:
             return None
         actions = pa.table(target.get_add_actions(flatten=True))
@@ -329,7 +351,7 @@ class Lake:
             if not held or table.kind not in MERGED_KINDS or not _per_account(table):
                 continue
             try:
-                target = self.open_table(table.name)
+                target = self.kept(table.name)
                 if target is None:
                     continue
                 before = target.version()
@@ -337,6 +359,7 @@ class Lake:
                 _advance(con, table.name, before, target.version())
                 joined += int(done.get("numFilesRemoved", 0))
             except Exception as exc:  # the next day's clean-up tries again
+                self.forget(table.name)
                 log.warning("lake: %s not compacted (%s)", table.name, str(exc).splitlines()[0])
         return joined
 
@@ -346,15 +369,16 @@ class Lake:
         Housekeeping: a table that cannot be cleaned now (another worker is cleaning
         it, the store is away) is cleaned next time, so failures are only logged.
         """
-        from deltalake import DeltaTable
-
         removed = 0
         self.store.guard()  # a lost lease or an unreachable store: nothing to try
         for name in names:
             try:
-                target = DeltaTable(self.table_uri(name), storage_options=self.options)
+                target = self.kept(name)
+                if target is None:
+                    continue
                 removed += len(target.vacuum(retention_hours=VACUUM_RETENTION_HOURS, dry_run=False))
             except Exception as exc:  # the next day's clean-up tries again
+                self.forget(name)
                 log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
         return removed
 
