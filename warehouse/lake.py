@@ -4,7 +4,7 @@ Object stores have no atomic rename, so a table's change is published as one Del
 commit: new Parquet files first, then one log entry created only if absent. Readers
 (DuckDB, Polars, Spark, Trino) read the last committed version and never see half a
 change; two writers racing for the same entry are ordered by the store, the loser
-checks for a conflict and commits next. ``deltalake`` is imported only here.
+checks for a conflict and commits next. ``deltalake`` is imported only by the lake modules.
 
 Scopes: tables with an ``account_id`` are partitioned by it in the lake, and a worker
 writes only the accounts whose leases it holds (:attr:`Lake.held`). Snapshots and
@@ -31,15 +31,27 @@ import pyarrow as pa
 
 from transforms.catalogue import Table, TableKind
 from warehouse.bookkeeping import (
-    GLOBAL_ACCOUNT,
-    LOAD_STATE,
     MERGED_KINDS,
-    record_synced,
-    synced_versions,
+)
+from warehouse.increments import increment, record_sent
+from warehouse.lakerows import (
+    account_rows,
+    advance,
+    commit_hooks,
+    count_problems,
+    lake_partitions,
+    per_account,
+    table_reader,
 )
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStore, ObjectStoreError, delta_options, first_line
-from warehouse.scopes import duckdb_scope, held_partitions, scope_predicate
+from warehouse.scopes import (
+    WHOLE_TABLE,
+    duckdb_scope,
+    held_partitions,
+    scope_accounts,
+    scope_predicate,
+)
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -47,7 +59,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("t212_etl")
 
 TABLES_PREFIX = "tables"
-BATCH_ROWS = 100_000
 COMMIT_ATTEMPTS = 8
 # files a commit replaced stay this long for readers of older versions, then are removed
 # (Delta's own default); the clean-up runs at most once a day per worker
@@ -67,34 +78,6 @@ class LakeError(ObjectStoreError):
 
 class LakeConflict(LakeError):
     """A table's commit lost to other writers every time it was tried."""
-
-
-def lake_partitions(table: Table) -> tuple[str, ...]:
-    """The lake's partition columns: the account first, so workers never share a file."""
-    if not _per_account(table):
-        return ()
-    return ("account_id", *(c for c in table.partition_by if c != "account_id"))
-
-
-def _per_account(table: Table) -> bool:
-    return "account_id" in table.column_names and table.kind != TableKind.LOG
-
-
-def owned_accounts(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """The accounts this working database loads (a run compares only those it holds)."""
-    rows = con.execute(
-        f'SELECT DISTINCT "account_id" FROM {q(LOAD_STATE.name)} WHERE "account_id" <> ?',
-        [GLOBAL_ACCOUNT],
-    ).fetchall()
-    return [int(r[0]) for r in rows]
-
-
-def _reader(con: duckdb.DuckDBPyConnection, table: Table, where: str) -> pa.RecordBatchReader:
-    schema = table.arrow_schema()
-    cols = ", ".join(q(n) for n in schema.names)
-    source = con.sql(f"SELECT {cols} FROM {q(table.name)} WHERE {where}")
-    batches = source.to_arrow_reader(BATCH_ROWS)
-    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
 
 
 class Lake:
@@ -139,7 +122,7 @@ class Lake:
         if table.kind == TableKind.LOG:
             self._attempt(table, lambda: self._upsert(con, table))
             return partitions
-        if not _per_account(table):
+        if not per_account(table):
             # a predicate, even TRUE, makes the commit read the files it replaces: a worker
             # that replaced the list meanwhile is a conflict, and the write is tried again
             # on the new version; without one, both copies would stay (a blind append)
@@ -240,6 +223,7 @@ class Lake:
             mode="ignore",
             storage_options=self.options,
             configuration=TABLE_CONFIGURATION,
+            post_commithook_properties=commit_hooks(),
         )
         return self._tables[table.name]
 
@@ -252,7 +236,7 @@ class Lake:
         if predicate == "FALSE":
             return
         where = "TRUE" if predicate is None else duckdb_scope(predicate)
-        reader = _reader(con, table, where)
+        reader = table_reader(con, table, where)
         try:
             write_deltalake(
                 target,
@@ -260,16 +244,23 @@ class Lake:
                 mode="overwrite",
                 predicate=predicate,
                 partition_by=list(lake_partitions(table)) or None,
+                post_commithook_properties=commit_hooks(),
             )
         finally:
             reader.close()
 
     def _upsert(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
         target = self._ensure(table)
-        data = _reader(con, table, "TRUE").read_all()
+        data = table_reader(con, table, "TRUE").read_all()
         on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key)
         (
-            target.merge(data, predicate=on, source_alias="s", target_alias="t")
+            target.merge(
+                data,
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                post_commithook_properties=commit_hooks(),
+            )
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .execute()
@@ -278,69 +269,73 @@ class Lake:
     def _merge(
         self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str], held: frozenset
     ) -> None:
-        """Merge the local rows of ``partitions`` on the key: new rows are added, a row is
-        replaced only by a newer state of it, and nothing is deleted."""
+        """Send the local rows of ``partitions`` changed since this worker's last commit
+        (``warehouse.increments``): appended when none can be in the lake yet, else merged
+        on the key: new rows are added, a row is replaced only by a newer state of it, and
+        nothing is deleted."""
+        from deltalake import write_deltalake
+
         target = self._ensure(table)
         before = target.version()
-        reader = _reader(con, table, duckdb_scope(scope_predicate(table, partitions, held)))
+        accounts = scope_accounts(table, partitions, held)
+        scope = duckdb_scope(scope_predicate(table, partitions, held))
+        sent = increment(
+            con, table, accounts, account_rows(target, table), whole=WHOLE_TABLE in partitions
+        )
+        where = f"({scope}) AND ({sent.where})"
+        if con.execute(f"SELECT count(*) FROM {q(table.name)} WHERE {where}").fetchall()[0][0]:
+            reader = table_reader(con, table, where)
+            try:
+                if sent.append:
+                    write_deltalake(
+                        target,
+                        reader,
+                        mode="append",
+                        partition_by=list(lake_partitions(table)),
+                        post_commithook_properties=commit_hooks(),
+                    )
+                else:
+                    self._merge_rows(target, table, reader, partitions, held)
+            finally:
+                reader.close()
+            advance(con, table.name, before, target.version(), accounts)
+        record_sent(con, table, accounts, account_rows(target, table))
+
+    def _merge_rows(
+        self,
+        target: DeltaTable,
+        table: Table,
+        reader: pa.RecordBatchReader,
+        partitions: list[str],
+        held: frozenset,
+    ) -> None:
         # the literal scope lets the merge skip the files of other accounts and days
         on = " AND ".join(
             [f"({scope_predicate(table, partitions, held, 't.')})"]
             + [f"t.{q(c)} = s.{q(c)}" for c in (*lake_partitions(table), *table.key)]
         )
-        try:
-            (
-                target.merge(reader, predicate=on, source_alias="s", target_alias="t")
-                .when_matched_update_all(predicate=NEWER)
-                .when_not_matched_insert_all()
-                .execute()
+        (
+            target.merge(
+                reader,
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                post_commithook_properties=commit_hooks(),
             )
-        finally:
-            reader.close()
-        _advance(con, table.name, before, target.version())
+            .when_matched_update_all(predicate=NEWER)
+            .when_not_matched_insert_all()
+            .execute()
+        )
 
     def counts(self, table: Table) -> dict[int | None, int] | None:
         """Rows per account (None for a table without one) in the lake's current version,
         read from the commit log's statistics, not the data; None when there is no table."""
         target = self.kept(table.name)
-        if target is None:
-            return None
-        actions = pa.table(target.get_add_actions(flatten=True))
-        counts: dict[int | None, int] = {}
-        accounts = (
-            actions.column("partition.account_id").to_pylist()
-            if lake_partitions(table)
-            else [None] * actions.num_rows
-        )
-        for account, rows in zip(accounts, actions.column("num_records").to_pylist(), strict=True):
-            key = None if account is None else int(account)
-            counts[key] = counts.get(key, 0) + int(rows or 0)
-        return counts
+        return None if target is None else account_rows(target, table)
 
     def problems(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
         """How the lake's copy of ``table`` differs from DuckDB in row counts, per account."""
-        counted = self.counts(table)
-        uri = self.table_uri(table.name)
-        if table.kind == TableKind.LOG:  # merged from every worker: only its presence tells
-            return [] if counted is not None else [f"{uri}: missing"]
-        if not _per_account(table):
-            local = int(con.execute(f"SELECT count(*) FROM {q(table.name)}").fetchall()[0][0])
-            found = None if counted is None else counted.get(None, 0)
-            return [] if found == local else [f"{uri}: has {found} rows, DuckDB has {local}"]
-        owned = owned_accounts(con)
-        if self.held is not None:  # a run repairs only what it may write
-            owned = [a for a in owned if a in self.held]
-        rows = con.execute(
-            f'SELECT "account_id", count(*) FROM {q(table.name)} GROUP BY ALL'
-        ).fetchall()
-        local = {int(a): int(n) for a, n in rows if int(a) in owned}
-        messages = []
-        for account in sorted(set(owned) | set(local)):
-            want = local.get(account, 0)
-            have = None if counted is None else counted.get(account, 0)
-            if have != want:
-                messages.append(f"{uri} account {account}: has {have} rows, DuckDB has {want}")
-        return messages
+        return count_problems(con, table, self.counts(table), self.table_uri(table.name), self.held)
 
     def compact(self, con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> int:
         """Join the files merges added to the held accounts' partitions (one per publish)
@@ -348,15 +343,18 @@ class Lake:
         held = [str(a) for a in sorted(self.held or ())]
         joined = 0
         for table in tables:
-            if not held or table.kind not in MERGED_KINDS or not _per_account(table):
+            if not held or table.kind not in MERGED_KINDS or not per_account(table):
                 continue
             try:
                 target = self.kept(table.name)
                 if target is None:
                     continue
                 before = target.version()
-                done = target.optimize.compact(partition_filters=[("account_id", "in", held)])
-                _advance(con, table.name, before, target.version())
+                done = target.optimize.compact(
+                    partition_filters=[("account_id", "in", held)],
+                    post_commithook_properties=commit_hooks(),
+                )
+                advance(con, table.name, before, target.version())
                 joined += int(done.get("numFilesRemoved", 0))
             except Exception as exc:  # the next day's clean-up tries again
                 self.forget(table.name)
@@ -376,16 +374,15 @@ class Lake:
                 target = self.kept(name)
                 if target is None:
                     continue
-                removed += len(target.vacuum(retention_hours=VACUUM_RETENTION_HOURS, dry_run=False))
+                removed += len(
+                    target.vacuum(
+                        retention_hours=VACUUM_RETENTION_HOURS,
+                        dry_run=False,
+                        post_commithook_properties=commit_hooks(),
+                    )
+                )
+                target.cleanup_metadata()  # log entries past the log's retention, once a day
             except Exception as exc:  # the next day's clean-up tries again
                 self.forget(name)
                 log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
         return removed
-
-
-def _advance(con: duckdb.DuckDBPyConnection, name: str, before: int, after: int) -> None:
-    """After this worker's own commit ``before`` -> ``after``: the accounts whose rows the
-    database held in full at ``before`` hold them at ``after``, with nothing to read back."""
-    if after == before + 1:
-        in_step = [a for a, v in synced_versions(con, name).items() if v == before]
-        record_synced(con, name, in_step, after)
