@@ -4,7 +4,7 @@ Object stores have no atomic rename, so a table's change is published as one Del
 commit: new Parquet files first, then one log entry created only if absent. Readers
 (DuckDB, Polars, Spark, Trino) read the last committed version and never see half a
 change; two writers racing for the same entry are ordered by the store, the loser
-checks for a conflict and commits next. ``deltalake`` is imported only here.
+checks for a conflict and commits next. ``deltalake`` is imported only by the lake modules.
 
 Scopes: tables with an ``account_id`` are partitioned by it in the lake, and a worker
 writes only the accounts whose leases it holds (:attr:`Lake.held`). Snapshots and
@@ -31,15 +31,27 @@ import pyarrow as pa
 
 from transforms.catalogue import Table, TableKind
 from warehouse.bookkeeping import (
-    GLOBAL_ACCOUNT,
-    LOAD_STATE,
     MERGED_KINDS,
-    record_synced,
-    synced_versions,
+)
+from warehouse.increments import increment, record_sent
+from warehouse.lakerows import (
+    account_rows,
+    advance,
+    commit_hooks,
+    count_problems,
+    lake_partitions,
+    per_account,
+    table_reader,
 )
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStore, ObjectStoreError, delta_options, first_line
-from warehouse.scopes import duckdb_scope, held_partitions, scope_predicate
+from warehouse.scopes import (
+    WHOLE_TABLE,
+    duckdb_scope,
+    held_partitions,
+    scope_accounts,
+    scope_predicate,
+)
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -47,14 +59,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("t212_etl")
 
 TABLES_PREFIX = "tables"
-BATCH_ROWS = 100_000
 COMMIT_ATTEMPTS = 8
 # files a commit replaced stay this long for readers of older versions, then are removed
 # (Delta's own default); the clean-up runs at most once a day per worker
 VACUUM_RETENTION_HOURS = 168
 VACUUM_EVERY = timedelta(days=1)
-# A reader replays the log from the last checkpoint: Delta's default of one every 100
-# commits makes each load read up to 100 entries (two requests each), night after night.
+# A load reads the last checkpoint (about 11 ranged GETs) and each entry since (two GETs
+# each): Delta's default of a checkpoint every 100 commits would read up to 99 entries a
+# load. Every 5 instead of 10 saves 4 % of a weeks-old table's requests a night with the
+# daily clean-up (64 against 67 on moto) but costs more in its first weeks: kept at 10.
 TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 # the Delta library's own logger would print AWS credential-chain probes as warnings
 os.environ.setdefault("RUST_LOG", "error")
@@ -67,34 +80,6 @@ class LakeError(ObjectStoreError):
 
 class LakeConflict(LakeError):
     """A table's commit lost to other writers every time it was tried."""
-
-
-def lake_partitions(table: Table) -> tuple[str, ...]:
-    """The lake's partition columns: the account first, so workers never share a file."""
-    if not _per_account(table):
-        return ()
-    return ("account_id", *(c for c in table.partition_by if c != "account_id"))
-
-
-def _per_account(table: Table) -> bool:
-    return "account_id" in table.column_names and table.kind != TableKind.LOG
-
-
-def owned_accounts(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """The accounts this working database loads (a run compares only those it holds)."""
-    rows = con.execute(
-        f'SELECT DISTINCT "account_id" FROM {q(LOAD_STATE.name)} WHERE "account_id" <> ?',
-        [GLOBAL_ACCOUNT],
-    ).fetchall()
-    return [int(r[0]) for r in rows]
-
-
-def _reader(con: duckdb.DuckDBPyConnection, table: Table, where: str) -> pa.RecordBatchReader:
-    schema = table.arrow_schema()
-    cols = ", ".join(q(n) for n in schema.names)
-    source = con.sql(f"SELECT {cols} FROM {q(table.name)} WHERE {where}")
-    batches = source.to_arrow_reader(BATCH_ROWS)
-    return pa.RecordBatchReader.from_batches(schema, (b.cast(schema) for b in batches))
 
 
 class Lake:
@@ -111,6 +96,9 @@ class Lake:
         # ones it writes; None, as without leases, writes no account's rows
         self.held: frozenset[int] | None = None
         self._sleep = sleep
+        # each table loaded once a run: a load replays its log (a LIST and several GETs), and
+        # the library moves a table it wrote to the version it committed
+        self._tables: dict[str, DeltaTable] = {}
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -136,7 +124,7 @@ class Lake:
         if table.kind == TableKind.LOG:
             self._attempt(table, lambda: self._upsert(con, table))
             return partitions
-        if not _per_account(table):
+        if not per_account(table):
             # a predicate, even TRUE, makes the commit read the files it replaces: a worker
             # that replaced the list meanwhile is a conflict, and the write is tried again
             # on the new version; without one, both copies would stay (a blind append)
@@ -162,8 +150,10 @@ class Lake:
             try:
                 write()
             except (duckdb.Error, LakeError):
+                self.forget(table.name)
                 raise
             except CommitFailedError as exc:
+                self.forget(table.name)  # the next try reads the versions that won
                 if attempt == COMMIT_ATTEMPTS:
                     raise LakeConflict(
                         f"{self.table_uri(table.name)}: the commit conflicted with other "
@@ -172,6 +162,7 @@ class Lake:
                     ) from None
                 self._sleep(random.uniform(0.05, 0.2 * 2**attempt))
             except Exception as exc:  # the Delta library's own errors, worded for the user
+                self.forget(table.name)
                 raise self._failed(
                     f"publishing {table.name} to {self.table_uri(table.name)} failed "
                     f"({first_line(exc)}); check the storage URL and credentials, "
@@ -189,7 +180,8 @@ class Lake:
         if self.store.down is not None:
             raise LakeError(self.store.down)
         try:
-            return DeltaTable(self.table_uri(name), storage_options=self.options)
+            self._tables[name] = DeltaTable(self.table_uri(name), storage_options=self.options)
+            return self._tables[name]
         except TableNotFoundError:
             return None
         except Exception as exc:  # no credentials, no bucket: one line, not the library's tree
@@ -197,6 +189,20 @@ class Lake:
                 f"cannot read {self.table_uri(name)} ({first_line(exc)}); check "
                 "the storage URL and that the credentials may read it"
             ) from None
+
+    def kept(self, name: str) -> DeltaTable | None:
+        """The table ``name`` as this worker last loaded or committed it (see ``open_table``):
+        a commit on a version older than another worker's is checked for conflicts by the
+        library and, when it conflicts, tried again on a reload."""
+        if self.store.down is not None:
+            raise LakeError(self.store.down)
+        if name in self._tables:
+            return self._tables[name]
+        return self.open_table(name)
+
+    def forget(self, name: str) -> None:
+        """Read the table ``name`` again at its next use (after a failed or conflicting write)."""
+        self._tables.pop(name, None)
 
     def _failed(self, message: str) -> LakeError:
         """The error of a failed Delta call; the lake is not called again until the store's
@@ -209,17 +215,19 @@ class Lake:
         """The table, created empty first when the lake has none (one log read either way)."""
         from deltalake import DeltaTable
 
-        target = self.open_table(table.name)
+        target = self.kept(table.name)
         if target is not None:
             return target
-        return DeltaTable.create(
+        self._tables[table.name] = DeltaTable.create(
             self.table_uri(table.name),
             table.arrow_schema(),
             partition_by=list(lake_partitions(table)) or None,
             mode="ignore",
             storage_options=self.options,
             configuration=TABLE_CONFIGURATION,
+            post_commithook_properties=commit_hooks(),
         )
+        return self._tables[table.name]
 
     def _overwrite(
         self, con: duckdb.DuckDBPyConnection, table: Table, predicate: str | None
@@ -230,7 +238,7 @@ class Lake:
         if predicate == "FALSE":
             return
         where = "TRUE" if predicate is None else duckdb_scope(predicate)
-        reader = _reader(con, table, where)
+        reader = table_reader(con, table, where)
         try:
             write_deltalake(
                 target,
@@ -238,16 +246,23 @@ class Lake:
                 mode="overwrite",
                 predicate=predicate,
                 partition_by=list(lake_partitions(table)) or None,
+                post_commithook_properties=commit_hooks(),
             )
         finally:
             reader.close()
 
     def _upsert(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
         target = self._ensure(table)
-        data = _reader(con, table, "TRUE").read_all()
+        data = table_reader(con, table, "TRUE").read_all()
         on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key)
         (
-            target.merge(data, predicate=on, source_alias="s", target_alias="t")
+            target.merge(
+                data,
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                post_commithook_properties=commit_hooks(),
+            )
             .when_matched_update_all()
             .when_not_matched_insert_all()
             .execute()
@@ -256,69 +271,75 @@ class Lake:
     def _merge(
         self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str], held: frozenset
     ) -> None:
-        """Merge the local rows of ``partitions`` on the key: new rows are added, a row is
-        replaced only by a newer state of it, and nothing is deleted."""
+        """Send the local rows of ``partitions`` changed since this worker's last commit
+        (``warehouse.increments``): appended when none can be in the lake yet, else merged
+        on the key: new rows are added, a row is replaced only by a newer state of it, and
+        nothing is deleted."""
+        from deltalake import write_deltalake
+
         target = self._ensure(table)
         before = target.version()
-        reader = _reader(con, table, duckdb_scope(scope_predicate(table, partitions, held)))
+        accounts = scope_accounts(table, partitions, held)
+        scope = duckdb_scope(scope_predicate(table, partitions, held))
+        sent = increment(
+            con, table, accounts, account_rows(target, table), whole=WHOLE_TABLE in partitions
+        )
+        where = f"({scope}) AND ({sent.where})"
+        rows = con.execute(f"SELECT count(*) FROM {q(table.name)} WHERE {where}").fetchall()[0][0]
+        log.debug("lake: %s, %s %d rows", table.name, "append" if sent.append else "merge", rows)
+        if rows:
+            reader = table_reader(con, table, where)
+            try:
+                if sent.append:
+                    write_deltalake(
+                        target,
+                        reader,
+                        mode="append",
+                        partition_by=list(lake_partitions(table)),
+                        post_commithook_properties=commit_hooks(),
+                    )
+                else:
+                    self._merge_rows(target, table, reader, partitions, held)
+            finally:
+                reader.close()
+            advance(con, table.name, before, target.version(), accounts)
+        record_sent(con, table, accounts, account_rows(target, table))
+
+    def _merge_rows(
+        self,
+        target: DeltaTable,
+        table: Table,
+        reader: pa.RecordBatchReader,
+        partitions: list[str],
+        held: frozenset,
+    ) -> None:
         # the literal scope lets the merge skip the files of other accounts and days
         on = " AND ".join(
             [f"({scope_predicate(table, partitions, held, 't.')})"]
             + [f"t.{q(c)} = s.{q(c)}" for c in (*lake_partitions(table), *table.key)]
         )
-        try:
-            (
-                target.merge(reader, predicate=on, source_alias="s", target_alias="t")
-                .when_matched_update_all(predicate=NEWER)
-                .when_not_matched_insert_all()
-                .execute()
+        (
+            target.merge(
+                reader,
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                post_commithook_properties=commit_hooks(),
             )
-        finally:
-            reader.close()
-        _advance(con, table.name, before, target.version())
+            .when_matched_update_all(predicate=NEWER)
+            .when_not_matched_insert_all()
+            .execute()
+        )
 
     def counts(self, table: Table) -> dict[int | None, int] | None:
         """Rows per account (None for a table without one) in the lake's current version,
         read from the commit log's statistics, not the data; None when there is no table."""
-        target = self.open_table(table.name)
-        if target is None:
-            return None
-        actions = pa.table(target.get_add_actions(flatten=True))
-        counts: dict[int | None, int] = {}
-        accounts = (
-            actions.column("partition.account_id").to_pylist()
-            if lake_partitions(table)
-            else [None] * actions.num_rows
-        )
-        for account, rows in zip(accounts, actions.column("num_records").to_pylist(), strict=True):
-            key = None if account is None else int(account)
-            counts[key] = counts.get(key, 0) + int(rows or 0)
-        return counts
+        target = self.kept(table.name)
+        return None if target is None else account_rows(target, table)
 
     def problems(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
         """How the lake's copy of ``table`` differs from DuckDB in row counts, per account."""
-        counted = self.counts(table)
-        uri = self.table_uri(table.name)
-        if table.kind == TableKind.LOG:  # merged from every worker: only its presence tells
-            return [] if counted is not None else [f"{uri}: missing"]
-        if not _per_account(table):
-            local = int(con.execute(f"SELECT count(*) FROM {q(table.name)}").fetchall()[0][0])
-            found = None if counted is None else counted.get(None, 0)
-            return [] if found == local else [f"{uri}: has {found} rows, DuckDB has {local}"]
-        owned = owned_accounts(con)
-        if self.held is not None:  # a run repairs only what it may write
-            owned = [a for a in owned if a in self.held]
-        rows = con.execute(
-            f'SELECT "account_id", count(*) FROM {q(table.name)} GROUP BY ALL'
-        ).fetchall()
-        local = {int(a): int(n) for a, n in rows if int(a) in owned}
-        messages = []
-        for account in sorted(set(owned) | set(local)):
-            want = local.get(account, 0)
-            have = None if counted is None else counted.get(account, 0)
-            if have != want:
-                messages.append(f"{uri} account {account}: has {have} rows, DuckDB has {want}")
-        return messages
+        return count_problems(con, table, self.counts(table), self.table_uri(table.name), self.held)
 
     def compact(self, con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> int:
         """Join the files merges added to the held accounts' partitions (one per publish)
@@ -326,17 +347,21 @@ class Lake:
         held = [str(a) for a in sorted(self.held or ())]
         joined = 0
         for table in tables:
-            if not held or table.kind not in MERGED_KINDS or not _per_account(table):
+            if not held or table.kind not in MERGED_KINDS or not per_account(table):
                 continue
             try:
-                target = self.open_table(table.name)
+                target = self.kept(table.name)
                 if target is None:
                     continue
                 before = target.version()
-                done = target.optimize.compact(partition_filters=[("account_id", "in", held)])
-                _advance(con, table.name, before, target.version())
+                done = target.optimize.compact(
+                    partition_filters=[("account_id", "in", held)],
+                    post_commithook_properties=commit_hooks(),
+                )
+                advance(con, table.name, before, target.version())
                 joined += int(done.get("numFilesRemoved", 0))
             except Exception as exc:  # the next day's clean-up tries again
+                self.forget(table.name)
                 log.warning("lake: %s not compacted (%s)", table.name, str(exc).splitlines()[0])
         return joined
 
@@ -346,22 +371,22 @@ class Lake:
         Housekeeping: a table that cannot be cleaned now (another worker is cleaning
         it, the store is away) is cleaned next time, so failures are only logged.
         """
-        from deltalake import DeltaTable
-
         removed = 0
         self.store.guard()  # a lost lease or an unreachable store: nothing to try
         for name in names:
             try:
-                target = DeltaTable(self.table_uri(name), storage_options=self.options)
-                removed += len(target.vacuum(retention_hours=VACUUM_RETENTION_HOURS, dry_run=False))
+                target = self.kept(name)
+                if target is None:
+                    continue
+                removed += len(
+                    target.vacuum(
+                        retention_hours=VACUUM_RETENTION_HOURS,
+                        dry_run=False,
+                        post_commithook_properties=commit_hooks(),
+                    )
+                )
+                target.cleanup_metadata()  # log entries past the log's retention, once a day
             except Exception as exc:  # the next day's clean-up tries again
+                self.forget(name)
                 log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
         return removed
-
-
-def _advance(con: duckdb.DuckDBPyConnection, name: str, before: int, after: int) -> None:
-    """After this worker's own commit ``before`` -> ``after``: the accounts whose rows the
-    database held in full at ``before`` hold them at ``after``, with nothing to read back."""
-    if after == before + 1:
-        in_step = [a for a, v in synced_versions(con, name).items() if v == before]
-        record_synced(con, name, in_step, after)

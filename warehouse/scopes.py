@@ -51,6 +51,14 @@ def scope_predicate(
     return " OR ".join(terms)
 
 
+def scope_accounts(table: Table, partitions: list[str], held: Iterable[int]) -> set[int]:
+    """The held accounts whose rows one publish of ``partitions`` writes."""
+    held = {int(a) for a in held}
+    if WHOLE_TABLE in partitions or "account_id" not in table.partition_by:
+        return held
+    return {int(json.loads(p)["account_id"]) for p in partitions} & held
+
+
 def held_partitions(table: Table, partitions: list[str], held: Iterable[int]) -> list[str]:
     """The pending ``partitions`` of accounts in ``held``: the only ones a worker writes."""
     held = set(held)
