@@ -134,11 +134,10 @@ class GroupCommit:
         for member in group:
             try:
                 rows = member.ready()
+                if rows is not None and groupable(rows):
+                    ready.append((member, rows))
             except Exception as exc:  # its own merge meets the cause again, and reports it
-                log.debug("%s: merged alone (%s)", member.load.resource, exc)
-                continue
-            if rows is not None and groupable(rows):
-                ready.append((member, rows))
+                log.debug("%s: merged alone (%s)", member.load.resource, type(exc).__name__)
         if len(ready) < 2:
             return
         try:

@@ -58,6 +58,8 @@ def groupable(ready: Ready) -> bool:
             return False
         if table.key[0] != ACCOUNT or table.partition_by[:1] != (ACCOUNT,):
             return False
+        if ACCOUNT not in data.column_names:
+            return False  # merged alone, which names what is missing
         same = pc.all(pc.equal(data.column(ACCOUNT), account), skip_nulls=False).as_py()
         if data.num_rows and same is not True:
             return False

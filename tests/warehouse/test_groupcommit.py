@@ -216,3 +216,18 @@ def test_a_leader_takes_what_is_queued_one_per_account_within_the_rows_allowed(m
         thread.join(timeout=10)
     assert all(m.settled for m in members)
     assert sorted(fake.alone) == [1, 1, 2, 3]
+
+
+def test_rows_a_group_cannot_take_merge_alone_with_their_own_error(tmp_path):
+    def merge(account: int, drop: str | None = None) -> Callable[[Callable[[], None]], dict]:
+        tables = _history(account, "ab", "1")
+        if drop:
+            tables = {"dividends": tables["dividends"].drop_columns([drop])}
+        load = Load("dividends", account, "r1", T0)
+        return lambda go: go() or wh.merge_resource(load, tables, {})
+
+    with Warehouse.open(tmp_path / "data") as wh:
+        outcomes = _at_once(wh, [merge(11), merge(12, "account_id"), merge(13)])
+        assert outcomes[0] == outcomes[2] == {"dividends": MergeCounts(2, 2, 0)}
+        assert str(outcomes[1]) == "dividends: input lacks declared columns ['account_id']"
+        assert wh.count_rows("dividends") == 4
