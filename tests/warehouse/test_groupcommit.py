@@ -47,7 +47,7 @@ def _accounts(rows: st.SearchStrategy) -> st.SearchStrategy:
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     case=st.one_of(
