@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 
 import duckdb
 import pyarrow as pa
@@ -13,8 +13,9 @@ import pyarrow as pa
 from transforms.catalogue import TABLES, Table
 from warehouse import merge as merging
 from warehouse import parquet
-from warehouse.bookkeeping import LOAD_STATE
 from warehouse.crashpoints import crash_if_asked
+from warehouse.groupcommit import GroupCommit, Member
+from warehouse.groupmerge import Ready, store_cursors
 from warehouse.merge import Load, MergeCounts, q
 
 
@@ -30,17 +31,24 @@ def merge_with_cursor(
     Returns the counts per table. Runs inside the caller's transaction and never commits,
     so the tables, the cursor and the pending work land together or not at all.
     """
-    cursor_json = None if cursor is None else json.dumps(cursor, sort_keys=True)
     counts, pending = {}, set()
     for name in names:
         counts[name], partitions = merge(TABLES[name])
         pending |= {(name, p) for p in partitions}
-    con.execute(
-        f"INSERT OR REPLACE INTO {q(LOAD_STATE.name)} VALUES (?, ?, ?, ?, ?)",
-        [load.account_id, load.resource, cursor_json, load.loaded_at, load.run_id],
-    )
+    store_cursors(con, [(load, cursor)])
     parquet.add_pending(con, pending)
     return counts
+
+
+def merge_whole(
+    con: duckdb.DuckDBPyConnection, load: Load, tables: Mapping[str, pa.Table], cursor: dict | None
+) -> dict[str, MergeCounts]:
+    """Merge one resource's tables, each at once, with its cursor (see ``merge_with_cursor``)."""
+
+    def merge(table: Table) -> tuple[MergeCounts, set[str]]:
+        return merging.merge_table(con, table, tables[table.name], load)
+
+    return merge_with_cursor(con, load, tables, merge, cursor)
 
 
 class MergeBatch:
@@ -62,6 +70,7 @@ class MergeBatch:
         owners: dict[str, str] | None = None,
         lock: threading.RLock | None = None,
         on_close: Callable[[], None] | None = None,
+        group: GroupCommit | None = None,
     ) -> None:
         self._con = con
         self.load = load
@@ -69,7 +78,10 @@ class MergeBatch:
         self._owners = owners or {}
         self._chunks = 0
         self._tables: list[str] = []
+        self._rows = 0
+        self._reads: dict[str, int] | None = None  # rows read per table, once deduplicated
         self._on_close = on_close
+        self._group = group
         # staging and merging wait for the warehouse's other writers (its lock)
         self._lock = lock or threading.RLock()
         self._open = True
@@ -96,20 +108,33 @@ class MergeBatch:
                 self._tables.append(name)
                 merging.create_accumulator(self._con, TABLES[name])
             merging.stage_chunk(self._con, TABLES[name], data, self._chunks, self.load)
+            self._rows += data.num_rows
         self._chunks += 1
 
     def commit(self, cursor: dict | None) -> dict[str, MergeCounts]:
         """Merge every staged table, store the cursor and the pending Parquet work, commit.
 
-        Returns the counts per table.
+        Returns the counts per table. With a group commit, other accounts' batches of the
+        resource committing at the same moment may share the transaction (see
+        ``GroupCommit``); this batch's rows are then discarded here.
         """
-        with self._lock:
-            return self._commit(cursor)
-
-    def _commit(self, cursor: dict | None) -> dict[str, MergeCounts]:
+        if self._group is None:
+            with self._lock:
+                return self._commit(cursor)
+        key = (self.load.resource, *self._tables)
+        ready = partial(self._ready, cursor)
+        member = Member(key, self.load, self._rows, ready, partial(self._commit, cursor))
         try:
-            # children first: a fill's taxes look up the fills' chunks before those are cut
+            self.counts = self._group.merge(member)
+        finally:
+            self.rollback()
+        return self.counts
+
+    def _dedupe(self) -> dict[str, int]:
+        """Leave one staged row per key (the first), once; the rows read per table."""
+        if self._reads is None:
             reads = {}
+            # children first: a fill's taxes look up the fills' chunks before those are cut
             for name in reversed(self._tables):
                 owner = self._owners.get(name)
                 reads[name] = merging.dedupe_staged(
@@ -118,6 +143,22 @@ class MergeBatch:
                     chunks=self._chunks,
                     owner=TABLES[owner] if owner in self._tables else None,
                 )
+            self._reads = reads
+        return self._reads
+
+    def _ready(self, cursor: dict | None) -> Ready:
+        """The staged rows, one per key, read out to merge in a group."""
+        reads = self._dedupe()
+        tables = {}
+        for name in self._tables:
+            cols = ", ".join(q(c) for c in TABLES[name].column_names)
+            staged = q(merging.accumulator(TABLES[name]))
+            tables[name] = self._con.sql(f"SELECT {cols} FROM {staged}").to_arrow_table()
+        return Ready(self.load, tables, reads, cursor)
+
+    def _commit(self, cursor: dict | None) -> dict[str, MergeCounts]:
+        try:
+            reads = self._dedupe()
             self.counts = merge_with_cursor(
                 self._con,
                 self.load,

@@ -132,7 +132,7 @@ def _drop_repeats(
     con.execute(f"DROP TABLE {_REPEATS}")
 
 
-def _unique(data: pa.Table, keys: tuple[str, ...]) -> bool:
+def unique_keys(data: pa.Table, keys: tuple[str, ...]) -> bool:
     """Whether no two rows of ``data`` share ``keys`` (counted in Arrow, not in DuckDB)."""
     return data.select(list(keys)).group_by(list(keys)).aggregate([]).num_rows == data.num_rows
 
@@ -176,22 +176,39 @@ def partition_json(table: Table, values: tuple) -> str:
     return json.dumps(dict(zip(table.partition_by, values, strict=True)))
 
 
+def _changed(table: Table, ignore: tuple[str, ...]) -> str:
+    """The condition on a staged row ``s`` and its stored row ``t``: a compared value differs."""
+    compared = [c for c in table.value_columns if c not in ignore]
+    return " OR ".join(f"t.{q(c)} IS DISTINCT FROM s.{q(c)}" for c in compared) or "FALSE"
+
+
+def upsert_counts(
+    table: Table, ignore: tuple[str, ...], *, source: str = STAGE, per: str | None = None
+) -> str:
+    """The query counting ``source``'s new, changed and matched rows against ``table``.
+
+    With ``per`` (a column of the source) one row per value of it, that value first.
+    """
+    # one join counts all three: keys are never null, so a missing match means a new row
+    present = f"t.{q(table.key[0])} IS NOT NULL"
+    first, last = (f"s.{q(per)}, ", " GROUP BY ALL") if per else ("", "")
+    return (
+        f"SELECT {first}count(*) FILTER (WHERE NOT ({present})), "
+        f"count(*) FILTER (WHERE {present} AND ({_changed(table, ignore)})), "
+        f"count(*) FILTER (WHERE {present}) FROM {q(source)} s "
+        f"LEFT JOIN {q(table.name)} t ON {_match('t', 's', table.key)}{last}"
+    )
+
+
 def _upsert(
     con: duckdb.DuckDBPyConnection, table: Table, ignore: tuple[str, ...], touch: tuple[str, ...]
 ) -> tuple[int, int, int]:
     """Insert new keys, update rows whose compared values changed; returns counts."""
     target, stage = q(table.name), q(STAGE)
     match = _match("t", "s", table.key)
-    compared = [c for c in table.value_columns if c not in ignore]
-    changed = " OR ".join(f"t.{q(c)} IS DISTINCT FROM s.{q(c)}" for c in compared) or "FALSE"
+    changed = _changed(table, ignore)
     new_rows = f"FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {match})"
-    # one join counts all three: keys are never null, so a missing match means a new row
-    present = f"t.{q(table.key[0])} IS NOT NULL"
-    inserted, updated, matched = con.execute(
-        f"SELECT count(*) FILTER (WHERE NOT ({present})), "
-        f"count(*) FILTER (WHERE {present} AND ({changed})), count(*) FILTER (WHERE {present}) "
-        f"FROM {stage} s LEFT JOIN {target} t ON {match}"
-    ).fetchall()[0]
+    inserted, updated, matched = con.execute(upsert_counts(table, ignore)).fetchall()[0]
     if updated:
         sets = ", ".join(f"{q(c)} = s.{q(c)}" for c in table.value_columns)
         con.execute(f"UPDATE {target} AS t SET {sets} FROM {stage} s WHERE {match} AND ({changed})")
@@ -205,12 +222,25 @@ def _upsert(
     return inserted, updated, touched
 
 
+def unmatched(table: Table, group: tuple[str, ...], source: str = STAGE) -> str:
+    """The condition on a stored row ``t`` in ``source``'s groups (any, with no group) whose
+    key ``source`` lacks: the rows a merge replacing those groups deletes."""
+    where = f"NOT EXISTS (SELECT 1 FROM {q(source)} s WHERE {_match('t', 's', table.key)})"
+    if group:
+        where += f" AND EXISTS (SELECT 1 FROM {q(source)} s WHERE {_match('t', 's', group)})"
+    return where
+
+
+def snapshot_group(table: Table) -> tuple[str, ...]:
+    """The columns naming one snapshot a merge replaces whole; empty when rows merge by key."""
+    group = tuple(c for c in table.key if c in _SNAPSHOT_GROUP)
+    return group if table.kind == TableKind.SNAPSHOT and group != table.key else ()
+
+
 def _delete_unmatched(con: duckdb.DuckDBPyConnection, table: Table, group: tuple[str, ...]) -> int:
     """Delete target rows in the stage's groups whose key is not staged (all rows if no group)."""
-    target, stage = q(table.name), q(STAGE)
-    where = f"NOT EXISTS (SELECT 1 FROM {stage} s WHERE {_match('t', 's', table.key)})"
-    if group:
-        where += f" AND EXISTS (SELECT 1 FROM {stage} s WHERE {_match('t', 's', group)})"
+    target = q(table.name)
+    where = unmatched(table, group)
     deleted = _count(con, f"SELECT count(*) FROM {target} t WHERE {where}")
     if deleted:
         con.execute(f"DELETE FROM {target} AS t WHERE {where}")
@@ -264,8 +294,8 @@ def merge_staged(
     con.execute(f"DROP TABLE IF EXISTS {q(STAGE)}")
     con.execute(f"ALTER TABLE {q(accumulator(table))} RENAME TO {q(STAGE)}")
     deleted = touched = 0
-    group = tuple(c for c in table.key if c in _SNAPSHOT_GROUP)
-    if table.kind == TableKind.SNAPSHOT and group != table.key:
+    group = snapshot_group(table)
+    if group:
         partitions = _partitions(con, table, group)
         deleted = _delete_unmatched(con, table, group)
         inserted, updated, touched = _upsert(con, table, LOAD_METADATA, ())
@@ -329,5 +359,5 @@ def merge_table(
     stage_chunk(con, table, incoming, 0, load)
     # keys already unique (a snapshot, a list): nothing to drop, three statements saved,
     # which many accounts merging one after the other under one lock add up
-    read = incoming.num_rows if _unique(incoming, table.key) else dedupe_staged(con, table)
+    read = incoming.num_rows if unique_keys(incoming, table.key) else dedupe_staged(con, table)
     return merge_staged(con, table, read, load)

@@ -16,6 +16,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from pathlib import Path
 from threading import RLock
 from typing import TypeVar
@@ -24,12 +25,13 @@ import duckdb
 import pyarrow as pa
 
 from transforms.catalogue import TABLES
-from warehouse import merge as merging
 from warehouse import parquet
-from warehouse.batch import MergeBatch, merge_with_cursor
+from warehouse.batch import MergeBatch, merge_whole
 from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE, SETTINGS
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import copy_atomic, ensure_dir, fsync_dir, secure_file, take_lock
+from warehouse.groupcommit import GroupCommit, Member
+from warehouse.groupmerge import ready_whole
 from warehouse.leftovers import remove_leftovers
 from warehouse.memory import MemoryLimitInvalid, memory_at_least, memory_limit, set_memory_limit
 from warehouse.merge import Load, MergeCounts, q
@@ -75,6 +77,7 @@ class Warehouse:
         # the connection serves one thread at a time: every use of it from a run's threads
         # goes through a method that holds this lock
         self._lock = RLock()
+        self.group = GroupCommit(self._lock, self.transaction)
         # tables an upgrade re-keyed: their rows are read again from the raw zone
         self.replay_needed: set[str] = set()
         # a database a rebuild is filling: its Parquet work waits until it is swapped in
@@ -227,19 +230,16 @@ class Warehouse:
         """Merge one resource's tables, its new cursor and its pending Parquet work atomically.
 
         Everything lands in one DuckDB transaction: on any error it is rolled back
-        (tables, cursor and pending work stay as before) and the error re-raised.
+        (tables, cursor and pending work stay as before) and the error re-raised. Other
+        accounts' merges of the resource queued at the same moment may share it (:attr:`group`).
         """
 
-        def work(con: duckdb.DuckDBPyConnection) -> dict[str, MergeCounts]:
-            return merge_with_cursor(
-                con,
-                load,
-                tables,
-                lambda table: merging.merge_table(con, table, tables[table.name], load),
-                cursor,
-            )
+        def alone() -> dict[str, MergeCounts]:
+            return self.transaction(lambda con: merge_whole(con, load, tables, cursor))
 
-        return self.transaction(work)
+        rows = sum(t.num_rows for t in tables.values())
+        ready = partial(ready_whole, load, tables, cursor)
+        return self.group.merge(Member((load.resource, *tables), load, rows, ready, alone))
 
     def restamp(self, load: Load, names: Iterable[str]) -> None:
         """Stamp the derived tables ``names`` as made by ``load``, unchanged: every row takes
@@ -264,7 +264,9 @@ class Warehouse:
         """
         with self._lock:
             con = self.connection.cursor()
-        return MergeBatch(con, load, owners=owners, lock=self._lock, on_close=self._secure_files)
+        return MergeBatch(
+            con, load, owners=owners, lock=self._lock, on_close=self._secure_files, group=self.group
+        )
 
     def write_setting(self, name: str, value: str | None) -> None:
         """Store a choice the views read (``settings``); None removes it."""
