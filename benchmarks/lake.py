@@ -31,6 +31,7 @@ from flows.pipeline.run import run_export
 from flows.pipeline.settings import Settings
 from sandbox import AccountSpec, SandboxConfig
 from sandbox import SandboxSize as Size
+from warehouse import lakepublisher
 
 KINDS = ("GET", "LIST", "HEAD", "PUT", "POST", "DELETE")
 AREAS = ("raw runs", "delta log", "table data", "database", "leases", "other")
@@ -113,25 +114,25 @@ def settings_for(sb: RemoteSandbox, data_dir: Path, storage_url: str | None) -> 
 def _lakes_seen(found: list, moto: Moto, vacuums: list) -> Iterator[None]:
     """Keep every Lake a run opens, for its commit count, and time and count its vacuum."""
     publisher_for = pipeline_run.publisher_for
+    vacuum = lakepublisher.vacuum_tables
 
     def keep(*args: Any, **kwargs: Any) -> Any:
         publisher = publisher_for(*args, **kwargs)
-        lake = publisher.lake  # a run on moto names a storage URL
-        vacuum = lake.vacuum
-
-        def counted(names: Any) -> int:
-            mark, started = moto.mark(), time.perf_counter()
-            try:
-                return vacuum(names)
-            finally:
-                wall = time.perf_counter() - started
-                vacuums.append((wall, moto.requests(mark, moto.mark())))
-
-        lake.vacuum = counted
-        found.append(lake)
+        found.append(publisher.lake)  # a run on moto names a storage URL
         return publisher
 
-    with mock.patch.object(pipeline_run, "publisher_for", keep):
+    def counted(*args: Any, **kwargs: Any) -> int:
+        mark, started = moto.mark(), time.perf_counter()
+        try:
+            return vacuum(*args, **kwargs)
+        finally:
+            wall = time.perf_counter() - started
+            vacuums.append((wall, moto.requests(mark, moto.mark())))
+
+    with (
+        mock.patch.object(pipeline_run, "publisher_for", keep),
+        mock.patch.object(lakepublisher, "vacuum_tables", counted),
+    ):
         yield
 
 

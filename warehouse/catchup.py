@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from transforms.catalogue import TABLES, Table
 from warehouse.bookkeeping import MERGED_KINDS, record_synced, synced_versions
+from warehouse.lakebatch import load_tables
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStoreError
 
@@ -44,13 +45,15 @@ def catch_up(con: duckdb.DuckDBPyConnection, lake: Lake, accounts: Iterable[int]
     accounts = sorted({int(a) for a in accounts})
     if not accounts:
         return 0
-    return sum(_catch_up_table(con, lake, table, accounts) for table in caught_up_tables())
+    tables = caught_up_tables()
+    load_tables(lake, [table.name for table in tables], fresh=True)  # the lake as it is now
+    return sum(_catch_up_table(con, lake, table, accounts) for table in tables)
 
 
 def _catch_up_table(
     con: duckdb.DuckDBPyConnection, lake: Lake, table: Table, accounts: list[int]
 ) -> int:
-    target = lake.open_table(table.name)
+    target = lake.kept(table.name)
     if target is None:
         return 0
     version = target.version()

@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import os
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -60,10 +61,7 @@ log = logging.getLogger("t212_etl")
 
 TABLES_PREFIX = "tables"
 COMMIT_ATTEMPTS = 8
-# files a commit replaced stay this long for readers of older versions, then are removed
-# (Delta's own default); the clean-up runs at most once a day per worker
-VACUUM_RETENTION_HOURS = 168
-VACUUM_EVERY = timedelta(days=1)
+VACUUM_EVERY = timedelta(days=1)  # the clean-up runs at most once a day per worker
 # A load reads the last checkpoint (about 11 ranged GETs) and each entry since (two GETs
 # each): Delta's default of a checkpoint every 100 commits would read up to 99 entries a
 # load. Every 5 instead of 10 saves 4 % of a weeks-old table's requests a night with the
@@ -72,6 +70,9 @@ TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 # the Delta library's own logger would print AWS credential-chain probes as warnings
 os.environ.setdefault("RUST_LOG", "error")
 NEWER = 's."_loaded_at" > t."_loaded_at"'  # a row is replaced only by a newer state of it
+# what a commit leaves to note in the warehouse (what the lake now holds), written on its
+# connection in the transaction that clears the pending rows
+Later = list[Callable[[duckdb.DuckDBPyConnection], None]]
 
 
 class LakeError(ObjectStoreError):
@@ -92,6 +93,7 @@ class Lake:
         self.name = name  # the worker's published database is duckdb/<name>.duckdb
         self.options = delta_options(self.url)
         self.commits = 0
+        self._counting = threading.Lock()  # commits are counted from several threads
         # the accounts whose leases this process holds (see ``LakePublisher.held``): the only
         # ones it writes; None, as without leases, writes no account's rows
         self.held: frozenset[int] | None = None
@@ -121,34 +123,45 @@ class Lake:
         Refused (an ``ObjectStoreError``) while the store is taken as unreachable or once
         this process may no longer write: a lease it held is lost (see ``ObjectStore.guard``).
         """
+        done, later = self.publish_table(con, table, partitions)
+        for note in later:
+            note(con)
+        return done
+
+    def publish_table(
+        self, read: duckdb.DuckDBPyConnection, table: Table, partitions: list[str]
+    ) -> tuple[list[str], Later]:
+        """:meth:`publish`, reading the rows through ``read`` and writing nothing to it:
+        returns the partitions published and what the commit leaves to note in the
+        warehouse, for the caller to write in its transaction (``warehouse.lakebatch``)."""
         if table.kind == TableKind.LOG:
-            self._attempt(table, lambda: self._upsert(con, table))
-            return partitions
+            self._attempt(table, lambda: self._upsert(read, table))
+            return partitions, []
         if not per_account(table):
             # a predicate, even TRUE, makes the commit read the files it replaces: a worker
             # that replaced the list meanwhile is a conflict, and the write is tried again
             # on the new version; without one, both copies would stay (a blind append)
-            self._attempt(table, lambda: self._overwrite(con, table, "TRUE"))
-            return partitions
+            self._attempt(table, lambda: self._overwrite(read, table, "TRUE"))
+            return partitions, []
         held = self.held or frozenset()
         mine = held_partitions(table, partitions, held)
         if not mine:
-            return []
+            return [], []
         if table.kind in MERGED_KINDS:
-            self._attempt(table, lambda: self._merge(con, table, mine, held))
-        else:
-            predicate = scope_predicate(table, mine, held)
-            self._attempt(table, lambda: self._overwrite(con, table, predicate))
-        return mine
+            return mine, self._attempt(table, lambda: self._merge(read, table, mine, held))
+        predicate = scope_predicate(table, mine, held)
+        self._attempt(table, lambda: self._overwrite(read, table, predicate))
+        return mine, []
 
-    def _attempt(self, table: Table, write: Callable[[], None]) -> None:
-        """Run ``write``; a commit that conflicts with another writer's is tried again."""
+    def _attempt(self, table: Table, write: Callable[[], Later | None]) -> Later:
+        """Run ``write``, returning what it leaves to note; a commit that conflicts with
+        another writer's is tried again."""
         from deltalake.exceptions import CommitFailedError
 
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             self.store.guard()  # before every try: the lease may have run out meanwhile
             try:
-                write()
+                later = write()
             except (duckdb.Error, LakeError):
                 self.forget(table.name)
                 raise
@@ -169,8 +182,10 @@ class Lake:
                     "the changes stay pending for the next run"
                 ) from None
             else:
-                self.commits += 1
-                return
+                with self._counting:
+                    self.commits += 1
+                return later or []
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def open_table(self, name: str) -> DeltaTable | None:
         """The Delta table ``name`` at its last commit, or None when the lake has none yet."""
@@ -200,6 +215,10 @@ class Lake:
             return self._tables[name]
         return self.open_table(name)
 
+    def is_kept(self, name: str) -> bool:
+        """Whether the table ``name`` is loaded (see :meth:`kept`)."""
+        return name in self._tables
+
     def forget(self, name: str) -> None:
         """Read the table ``name`` again at its next use (after a failed or conflicting write)."""
         self._tables.pop(name, None)
@@ -207,9 +226,7 @@ class Lake:
     def _failed(self, message: str) -> LakeError:
         """The error of a failed Delta call; the lake is not called again until the store's
         ``reconnect``, and every failure until then reads as the first (one line a run)."""
-        if self.store.down is None:
-            self.store.down = message
-        return LakeError(self.store.down)
+        return LakeError(self.store.mark_down(message))
 
     def _ensure(self, table: Table) -> DeltaTable:
         """The table, created empty first when the lake has none (one log read either way)."""
@@ -270,11 +287,11 @@ class Lake:
 
     def _merge(
         self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str], held: frozenset
-    ) -> None:
+    ) -> Later:
         """Send the local rows of ``partitions`` changed since this worker's last commit
         (``warehouse.increments``): appended when none can be in the lake yet, else merged
         on the key: new rows are added, a row is replaced only by a newer state of it, and
-        nothing is deleted."""
+        nothing is deleted. Returns the notes of what the lake then holds."""
         from deltalake import write_deltalake
 
         target = self._ensure(table)
@@ -302,8 +319,11 @@ class Lake:
                     self._merge_rows(target, table, reader, partitions, held)
             finally:
                 reader.close()
-            advance(con, table.name, before, target.version(), accounts)
-        record_sent(con, table, accounts, account_rows(target, table))
+        after, lake_rows = target.version(), account_rows(target, table)
+        notes: Later = [lambda book: record_sent(book, table, accounts, lake_rows)]
+        if rows:
+            notes.insert(0, lambda book: advance(book, table.name, before, after, accounts))
+        return notes
 
     def _merge_rows(
         self,
@@ -340,53 +360,3 @@ class Lake:
     def problems(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
         """How the lake's copy of ``table`` differs from DuckDB in row counts, per account."""
         return count_problems(con, table, self.counts(table), self.table_uri(table.name), self.held)
-
-    def compact(self, con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> int:
-        """Join the files merges added to the held accounts' partitions (one per publish)
-        into few; returns how many files were joined. Housekeeping, as :meth:`vacuum`."""
-        held = [str(a) for a in sorted(self.held or ())]
-        joined = 0
-        for table in tables:
-            if not held or table.kind not in MERGED_KINDS or not per_account(table):
-                continue
-            try:
-                target = self.kept(table.name)
-                if target is None:
-                    continue
-                before = target.version()
-                done = target.optimize.compact(
-                    partition_filters=[("account_id", "in", held)],
-                    post_commithook_properties=commit_hooks(),
-                )
-                advance(con, table.name, before, target.version())
-                joined += int(done.get("numFilesRemoved", 0))
-            except Exception as exc:  # the next day's clean-up tries again
-                self.forget(table.name)
-                log.warning("lake: %s not compacted (%s)", table.name, str(exc).splitlines()[0])
-        return joined
-
-    def vacuum(self, names: Iterable[str]) -> int:
-        """Delete files no version younger than the retention reads; returns how many.
-
-        Housekeeping: a table that cannot be cleaned now (another worker is cleaning
-        it, the store is away) is cleaned next time, so failures are only logged.
-        """
-        removed = 0
-        self.store.guard()  # a lost lease or an unreachable store: nothing to try
-        for name in names:
-            try:
-                target = self.kept(name)
-                if target is None:
-                    continue
-                removed += len(
-                    target.vacuum(
-                        retention_hours=VACUUM_RETENTION_HOURS,
-                        dry_run=False,
-                        post_commithook_properties=commit_hooks(),
-                    )
-                )
-                target.cleanup_metadata()  # log entries past the log's retention, once a day
-            except Exception as exc:  # the next day's clean-up tries again
-                self.forget(name)
-                log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
-        return removed

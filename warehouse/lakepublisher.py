@@ -8,7 +8,7 @@ runs are copied beside them, and the accounts' leases are held while the run wri
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +18,9 @@ from transforms.catalogue import Table
 from warehouse import lake as lakes
 from warehouse.bookkeeping import SETTINGS
 from warehouse.catchup import catch_up
-from warehouse.crashpoints import crash_if_asked
 from warehouse.lake import Lake
+from warehouse.lakebatch import load_tables, publish_tables
+from warehouse.lakeclean import compact_tables, vacuum_tables
 from warehouse.leases import Leases
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStore
@@ -57,16 +58,17 @@ class LakePublisher:
             restore_database(self.lake.store, published_db, self.lake.name)
 
     def publish(
-        self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str]
-    ) -> list[str]:
-        """One Delta commit; those of accounts this worker holds no lease for stay pending."""
-        crash_if_asked("lake")
-        return self.lake.publish(con, table, partitions)
+        self, con: duckdb.DuckDBPyConnection, pending: Sequence[tuple[Table, list[str]]]
+    ) -> list[tuple[str, str]]:
+        """A Delta commit per table, several at once (``warehouse.lakebatch``); those of
+        accounts this worker holds no lease for stay pending."""
+        return publish_tables(self.lake, con, pending)
 
     def problems(
         self, con: duckdb.DuckDBPyConnection, newer_than: float | None = None
     ) -> list[Problem]:
         """How the lake differs from DuckDB, per table and account (see ``Lake.problems``)."""
+        load_tables(self.lake, PUBLISHED, fresh=False)
         return [
             Problem(table.name, WHOLE_TABLE, message)
             for table in PUBLISHED.values()
@@ -78,7 +80,7 @@ class LakePublisher:
         return catch_up(con, self.lake, accounts)
 
     def housekeep(self, transaction: Transaction) -> None:
-        """Compact and clean the lake's files at most once a day (see ``Lake.vacuum``)."""
+        """Compact and clean the lake's files at most once a day (``warehouse.lakeclean``)."""
         now = datetime.now(UTC)
 
         def compact_when_due(con: duckdb.DuckDBPyConnection) -> bool:
@@ -87,12 +89,12 @@ class LakePublisher:
             ).fetchall()
             if rows and now - datetime.fromisoformat(rows[0][0]) < lakes.VACUUM_EVERY:
                 return False
-            self.lake.compact(con, PUBLISHED.values())
+            compact_tables(self.lake, con, PUBLISHED.values())
             return True
 
         if not transaction(compact_when_due):
             return
-        self.lake.vacuum(PUBLISHED)
+        vacuum_tables(self.lake, PUBLISHED)
         transaction(
             lambda con: con.execute(
                 f"INSERT OR REPLACE INTO {q(SETTINGS.name)} VALUES (?, ?)",

@@ -105,7 +105,7 @@ def _waiting(con: duckdb.DuckDBPyConnection, table: Table) -> set[int] | None:
 
 def commit_hooks() -> object:
     """After a commit, no clean-up of expired log entries: it lists the whole log each time,
-    so the daily ``Lake.vacuum`` does it instead."""
+    so the daily vacuum (``warehouse.lakeclean``) does it instead."""
     from deltalake import PostCommitHookProperties
 
     return PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)

@@ -62,6 +62,8 @@ class ObjectStore:
     After a call fails without an answer from the store (a timeout, no connection), the
     client calls nothing more until :meth:`reconnect`: every later call fails at once with
     the first failure's line, so an unreachable store costs a run one wait, not one a call.
+    Failing again after the reconnect reads as the first failure too: calls sent at once
+    (tables loaded together) fail in any order, and a run reports its store once.
     """
 
     def __init__(self, url: str) -> None:
@@ -69,6 +71,7 @@ class ObjectStore:
         self._store = _client(self.url)
         self.requests = 0  # requests this client has sent, for the run's figures
         self.down: str | None = None  # why the store is taken as unreachable
+        self._was_down: str | None = None  # why it was, before the last reconnect
         # raises when this process may no longer write (see warehouse.leases.Leases.check)
         self.fence: Callable[[], None] | None = None
 
@@ -82,7 +85,13 @@ class ObjectStore:
 
     def reconnect(self) -> None:
         """Call the store again after a failure (the run's last attempt to publish)."""
-        self.down = None
+        self._was_down, self.down = self.down or self._was_down, None
+
+    def mark_down(self, message: str) -> str:
+        """Take the store as unreachable for ``message`` (see the class); the line to report."""
+        if self.down is None:
+            self.down = self._was_down or message
+        return self.down
 
     def guard(self) -> None:
         """Raise unless this process may write now: the store answers and no lease is lost."""
@@ -114,7 +123,7 @@ class ObjectStore:
                 "that the bucket exists and that the credentials may read and write it"
             )
             if not answered(exc):
-                self.down = message
+                message = self.mark_down(message)
             raise ObjectStoreError(message) from None
 
     def put_bytes(self, key: str, data: bytes) -> None:

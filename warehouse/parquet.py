@@ -134,21 +134,21 @@ def publish_table(con: duckdb.DuckDBPyConnection, root: Path, table: Table) -> N
 
 def publish_pending(
     con: duckdb.DuckDBPyConnection,
-    publish: Callable[[duckdb.DuckDBPyConnection, Table, list[str]], list[str]],
+    publish: Callable[
+        [duckdb.DuckDBPyConnection, list[tuple[Table, list[str]]]], list[tuple[str, str]]
+    ],
 ) -> int:
-    """Publish every pending partition, a table at a time by ``publish`` (a publisher's),
-    then clear the pending rows of those it published; returns how many.
+    """Publish every pending partition by ``publish`` (a publisher's: each table in a
+    commit or files of its own), then clear the pending rows of those it published;
+    returns how many.
 
     A lake publishes only the accounts whose leases this worker holds: the others' rows
     stay pending (see ``Lake.publish``).
     """
     pending = q(PENDING_PUBLISH.name)
     rows = con.execute(f"SELECT {_PENDING_COLS} FROM {pending} ORDER BY ALL").fetchall()
-    published = []
-    for name, group in itertools.groupby(rows, key=lambda row: row[0]):
-        done = publish(con, PUBLISHED[name], [partition for _, partition in group])
-        published += [(name, partition) for partition in done]
-    rows = published
+    grouped = itertools.groupby(rows, key=lambda row: row[0])
+    rows = publish(con, [(PUBLISHED[name], [p for _, p in group]) for name, group in grouped])
     # Cleared only once every file is in place, and only at the commit of this transaction:
     # a crash before it leaves the rows pending and the next publish rewrites the partitions.
     for batch in _batches(rows):

@@ -9,7 +9,7 @@ URL with its leases, raw zone copy and published database.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,9 +33,10 @@ class Publisher(Protocol):
         """Before the working database opens (``fresh``: the data directory has none)."""
 
     def publish(
-        self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str]
-    ) -> list[str]:
-        """Publish pending ``partitions`` of ``table`` (``*``: all); returns those published."""
+        self, con: duckdb.DuckDBPyConnection, pending: Sequence[tuple[Table, list[str]]]
+    ) -> list[tuple[str, str]]:
+        """Publish each table's pending partitions (``*``: all of it), in ``con``'s
+        transaction; returns the (table, partition) published."""
 
     def problems(
         self, con: duckdb.DuckDBPyConnection, newer_than: float | None = None
@@ -92,15 +93,16 @@ class LocalParquet:
         """Nothing to prepare: the data directory holds everything."""
 
     def publish(
-        self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str]
-    ) -> list[str]:
+        self, con: duckdb.DuckDBPyConnection, pending: Sequence[tuple[Table, list[str]]]
+    ) -> list[tuple[str, str]]:
         """Write each partition's file atomically (``*`` rewrites the whole table)."""
-        for partition in partitions:
-            if partition == WHOLE_TABLE:
-                parquet.publish_table(con, self.root, table)
-            else:
-                parquet.write_partition(con, self.root, table, partition)
-        return partitions
+        for table, partitions in pending:
+            for partition in partitions:
+                if partition == WHOLE_TABLE:
+                    parquet.publish_table(con, self.root, table)
+                else:
+                    parquet.write_partition(con, self.root, table, partition)
+        return [(table.name, p) for table, partitions in pending for p in partitions]
 
     def problems(
         self, con: duckdb.DuckDBPyConnection, newer_than: float | None = None

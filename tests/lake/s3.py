@@ -88,7 +88,8 @@ class FreezingProxy:
     """A TCP proxy on loopback in front of ``upstream``; once frozen it still accepts
     connections and reads requests, but forwards and answers nothing, as a store that hangs.
 
-    ``requests_frozen`` counts the requests it swallowed (as they begin on the wire).
+    ``requests_frozen`` counts the requests it swallowed (as they begin on the wire);
+    ``stalls`` counts the waits they made: requests held at the same time wait as one.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -97,6 +98,9 @@ class FreezingProxy:
         self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.frozen = threading.Event()
         self.requests_frozen = 0
+        self.stalls = 0
+        self._held = 0  # requests held now
+        self._counting = threading.Lock()
         self._sockets: list[socket.socket] = [self._listener]
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -119,15 +123,23 @@ class FreezingProxy:
         threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
 
     def _pump(self, source: socket.socket, target: socket.socket | None) -> None:
+        held = False  # a request of this connection is held until the client hangs up
         try:
             while data := source.recv(65536):
                 if target is not None and not self.frozen.is_set():
                     target.sendall(data)
                 elif data.startswith(_METHODS):
-                    self.requests_frozen += 1
+                    with self._counting:
+                        self.requests_frozen += 1
+                        if not held:
+                            self.stalls += self._held == 0
+                            self._held, held = self._held + 1, True
         except OSError:
             pass
         finally:
+            if held:
+                with self._counting:
+                    self._held -= 1
             if target is not None and not self.frozen.is_set():  # frozen: nobody hangs up
                 with contextlib.suppress(OSError):
                     target.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,85 @@
+"""The lake's daily clean-up: files joined (compaction) and old files deleted (vacuum).
+
+Both are housekeeping: a table that cannot be cleaned now (another worker is cleaning it,
+the store is away) is cleaned the next day, so failures are only logged. Tables are
+independent, so they are cleaned several at once (``warehouse.lakebatch``); what a
+compaction leaves to note in the warehouse is written afterwards on its connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import duckdb
+
+from transforms.catalogue import Table
+from warehouse.bookkeeping import MERGED_KINDS
+from warehouse.lakebatch import COMMITS_AT_ONCE, each
+from warehouse.lakerows import advance, commit_hooks, per_account
+
+if TYPE_CHECKING:
+    from warehouse.lake import Lake
+
+log = logging.getLogger("t212_etl")
+
+# files a commit replaced stay this long for readers of older versions, then are removed
+# (Delta's own default); the clean-up runs at most once a day per worker
+VACUUM_RETENTION_HOURS = 168
+
+
+def compact_tables(lake: Lake, con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> int:
+    """Join the files merges added to the held accounts' partitions (one per publish) into
+    few; returns how many files were joined."""
+    held = [str(a) for a in sorted(lake.held or ())]
+    wanted = [t for t in tables if held and t.kind in MERGED_KINDS and per_account(t)]
+
+    def compact(table: Table) -> tuple[int, int, int] | None:
+        try:
+            target = lake.kept(table.name)
+            if target is None:
+                return None
+            before = target.version()
+            done = target.optimize.compact(
+                partition_filters=[("account_id", "in", held)],
+                post_commithook_properties=commit_hooks(),
+            )
+            return before, target.version(), int(done.get("numFilesRemoved", 0))
+        except Exception as exc:  # the next day's clean-up tries again
+            lake.forget(table.name)
+            log.warning("lake: %s not compacted (%s)", table.name, str(exc).splitlines()[0])
+            return None
+
+    joined = 0
+    for table, outcome in zip(wanted, each(compact, wanted, COMMITS_AT_ONCE), strict=True):
+        if outcome is not None:
+            before, after, files = outcome
+            advance(con, table.name, before, after)
+            joined += files
+    return joined
+
+
+def vacuum_tables(lake: Lake, names: Iterable[str]) -> int:
+    """Delete files no version younger than the retention reads, and log entries past the
+    log's retention; returns how many files."""
+    lake.store.guard()  # a lost lease or an unreachable store: nothing to try
+
+    def vacuum(name: str) -> int:
+        try:
+            target = lake.kept(name)
+            if target is None:
+                return 0
+            removed = target.vacuum(
+                retention_hours=VACUUM_RETENTION_HOURS,
+                dry_run=False,
+                post_commithook_properties=commit_hooks(),
+            )
+            target.cleanup_metadata()  # log entries past the log's retention, once a day
+            return len(removed)
+        except Exception as exc:  # the next day's clean-up tries again
+            lake.forget(name)
+            log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
+            return 0
+
+    return sum(each(vacuum, list(names), COMMITS_AT_ONCE))
