@@ -99,8 +99,8 @@ class Lake:
         self.held: frozenset[int] | None = None
         self._sleep = sleep
         # each table loaded once a run: a load replays its log (a LIST and several GETs), and
-        # the library moves a table it wrote to the version it committed
-        self._tables: dict[str, DeltaTable] = {}
+        # the library moves a table it wrote to the version it committed; None: none yet
+        self._tables: dict[str, DeltaTable | None] = {}
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -198,6 +198,7 @@ class Lake:
             self._tables[name] = DeltaTable(self.table_uri(name), storage_options=self.options)
             return self._tables[name]
         except TableNotFoundError:
+            self._tables[name] = None  # created by this worker's first commit to it
             return None
         except Exception as exc:  # no credentials, no bucket: one line, not the library's tree
             raise self._failed(
