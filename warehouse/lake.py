@@ -272,19 +272,7 @@ class Lake:
     def _upsert(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
         target = self._ensure(table)
         data = table_reader(con, table, "TRUE").read_all()
-        on = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key)
-        (
-            target.merge(
-                data,
-                predicate=on,
-                source_alias="s",
-                target_alias="t",
-                post_commithook_properties=commit_hooks(),
-            )
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
-        )
+        _merge_into(target, data, " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key))
 
     def _merge(
         self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str], held: frozenset
@@ -339,18 +327,7 @@ class Lake:
             [f"({scope_predicate(table, partitions, held, 't.')})"]
             + [f"t.{q(c)} = s.{q(c)}" for c in (*lake_partitions(table), *table.key)]
         )
-        (
-            target.merge(
-                reader,
-                predicate=on,
-                source_alias="s",
-                target_alias="t",
-                post_commithook_properties=commit_hooks(),
-            )
-            .when_matched_update_all(predicate=NEWER)
-            .when_not_matched_insert_all()
-            .execute()
-        )
+        _merge_into(target, reader, on, newer=NEWER)
 
     def counts(self, table: Table) -> dict[int | None, int] | None:
         """Rows per account (None for a table without one) in the lake's current version,
@@ -361,3 +338,20 @@ class Lake:
     def problems(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
         """How the lake's copy of ``table`` differs from DuckDB in row counts, per account."""
         return count_problems(con, table, self.counts(table), self.table_uri(table.name), self.held)
+
+
+def _merge_into(target: DeltaTable, source: object, on: str, *, newer: str | None = None) -> None:
+    """One Delta merge of ``source`` (alias ``s``) into ``target`` (``t``) on ``on``: rows
+    matched are replaced (only those ``newer`` holds for, when given), the others added."""
+    (
+        target.merge(
+            source,
+            predicate=on,
+            source_alias="s",
+            target_alias="t",
+            post_commithook_properties=commit_hooks(),
+        )
+        .when_matched_update_all(predicate=newer)
+        .when_not_matched_insert_all()
+        .execute()
+    )
