@@ -16,7 +16,7 @@ import duckdb
 
 from transforms.catalogue import Table
 from warehouse.bookkeeping import MERGED_KINDS
-from warehouse.lakebatch import COMMITS_AT_ONCE, each
+from warehouse.lakebatch import TABLES_AT_ONCE, each
 from warehouse.lakerows import advance, commit_hooks, per_account
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def compact_tables(lake: Lake, con: duckdb.DuckDBPyConnection, tables: Iterable[
             return None
 
     joined = 0
-    for table, outcome in zip(wanted, each(compact, wanted, COMMITS_AT_ONCE), strict=True):
+    for table, outcome in zip(wanted, each(compact, wanted, TABLES_AT_ONCE), strict=True):
         if outcome is not None:
             before, after, files = outcome
             advance(con, table.name, before, after)
@@ -82,4 +82,4 @@ def vacuum_tables(lake: Lake, names: Iterable[str]) -> int:
             log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
             return 0
 
-    return sum(each(vacuum, list(names), COMMITS_AT_ONCE))
+    return sum(each(vacuum, list(names), TABLES_AT_ONCE))

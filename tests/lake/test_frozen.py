@@ -17,7 +17,7 @@ from tests.lake.checks import assert_lake_equals_local, read_bytes
 from tests.lake.s3 import FreezingProxy
 from tests.lake.test_crash import committed
 from warehouse.lake import Lake
-from warehouse.lakebatch import LOADS_AT_ONCE
+from warehouse.lakebatch import TABLES_AT_ONCE
 from warehouse.objectstore import ObjectStore
 from warehouse.store import DATABASE_FILE, WORK_DIR
 from warehouse.storeconfig import TIMEOUT_ENV
@@ -101,7 +101,7 @@ def test_a_store_frozen_after_the_lease_fails_the_publish_once_and_the_next_run_
         # lease's release; never one wait per merge. Tables loaded or published at once
         # send their requests together, and those wait as one.
         assert 1 <= proxy.stalls <= 6, (proxy.stalls, proxy.requests_frozen)
-        assert proxy.requests_frozen <= 6 * LOADS_AT_ONCE, proxy.requests_frozen
+        assert proxy.requests_frozen <= 6 * TABLES_AT_ONCE, proxy.requests_frozen
         counts, pending = committed(data_dir)
         assert counts["orders"] and pending > 0  # the local commits stay, to be published
 
