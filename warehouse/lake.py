@@ -17,6 +17,7 @@ replaced whole; the run logs are merged on their key, so every worker's runs sta
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import random
@@ -158,7 +159,7 @@ class Lake:
         another writer's is tried again."""
         from deltalake.exceptions import CommitFailedError
 
-        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        for attempt in itertools.count(1):  # the last attempt's conflict raises
             self.store.guard()  # before every try: the lease may have run out meanwhile
             try:
                 later = write()
@@ -185,7 +186,6 @@ class Lake:
                 with self._counting:
                     self.commits += 1
                 return later or []
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def open_table(self, name: str) -> DeltaTable | None:
         """The Delta table ``name`` at its last commit, or None when the lake has none yet."""

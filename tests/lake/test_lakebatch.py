@@ -8,11 +8,12 @@ from datetime import datetime
 
 import duckdb
 import pytest
+from deltalake.exceptions import CommitFailedError
 
 import warehouse.lake
 from transforms.catalogue import TABLES
 from warehouse.bookkeeping import SETTINGS
-from warehouse.lake import Lake, LakeError
+from warehouse.lake import COMMIT_ATTEMPTS, Lake, LakeConflict, LakeError
 from warehouse.lakebatch import each, publish_tables
 
 ACCOUNTS = (7, 8)
@@ -169,3 +170,22 @@ def test_one_failed_table_notes_nothing_and_the_next_publish_sends_all(tmp_path,
     for name in (*HISTORY, "instruments"):
         local = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
         assert lake.open_table(name).to_pyarrow_table().num_rows == local, name
+
+
+def test_a_commit_losing_every_race_is_tried_a_bounded_number_of_times(tmp_path, monkeypatch):
+    con, _ = worker(tmp_path, "conflicts")
+    waits: list[float] = []
+    lake = Lake(f"file://{tmp_path / 'conflicts-lake'}", sleep=waits.append)
+    tries = []
+
+    def always_conflicting(self, read, table, predicate):
+        tries.append(table.name)
+        raise CommitFailedError("another writer committed version 1 first")
+
+    monkeypatch.setattr(warehouse.lake.Lake, "_overwrite", always_conflicting)
+    lost = f"conflicted with other writers {COMMIT_ATTEMPTS} times"
+    with pytest.raises(LakeConflict, match=lost):
+        lake.publish(con, TABLES["instruments"], ["*"])
+    assert tries == ["instruments"] * COMMIT_ATTEMPTS
+    assert len(waits) == COMMIT_ATTEMPTS - 1 and all(w > 0 for w in waits)
+    assert lake.commits == 0
