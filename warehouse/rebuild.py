@@ -51,7 +51,6 @@ def rebuilding(warehouse: Warehouse) -> Iterator[Warehouse]:
     remove_database(built.work_db)
     try:
         built.start()
-        built.create_views()
         # the run log, and the settings the views read
         logs = {t.name: warehouse.read_table(t.name) for t in PUBLISHED_LOGS}
         # but not the lake versions the old database held in full: the new one reads them
@@ -60,6 +59,7 @@ def rebuilding(warehouse: Warehouse) -> Iterator[Warehouse]:
             params=[LAKE_SYNCED],
         ).to_arrow_table()
         built.transaction(lambda con: _start(con, logs))
+        built.create_views()  # after the settings: they name the views' definitions
         yield built
         built.connection.execute("CHECKPOINT")
     except BaseException:

@@ -41,8 +41,7 @@ from warehouse.publisher import LocalParquet, Publisher
 from warehouse.raw import RAW_DIR
 from warehouse.reader import DATABASE_FILE
 from warehouse.runlog import RunLog
-from warehouse.views import comment_sql
-from warehouse.views import create_views as replace_views
+from warehouse.views import comment_sql, refresh_views
 
 T = TypeVar("T")
 WORK_DIR = ".work"
@@ -172,12 +171,13 @@ class Warehouse:
         con.commit()
 
     def create_views(self) -> None:
-        """Create or replace every analysis view, in one transaction on a cursor of its own.
+        """Create or replace every analysis view, in one transaction on a cursor of its own
+        (none when they are the current definitions already: ``views.refresh_views``).
 
         The cursor is a connection of its own, so this may run beside threads that use
         the connection.
         """
-        self.transaction(replace_views, cursor=True)
+        self.transaction(refresh_views, cursor=True)
 
     def close(self) -> None:
         """Close the database and release the run lock; safe to call twice."""

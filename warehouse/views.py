@@ -40,8 +40,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import duckdb
 
+from warehouse.bookkeeping import SETTINGS
 from warehouse.coverage_views import COVERAGE_VIEWS
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
 from warehouse.tax_views import TAX_VIEWS
@@ -337,6 +340,8 @@ VIEWS: dict[str, str] = {
 # Every view in creation order, the portfolio model's after the others: each reads only
 # tables and the views before it. The warehouse creates them; the reference page lists them.
 ALL_VIEWS: dict[str, str] = {**VIEWS, **PORTFOLIO_VIEWS, **TAX_VIEWS, **COVERAGE_VIEWS}
+# the setting naming the definitions a database's views were last created from
+VIEWS_SETTING = "views"
 
 
 def description(body: str) -> str:
@@ -358,3 +363,35 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
     for name, body in ALL_VIEWS.items():
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
         con.execute(comment_sql("VIEW", name, description(body)))
+
+
+def refresh_views(con: duckdb.DuckDBPyConnection) -> None:
+    """:func:`create_views`, unless the database's views are these definitions already.
+
+    A fingerprint of the definitions is kept in ``settings``, and each view must be there
+    with its description as its comment, so one dropped or replaced by hand is created
+    again. Creating them takes 0.13 s, a tenth of a quiet nightly run.
+    """
+    made = con.execute(
+        f'SELECT value FROM "{SETTINGS.name}" WHERE name = ?', [VIEWS_SETTING]
+    ).fetchall()
+    present = dict(
+        con.execute(
+            "SELECT view_name, comment FROM duckdb_views() "
+            "WHERE NOT internal AND database_name = current_database()"
+        ).fetchall()
+    )
+    wanted = _fingerprint()
+    if made == [(wanted,)] and all(
+        present.get(name) == description(body) for name, body in ALL_VIEWS.items()
+    ):
+        return
+    create_views(con)
+    con.execute(f'INSERT OR REPLACE INTO "{SETTINGS.name}" VALUES (?, ?)', [VIEWS_SETTING, wanted])
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name, body in ALL_VIEWS.items():
+        digest.update(f"{name}\0{body}\0".encode())
+    return digest.hexdigest()

@@ -12,12 +12,13 @@ from extractors.client import T212Client
 from flows.pipeline.rebuild import rebuild
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import (
+    assert_parquet_equals_duckdb,
     db_contents,
     export,
-    parquet_contents,
     sandbox_config,
     scalar,
     settings_for,
+    tables_contents,
 )
 from transforms.catalogue import TABLES
 from warehouse import Warehouse, connect_readonly
@@ -65,11 +66,6 @@ def assert_matches_truth(
     assert scalar(data_dir, "SELECT count(*) FROM exchanges") == truth["exchanges"]["count"]
     events = scalar(data_dir, "SELECT count(*) FROM working_schedule_events")
     assert events == truth["exchanges"]["time_events"]
-
-
-def assert_parquet_equals_duckdb(data_dir: Path) -> None:
-    for name in TABLES:
-        assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
 
 
 @pytest.fixture(scope="module")
@@ -187,10 +183,10 @@ def test_full_refresh_changes_no_row_counts(loaded):
 @pytest.mark.slow  # an export and a rebuild
 def test_rebuild_gives_identical_tables(loaded):
     _, settings, _ = loaded
-    before = {name: db_contents(settings.data_dir, name) for name in TABLES}
+    before = tables_contents(settings.data_dir)
     replayed = rebuild(settings.data_dir)
     assert replayed["dividends"] >= 2
-    after = {name: db_contents(settings.data_dir, name) for name in TABLES}
+    after = tables_contents(settings.data_dir)
     for name in TABLES:
         assert after[name] == before[name], name
     assert_parquet_equals_duckdb(settings.data_dir)

@@ -12,7 +12,7 @@ from flows.pipeline import history
 from flows.pipeline.rebuild import rebuild
 from flows.pipeline.resource import export_resource
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxSize
-from tests.flows.harness import db_contents, export, sandbox_config, settings_for
+from tests.flows.harness import db_contents, export, sandbox_config, settings_for, tables_contents
 from tests.flows.test_export_sandbox import assert_matches_truth, assert_parquet_equals_duckdb
 from transforms.catalogue import TABLES
 
@@ -72,7 +72,7 @@ def test_one_page_chunks_and_a_chunked_rebuild_give_the_same_tables(tmp_path, mo
     # a full refresh re-reads everything: only the new days' items are inserted
     assert 0 < counts["dividends"]["dividends"].inserted < 10
     assert counts["dividends"]["dividends"].read == truth["dividends"]["count"]
-    before = {name: db_contents(tmp_path, name) for name in TABLES}
+    before = tables_contents(tmp_path)
     monkeypatch.setattr(history, "REBUILD_CHUNK_PAGES", 1)
     rebuild(tmp_path)
     for name in TABLES:

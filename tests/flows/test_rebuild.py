@@ -14,7 +14,14 @@ import flows.pipeline.rebuild
 from flows.app.cli import main
 from flows.pipeline.rebuild import RebuildRefused, rebuild
 from sandbox import Sandbox
-from tests.flows.harness import db_contents, export, parquet_contents, sandbox_config, settings_for
+from tests.flows.harness import (
+    db_contents,
+    export,
+    parquet_contents,
+    sandbox_config,
+    settings_for,
+    tables_contents,
+)
 from transforms.catalogue import TABLES
 from warehouse import connect_readonly
 from warehouse.parquet import PUBLISHED
@@ -66,7 +73,7 @@ def published_counts(data_dir: Path) -> dict[str, int]:
 
 @pytest.mark.slow  # readers throughout a rebuild
 def test_readers_see_every_row_throughout_a_rebuild(data_dir, monkeypatch):
-    tables = {name: db_contents(data_dir, name) for name in TABLES}
+    tables = tables_contents(data_dir)
     expected = parquet_counts(data_dir)
     assert published_counts(data_dir) == expected and expected["dividends"] > 0
     between_runs: list[tuple[dict, dict]] = []

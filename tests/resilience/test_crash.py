@@ -13,10 +13,9 @@ from flows.pipeline.imports import import_reports
 from sandbox import DEMO_KEY, DEMO_SECRET, Sandbox
 from tests.flows.downloads import download_report as fetch_report
 from tests.flows.harness import (
-    db_contents,
+    assert_parquet_equals_duckdb,
     export,
     killed_export,
-    parquet_contents,
     run_cli,
     sandbox_config,
     settings_for,
@@ -116,8 +115,7 @@ def leftovers(data_dir: Path) -> list[str]:
 def assert_consistent(data_dir: Path, expected: dict[str, list[tuple]]) -> None:
     """The tables equal ``expected``, Parquet equals DuckDB, and no temporary file is left."""
     assert content(data_dir) == expected
-    for name in TABLES:
-        assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+    assert_parquet_equals_duckdb(data_dir)
     assert leftovers(data_dir) == []
 
 

@@ -17,7 +17,13 @@ import pytest
 import warehouse.merge
 import warehouse.parquet
 from sandbox import Sandbox
-from tests.flows.harness import db_contents, export, parquet_contents, sandbox_config, settings_for
+from tests.flows.harness import (
+    assert_parquet_equals_duckdb,
+    db_contents,
+    export,
+    sandbox_config,
+    settings_for,
+)
 from tests.resilience.test_crash import leftovers
 from tests.resilience.test_faults import assert_exact
 from transforms.catalogue import TABLES
@@ -50,8 +56,7 @@ def test_parquet_writer_on_a_full_disk(tmp_path, monkeypatch):
         assert failed.exit_code == 1
         assert any(FULL in e and "next run" in e for e in failed.errors())
         # readers still see one consistent earlier state, in DuckDB and in Parquet alike
-        for name in TABLES:
-            assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+        assert_parquet_equals_duckdb(data_dir)
         assert export(settings).exit_code == 0
         assert_exact(data_dir, sb)
 
@@ -105,8 +110,7 @@ def test_missing_or_corrupt_partitions_are_repaired_by_the_next_run(tmp_path):
         assert export(settings).exit_code == 0
     text, attention = status_report(data_dir)
     assert not attention, text
-    for name in TABLES:
-        assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+    assert_parquet_equals_duckdb(data_dir)
 
 
 def namespaces_work() -> tuple[bool, str]:

@@ -12,14 +12,13 @@ from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, Sandbox
 from sandbox.dividends import UNKNOWN_TYPES
 from tests.flows.harness import (
     FAST_RETRY,
+    assert_parquet_equals_duckdb,
     db_contents,
-    parquet_contents,
     query,
     sandbox_config,
     scalar,
     settings_for,
 )
-from transforms.catalogue import TABLES
 
 API = "/api/v0/equity"
 DIVS = f"{API}/history/dividends"
@@ -37,8 +36,7 @@ def assert_exact(data_dir: Path, sb: Sandbox) -> None:
     assert (
         scalar(data_dir, "SELECT sum(amount) FROM transactions") == truth["transactions"]["amount"]
     )
-    for name in TABLES:
-        assert parquet_contents(data_dir, name) == db_contents(data_dir, name), name
+    assert_parquet_equals_duckdb(data_dir)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 
 from tests.warehouse.conftest import T0, T1, dividend, position, rows_table, summary
-from warehouse import Warehouse
+from warehouse import Warehouse, views
 from warehouse.merge import Load
 from warehouse.views import ALL_VIEWS
 
@@ -141,6 +141,38 @@ def test_views_can_be_left_to_a_later_create_views(tmp_path):
         assert wh.connection.sql("SELECT count(*) FROM positions_latest").fetchall() == [(0,)]
     with Warehouse.open(tmp_path / "data") as wh:
         assert _view_names(wh) == set(ALL_VIEWS)
+
+
+def test_views_are_created_again_only_when_their_definitions_or_a_view_changed(
+    tmp_path, monkeypatch
+):
+    created = []
+    real = views.create_views
+    monkeypatch.setattr(views, "create_views", lambda con: created.append(1) or real(con))
+    with Warehouse.open(tmp_path / "data") as wh:
+        assert _view_names(wh) == set(ALL_VIEWS) and len(created) == 1
+        wh.create_views()
+    with Warehouse.open(tmp_path / "data") as wh:
+        assert _view_names(wh) == set(ALL_VIEWS)
+        assert len(created) == 1  # the same definitions, every view there: none replaced
+        wh.connection.execute('DROP VIEW "dividends_monthly"')
+        wh.create_views()
+        assert _view_names(wh) == set(ALL_VIEWS) and len(created) == 2
+        # replaced by hand: its description is gone with it
+        wh.connection.execute('CREATE OR REPLACE VIEW "positions_latest" AS SELECT 1 AS x')
+        wh.create_views()
+        assert len(created) == 3
+        columns = wh.connection.sql("DESCRIBE positions_latest").fetchall()
+        assert "ticker" in {c[0] for c in columns}
+    # a new release's definitions replace the views
+    changed = dict(ALL_VIEWS)
+    name = next(iter(changed))
+    changed[name] = changed[name].replace("\n", "\n-- changed\n", 1)
+    monkeypatch.setattr(views, "ALL_VIEWS", changed)
+    with Warehouse.open(tmp_path / "data") as wh:
+        assert len(created) == 4
+    with Warehouse.open(tmp_path / "data") as wh:
+        assert len(created) == 4
 
 
 def _view_names(wh) -> set[str]:
