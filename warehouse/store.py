@@ -76,6 +76,7 @@ class Warehouse:
         # the connection serves one thread at a time: every use of it from a run's threads
         # goes through a method that holds this lock
         self._lock = RLock()
+        self._publishing = RLock()  # held by a publish (or a repair) from its start to its end
         self.group = GroupCommit(self._lock, self.transaction)
         # tables an upgrade re-keyed: their rows are read again from the raw zone
         self.replay_needed: set[str] = set()
@@ -270,15 +271,13 @@ class Warehouse:
 
     def write_setting(self, name: str, value: str | None) -> None:
         """Store a choice the views read (``settings``); None removes it."""
-        self.transaction(
-            lambda con: (
-                con.execute(f"DELETE FROM {q(SETTINGS.name)} WHERE name = ?", [name])
-                if value is None
-                else con.execute(
-                    f"INSERT OR REPLACE INTO {q(SETTINGS.name)} VALUES (?, ?)", [name, value]
-                )
-            )
-        )
+
+        def work(con: duckdb.DuckDBPyConnection) -> None:
+            con.execute(f"DELETE FROM {q(SETTINGS.name)} WHERE name = ?", [name])
+            if value is not None:
+                con.execute(f"INSERT INTO {q(SETTINGS.name)} VALUES (?, ?)", [name, value])
+
+        self.transaction(work)
 
     def get_state(self, account_id: int, resource: str) -> dict | None:
         """The stored cursor, last success time and last run id of a resource, or None."""
@@ -289,9 +288,9 @@ class Warehouse:
         )
         if not rows:
             return None
-        row = rows[0]
-        cursor = None if row[0] is None else json.loads(row[0])
-        return {"cursor": cursor, "last_success_at": row[1], "last_run_id": row[2]}
+        [(cursor, success, run_id)] = rows
+        cursor = None if cursor is None else json.loads(cursor)
+        return {"cursor": cursor, "last_success_at": success, "last_run_id": run_id}
 
     def fetch(self, sql: str, params: list | None = None) -> list[tuple]:
         """The rows of one query on the working database, safe beside a run's other threads."""
@@ -300,12 +299,8 @@ class Warehouse:
 
     def count_rows(self, table: str, account_id: int | None = None) -> int:
         """Rows in ``table``, optionally of one account."""
-        sql = f"SELECT count(*) FROM {q(table)}"
-        params = []
-        if account_id is not None:
-            sql += ' WHERE "account_id" = ?'
-            params.append(account_id)
-        return int(self.fetch(sql, params)[0][0])
+        where, params = ("", []) if account_id is None else ('WHERE "account_id" = ?', [account_id])
+        return int(self.fetch(f"SELECT count(*) FROM {q(table)} {where}", params)[0][0])
 
     def read_table(self, table: str) -> pa.Table:
         """The whole table ordered by its key, typed by the catalogue."""
@@ -352,16 +347,20 @@ class Warehouse:
         self.publish_database(reopen=reopen)
         self.publisher.upload_raw(self.data_dir / RAW_DIR)
 
-    def publish_parquet(self) -> int:
-        """Publish every pending partition through the publisher; returns how many.
-
-        A database being rebuilt (``building``) publishes none: they stay pending.
-        """
-        if self.building:
+    def publish_parquet(self, *, wait: bool = True) -> int:
+        """Publish every pending partition through the publisher; returns how many. None
+        while a rebuild fills the database (``building``), nor without ``wait`` while another
+        thread's publish is under way (the run's repair, another account's): they go next."""
+        if self.building or not self._publishing.acquire(blocking=wait):
             return 0
-        written = self.transaction(lambda con: parquet.publish_pending(con, self.publisher.publish))
-        self.published_at = time.monotonic()
-        return written
+        try:
+            written = self.transaction(
+                lambda con: parquet.publish_pending(con, self.publisher.publish)
+            )
+            self.published_at = time.monotonic()
+            return written
+        finally:
+            self._publishing.release()
 
     def check_parquet(self) -> list[str]:
         """Problems of the Parquet datasets (or the lake) against DuckDB; empty when they agree."""
@@ -373,7 +372,7 @@ class Warehouse:
 
         In the lake, rows are only added or made newer (see ``Lake.publish``), never removed.
         """
-        with self._lock:
+        with self._publishing, self._lock:
             problems = self.publisher.problems(self.connection)
             items = {(p.table, p.partition) for p in problems}
             self.transaction(lambda con: parquet.add_pending(con, items))

@@ -41,13 +41,15 @@ def publish_parquet_safely(wh: Warehouse) -> str | None:
     ``PUBLISH_EVERY`` seconds of the last publish the partitions wait for the next one:
     many accounts at once would otherwise publish after every resource of every account,
     one after the other under the warehouse lock (and, with a lake, one commit each).
+    Nor does a merge wait for a publish under way (the run's repair, another account's):
+    its rows go with the next.
     """
     if time.monotonic() - wh.published_at < PUBLISH_EVERY:
         return None  # published moments ago: the next publish, at the latest the run's, takes it
     if wh.publisher.down is not None:
         return wh.publisher.down  # the store stopped answering: the run's end tries once more
     try:
-        wh.publish_parquet()
+        wh.publish_parquet(wait=False)
     except OSError as exc:
         log.warning("Parquet not published yet (%s); it stays pending for the next attempt", exc)
         return str(exc)

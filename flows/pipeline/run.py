@@ -270,10 +270,15 @@ def run_export(
                           for name, i in identities.items()},
             )  # fmt: skip
             publisher.reconnect()  # a store that stopped answering mid-run: one more try
-            summary.publish_errors += _publish_step(wh.publish_parquet)
             summary.seconds = time.monotonic() - clock
             run_log = partial(record_run_log, wh, ctx, summary)
+            # the run log is published with the tables (a lake: in the same round of
+            # commits); a publish that fails is written to it, for the next publish
             summary.publish_errors += _record_step(run_log, "the run log")
+            failed = _publish_step(wh.publish_parquet)
+            if failed:
+                summary.publish_errors += failed
+                summary.publish_errors += _record_step(run_log, "the run log")
             # nothing uses the database after this: no need to reopen it
             summary.publish_errors += _publish_step(lambda: wh.publish(reopen=False))
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from extractors.client import T212Client
+from flows.pipeline import run as run_module
 from flows.pipeline.rebuild import rebuild
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import (
@@ -22,6 +23,7 @@ from tests.flows.harness import (
 )
 from transforms.catalogue import TABLES
 from warehouse import Warehouse, connect_readonly
+from warehouse.publisher import LocalParquet
 
 HISTORY = ("dividends", "orders", "transactions")
 API = "/api/v0/equity"
@@ -246,4 +248,25 @@ def test_history_requests_go_out_while_the_warehouse_is_being_prepared(tmp_path,
         assert_matches_truth(tmp_path, sb.truth(DEMO_ACCOUNT_ID), DEMO_ACCOUNT_ID)
     (run,) = db_contents(tmp_path, "runs")
     assert run[0] == summary.run_id and "success" in run
+    assert_parquet_equals_duckdb(tmp_path)
+
+
+def test_the_run_log_is_published_with_the_last_tables_in_one_publish(tmp_path, monkeypatch):
+    """A run ends in one publish of everything pending, its run log included (a lake: one
+    round of commits, not one for the tables and another for the run log)."""
+    calls: list[set[str]] = []
+
+    class Recording(LocalParquet):
+        def publish(self, con, pending):
+            calls.append({table.name for table, _ in pending})
+            return super().publish(con, pending)
+
+    monkeypatch.setattr(run_module, "publisher_for", lambda settings, names: Recording(tmp_path))
+    with Sandbox(sandbox_config()) as sb:
+        for _ in range(2):  # a first run and a quiet night
+            calls.clear()
+            assert export(settings_for(sb, tmp_path)).exit_code == 0
+            published = [names for names in calls if names]
+            # the last publish holds the tables derived at the end and the run log
+            assert {"runs", "run_resources", "returns"} <= published[-1]
     assert_parquet_equals_duckdb(tmp_path)

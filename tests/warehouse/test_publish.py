@@ -6,14 +6,18 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
+from flows.pipeline.merging import publish_parquet_safely
 from tests.warehouse.conftest import T0, T1, dividend, rows_table
 from warehouse import Warehouse, WarehouseLocked, WarehouseMissing, connect_readonly
 from warehouse.merge import Load
+from warehouse.publisher import LocalParquet
 
 READER = textwrap.dedent(
     """
@@ -151,3 +155,40 @@ def test_publish_without_reopening_leaves_the_database_closed_and_the_lock_held(
         con.close()
     with Warehouse.open(data) as again:  # the lock was released by the close
         assert again.count_rows("dividends") == 1
+
+
+class _HeldPublisher(LocalParquet):
+    """Local Parquet whose first publish waits until the test lets it finish."""
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def publish(self, con, pending):
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.release.wait(60)
+        return super().publish(con, pending)
+
+
+def test_a_merge_does_not_wait_for_a_publish_under_way_and_the_next_takes_its_rows(tmp_path):
+    publisher = _HeldPublisher(tmp_path / "data")
+    with Warehouse.open(tmp_path / "data", publisher=publisher) as wh:
+        _add(wh, "a", "1.5", "r0", T0)
+        under_way = threading.Thread(target=wh.publish_parquet)
+        under_way.start()  # another thread's publish (the run's repair) holds the warehouse
+        assert publisher.entered.wait(60)
+        skipped = []
+        merge = threading.Thread(target=lambda: skipped.append(publish_parquet_safely(wh)))
+        merge.start()
+        merge.join(60)
+        # done while the other publish still waits: a blocked call would still be running
+        assert not merge.is_alive() and skipped == [None] and not publisher.release.is_set()
+        publisher.release.set()
+        under_way.join(60)
+        _add(wh, "b", "2.5", "r1", T1)
+        wh.published_at = float("-inf")
+        assert publish_parquet_safely(wh) is None
+        assert wh.count_rows("pending_publish") == 0
+    files = pq.read_table(tmp_path / "data" / "parquet" / "dividends").column("reference")
+    assert sorted(files.to_pylist()) == ["a", "b"]
