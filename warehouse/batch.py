@@ -188,3 +188,14 @@ class MergeBatch:
             self._con.close()
         if self._on_close is not None:
             self._on_close()
+
+
+def restamp_tables(con: duckdb.DuckDBPyConnection, *, load: Load, names: Iterable[str]) -> None:
+    """Stamp every row of the tables ``names`` as made by ``load`` and mark every partition
+    of theirs for publishing (see ``Warehouse.restamp``)."""
+    pending = set()
+    for table in (TABLES[name] for name in names):
+        stamp = f'UPDATE {q(table.name)} SET "_loaded_at" = ?, "_run_id" = ?'
+        con.execute(stamp, [load.loaded_at, load.run_id])
+        pending |= {(table.name, p) for p in parquet.expected_partitions(con, table)}
+    parquet.add_pending(con, pending)

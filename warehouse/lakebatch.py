@@ -25,7 +25,7 @@ from warehouse.crashpoints import crash_if_asked
 if TYPE_CHECKING:
     from warehouse.lake import Lake, Later
 
-# tables loaded or committed at once. A commit streams its rows from DuckDB (held to its
+# tables committed at once. A commit streams its rows from DuckDB (held to its
 # memory limit) into Parquet files; few tables are large, so the busy account's runs
 # peaked at 835 MiB with 8 at once against 817 MiB with 4 (and 7.5 s a night at 20 ms a
 # request against 8.2 s)
@@ -39,7 +39,8 @@ def load_tables(lake: Lake, names: Iterable[str], *, fresh: bool) -> None:
     """Load the tables ``names`` at once (``fresh``: again, those loaded before too), for
     ``Lake.kept`` to hand out; a table the lake has none of stays unloaded."""
     wanted = [name for name in dict.fromkeys(names) if fresh or not lake.is_kept(name)]
-    each(lake.open_table, wanted, TABLES_AT_ONCE)
+    # all at once: a load holds a table's log, not its rows (17 tables: 0.25 s less at 20 ms)
+    each(lake.open_table, wanted, len(wanted))
 
 
 def publish_tables(

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from transforms.catalogue import TABLES
 from warehouse import parquet
-from warehouse.batch import MergeBatch, merge_whole
+from warehouse.batch import MergeBatch, merge_whole, restamp_tables
 from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE, SETTINGS
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import copy_atomic, ensure_dir, fsync_dir, secure_file, take_lock
@@ -246,15 +246,7 @@ class Warehouse:
         """Stamp the derived tables ``names`` as made by ``load``, unchanged: every row takes
         its metadata and every partition is published again, as deriving them again does."""
 
-        def work(con: duckdb.DuckDBPyConnection) -> None:
-            pending = set()
-            for table in (TABLES[name] for name in names):
-                stamp = f'UPDATE {q(table.name)} SET "_loaded_at" = ?, "_run_id" = ?'
-                con.execute(stamp, [load.loaded_at, load.run_id])
-                pending |= {(table.name, p) for p in parquet.expected_partitions(con, table)}
-            parquet.add_pending(con, pending)
-
-        self.transaction(work)
+        self.transaction(partial(restamp_tables, load=load, names=list(names)))
 
     def merge_batch(self, load: Load, owners: dict[str, str] | None = None) -> MergeBatch:
         """A batch merging one resource chunk by chunk in one transaction of its own.
@@ -364,20 +356,26 @@ class Warehouse:
 
     def check_parquet(self) -> list[str]:
         """Problems of the Parquet datasets (or the lake) against DuckDB; empty when they agree."""
-        with self._lock:
-            return [p.message for p in self.publisher.problems(self.connection)]
+        return [p.message for p in self._problems()]
 
     def repair_parquet(self) -> list[str]:
         """Publish again every partition :meth:`check_parquet` flags; returns what was fixed.
-
-        In the lake, rows are only added or made newer (see ``Lake.publish``), never removed.
-        """
-        with self._publishing, self._lock:
-            problems = self.publisher.problems(self.connection)
+        In the lake, rows are only added or made newer (see ``Lake.publish``), never removed."""
+        with self._publishing:
+            problems = self._problems()
             items = {(p.table, p.partition) for p in problems}
             self.transaction(lambda con: parquet.add_pending(con, items))
             self.publish_parquet()
         return [p.message for p in problems]
+
+    def _problems(self) -> list:
+        with self._publishing:  # no publish changes the copy meanwhile; merges go on
+            with self._lock:
+                con = self.connection.cursor()
+            try:
+                return self.publisher.problems(con)
+            finally:
+                con.close()
 
     def catch_up(self, accounts: Iterable[int]) -> int:
         """Merge in what the publisher has of ``accounts`` and this database lacks (other

@@ -192,3 +192,39 @@ def test_a_merge_does_not_wait_for_a_publish_under_way_and_the_next_takes_its_ro
         assert wh.count_rows("pending_publish") == 0
     files = pq.read_table(tmp_path / "data" / "parquet" / "dividends").column("reference")
     assert sorted(files.to_pylist()) == ["a", "b"]
+
+
+class _SlowCheck(LocalParquet):
+    """Local Parquet whose check waits until the test lets it finish."""
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def problems(self, con, newer_than=None):
+        self.entered.set()
+        assert self.release.wait(60)
+        return super().problems(con, newer_than)
+
+
+def test_merges_go_on_while_the_repair_checks_the_published_copy(tmp_path):
+    publisher = _SlowCheck(tmp_path / "data")
+    with Warehouse.open(tmp_path / "data", publisher=publisher) as wh:
+        _add(wh, "a", "1.5", "r0", T0)
+        wh.publish_parquet()
+        (tmp_path / "data" / "parquet" / "dividends").rename(tmp_path / "gone")
+        repair = threading.Thread(target=lambda: fixed.extend(wh.repair_parquet()))
+        fixed: list[str] = []
+        repair.start()
+        assert publisher.entered.wait(60)
+        merge = threading.Thread(target=_add, args=(wh, "b", "2.5", "r1", T1))
+        merge.start()
+        merge.join(60)
+        # merged while the check still waits: a merge held by the repair would still run
+        assert not merge.is_alive() and not publisher.release.is_set()
+        publisher.release.set()
+        repair.join(60)
+        assert fixed and wh.count_rows("dividends") == 2
+        wh.publish_parquet()
+    files = pq.read_table(tmp_path / "data" / "parquet" / "dividends").column("reference")
+    assert sorted(files.to_pylist()) == ["a", "b"]
