@@ -157,22 +157,31 @@ def test_publish_without_reopening_leaves_the_database_closed_and_the_lock_held(
         assert again.count_rows("dividends") == 1
 
 
-class _HeldPublisher(LocalParquet):
-    """Local Parquet whose first publish waits until the test lets it finish."""
+class _Waiting(LocalParquet):
+    """Local Parquet whose first ``step`` (``publish`` or ``problems``) waits until the
+    test lets it finish."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, step):
         super().__init__(data_dir)
+        self.step = step
         self.entered, self.release = threading.Event(), threading.Event()
 
-    def publish(self, con, pending):
-        if not self.entered.is_set():
+    def _wait(self, step):
+        if step == self.step and not self.entered.is_set():
             self.entered.set()
             assert self.release.wait(60)
+
+    def publish(self, con, pending):
+        self._wait("publish")
         return super().publish(con, pending)
+
+    def problems(self, con, newer_than=None):
+        self._wait("problems")
+        return super().problems(con, newer_than)
 
 
 def test_a_merge_does_not_wait_for_a_publish_under_way_and_the_next_takes_its_rows(tmp_path):
-    publisher = _HeldPublisher(tmp_path / "data")
+    publisher = _Waiting(tmp_path / "data", "publish")
     with Warehouse.open(tmp_path / "data", publisher=publisher) as wh:
         _add(wh, "a", "1.5", "r0", T0)
         under_way = threading.Thread(target=wh.publish_parquet)
@@ -194,21 +203,8 @@ def test_a_merge_does_not_wait_for_a_publish_under_way_and_the_next_takes_its_ro
     assert sorted(files.to_pylist()) == ["a", "b"]
 
 
-class _SlowCheck(LocalParquet):
-    """Local Parquet whose check waits until the test lets it finish."""
-
-    def __init__(self, data_dir):
-        super().__init__(data_dir)
-        self.entered, self.release = threading.Event(), threading.Event()
-
-    def problems(self, con, newer_than=None):
-        self.entered.set()
-        assert self.release.wait(60)
-        return super().problems(con, newer_than)
-
-
 def test_merges_go_on_while_the_repair_checks_the_published_copy(tmp_path):
-    publisher = _SlowCheck(tmp_path / "data")
+    publisher = _Waiting(tmp_path / "data", "problems")
     with Warehouse.open(tmp_path / "data", publisher=publisher) as wh:
         _add(wh, "a", "1.5", "r0", T0)
         wh.publish_parquet()
