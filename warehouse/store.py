@@ -373,6 +373,7 @@ class Warehouse:
             with self._lock:
                 con = self.connection.cursor()
             try:
+                con.begin()  # one snapshot for every read of the check
                 return self.publisher.problems(con)
             finally:
                 con.close()
