@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxSize
-from tests.flows.harness import export, sandbox_config, settings_for
-from tests.flows.test_export_sandbox import assert_matches_truth, assert_parquet_equals_duckdb
+from tests.flows.harness import assert_parquet_equals_duckdb, export, sandbox_config, settings_for
+from tests.flows.test_export_sandbox import assert_matches_truth
 from warehouse.memory import MEMORY_ENV
 
 BIG = SandboxSize(instruments=200, positions=10, dividends=15_000, orders=6_000, transactions=4_000)

@@ -12,8 +12,15 @@ from flows.pipeline import history
 from flows.pipeline.rebuild import rebuild
 from flows.pipeline.resource import export_resource
 from sandbox import DEMO_ACCOUNT_ID, DEMO_KEY, DEMO_SECRET, AccountSpec, Sandbox, SandboxSize
-from tests.flows.harness import db_contents, export, sandbox_config, settings_for, tables_contents
-from tests.flows.test_export_sandbox import assert_matches_truth, assert_parquet_equals_duckdb
+from tests.flows.harness import (
+    assert_parquet_equals_duckdb,
+    db_contents,
+    export,
+    sandbox_config,
+    settings_for,
+    tables_contents,
+)
+from tests.flows.test_export_sandbox import assert_matches_truth
 from transforms.catalogue import TABLES
 
 HISTORY = ("dividends", "orders", "transactions")
