@@ -104,9 +104,14 @@ def _arrow_type(node: Any) -> pa.DataType:
     return pa.struct([pa.field(k, _arrow_type(v)) for k, v in node.items()])
 
 
-# Arrow's JSON reader wraps a decimal past 128 bits silently (3.4e28 read as 3.4e18): a
-# number with a positive exponent or 29 digits in a row is left to the exact record path.
-_HUGE_NUMBER = re.compile(rb"[:,\[]\s*-?(?:[0-9.]+[eE]\+?[0-9]|[0-9]{29})")
+# Arrow's JSON reader wraps a decimal past 128 bits silently (3.4e28 read as 3.4e18) and
+# reads one of 49 or more decimal places as 0 (2.9E-226, or 2.91...E-33 with 16 digits
+# after the point): a number with a positive exponent, one not zero with an exponent of
+# -10 or below (past the ten decimal places kept: the record path reports it), or with 29
+# digits in a row is left to the exact record path.
+_HUGE_NUMBER = re.compile(
+    rb"[:,\[]\s*-?(?:[0-9.]+[eE]\+?[0-9]|[0-9.]*[1-9][0-9.]*[eE]-0*[1-9][0-9]|[0-9]{29})"
+)
 
 
 def read_items(bodies: Sequence[bytes], spec: ColumnarSpec) -> pa.ChunkedArray:
