@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from warehouse.matches import in_no_transaction
+
 if TYPE_CHECKING:
     import duckdb
 
@@ -100,13 +102,7 @@ COVERAGE_VIEWS: dict[str, str] = {
                        SELECT 1 FROM "dividend_reconciliation" m
                        WHERE m."account_id" = a."account_id" AND m."activity_id" = a."id"
                          AND m."reference" IS NOT NULL)
-                   WHEN a."action" IN ({_CASH}) THEN NOT EXISTS (
-                       SELECT 1 FROM "transactions" t
-                       WHERE t."account_id" = a."account_id"
-                         AND (t."reference" = a."report_id"
-                              OR (date_trunc('second', t."date_time")
-                                      = date_trunc('second', a."time")
-                                  AND abs(t."amount") = abs(a."total"))))
+                   WHEN a."action" IN ({_CASH}) THEN {in_no_transaction("a")}
                    ELSE false END
         """,
     "history_coverage": f"""

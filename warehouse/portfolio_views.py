@@ -6,6 +6,8 @@ comment, and in the generated docs/reference/views.md); docs/portfolio.md define
 
 from __future__ import annotations
 
+from warehouse.matches import in_no_transaction
+
 _TRADE_KINDS = (
     "'STOCK_DISTRIBUTION', 'CUSTOM_STOCK_DISTRIBUTION', 'SCRIP_STOCK_DIVIDENDS', "
     "'STOCK_DIVIDENDS', 'STOCK_ACQUISITION', 'CASH_AND_STOCK_ACQUISITION', 'EQUITY_RIGHTS'"
@@ -287,11 +289,8 @@ PORTFOLIO_VIEWS: dict[str, str] = {
                     ELSE -abs(a."total") END,
                a."total_currency", 'report ' || a."id", lower(a."action")
         FROM "activity" a
-        WHERE a."action" IN ('Deposit', 'Withdrawal', 'Transfer') AND NOT EXISTS (
-            SELECT 1 FROM "transactions" t WHERE t."account_id" = a."account_id"
-              AND (t."reference" = a."report_id"
-                   OR (date_trunc('second', t."date_time") = date_trunc('second', a."time")
-                       AND abs(t."amount") = abs(a."total"))))
+        WHERE a."action" IN ('Deposit', 'Withdrawal', 'Transfer')
+          AND {in_no_transaction("a")}
     """,
     "income_items": f"""
         -- each dividend, interest payment and fee behind income_monthly
@@ -344,11 +343,7 @@ PORTFOLIO_VIEWS: dict[str, str] = {
         SELECT a."account_id", a."time", a."total_currency", a."total_currency", 'fee',
                abs(a."total"), 0, abs(a."total"), NULL, NULL, NULL
         FROM "activity" a
-        WHERE a."action" = 'Fee' AND NOT EXISTS (
-            SELECT 1 FROM "transactions" t WHERE t."account_id" = a."account_id"
-              AND (t."reference" = a."report_id"
-                   OR (date_trunc('second', t."date_time") = date_trunc('second', a."time")
-                       AND abs(t."amount") = abs(a."total"))))
+        WHERE a."action" = 'Fee' AND {in_no_transaction("a")}
     """,
     "income_converted": converted(
         "income items with their base-currency amounts and the rate each used",

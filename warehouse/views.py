@@ -46,6 +46,7 @@ import duckdb
 
 from warehouse.bookkeeping import SETTINGS
 from warehouse.coverage_views import COVERAGE_VIEWS
+from warehouse.matches import split_pairs, transaction_pairs
 from warehouse.portfolio_views import PORTFOLIO_VIEWS
 from warehouse.tax_views import TAX_VIEWS
 
@@ -54,6 +55,11 @@ _SCALE = 10_000_000_000  # 10 ** DECIMAL_SCALE
 INTEREST_LIKE_BELOW = 10
 _DAY = "CAST(timezone('UTC', {}) AS DATE)"
 _NULL = "CAST(NULL AS DECIMAL(38,10))"
+# what cash_transactions takes of each transaction and report row matched
+_PAIR = (
+    't."account_id", t."reference", r."action", '
+    'r."report_id" = t."reference" AS "by_reference", r."id"'
+)
 # (kind, report column) of the charges ``cash_activity_monthly`` lists
 _CHARGES = (
     ("withholding_tax", "withholding_tax"),
@@ -272,16 +278,12 @@ VIEWS: dict[str, str] = {
         ) = 1""",
     "cash_transactions": f"""
         -- every API transaction with its kind (interest, deposit, fee, ...) and source
-        WITH "matched" AS (
-            SELECT t."account_id", t."reference", r."action"
-            FROM "transactions" t JOIN "activity" r
-              ON r."account_id" = t."account_id"
-             AND (r."report_id" = t."reference"
-                  OR (date_trunc('second', r."time") = date_trunc('second', t."date_time")
-                      AND r."total" = t."amount"))
-            QUALIFY row_number() OVER (
-                PARTITION BY t."account_id", t."reference"
-                ORDER BY r."report_id" = t."reference" DESC, r."id") = 1
+        WITH "pairs" AS (
+        {transaction_pairs(_PAIR)}
+        ), "matched" AS (
+            SELECT "account_id", "reference", "action" FROM "pairs"
+            QUALIFY row_number() OVER (PARTITION BY "account_id", "reference"
+                                       ORDER BY "by_reference" DESC, "id") = 1
         )
         SELECT t."account_id", t."reference", t."date_time", t."amount", t."currency", t."type",
                CASE WHEN m."action" IS NOT NULL
@@ -301,19 +303,12 @@ VIEWS: dict[str, str] = {
         WITH "halves" AS (
             SELECT * FROM "activity"
             WHERE "action" IN ('Stock split close', 'Stock split open')
+        ), "pairs" AS (
+            {split_pairs()}
         ), "candidates" AS (
-            SELECT c."account_id", coalesce(c."isin", o."isin") AS "isin",
-                   coalesce(c."ticker", o."ticker") AS "ticker", c."time" AS "close_time",
-                   o."time" AS "open_time", c."id" AS "close_id", o."id" AS "open_id",
-                   abs(c."shares") AS "shares_before", abs(o."shares") AS "shares_after",
-                   abs(epoch_ms(o."time") - epoch_ms(c."time")) AS "gap_ms"
-            FROM "halves" c JOIN "halves" o
-              ON c."action" = 'Stock split close' AND o."action" = 'Stock split open'
-             AND c."account_id" = o."account_id"
-             AND (c."isin" = o."isin" OR c."ticker" = o."ticker")
-             AND abs(epoch_ms(o."time") - epoch_ms(c."time")) <= 1000
+            SELECT * FROM "pairs"
             QUALIFY row_number() OVER (
-                PARTITION BY c."account_id", c."id" ORDER BY "gap_ms", o."id") = 1
+                PARTITION BY "account_id", "close_id" ORDER BY "gap_ms", "open_id") = 1
         )
         SELECT "account_id", "isin", "ticker", "close_time", "open_time",
                "shares_before", "shares_after",
