@@ -7,9 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.transforms.test_properties import QUICK
 from tests.warehouse.conftest import rows_table
 from warehouse.coverage_views import TRANSACTION_ACTIONS
 from warehouse.views import ALL_VIEWS, INTEREST_LIKE_BELOW
@@ -137,7 +139,9 @@ def _replace(wh, name: str, rows: list[dict]) -> None:
     wh.connection.execute(f'INSERT INTO "{name}" SELECT * FROM data')
 
 
+@pytest.mark.slow  # Hypothesis through the warehouse: about 50 ms an example
 def test_report_rows_match_api_transactions_by_the_rule_whatever_the_rows(wh):
+    @QUICK
     @given(
         st.lists(_TRANSACTION, max_size=8, unique_by=lambda t: (t["account_id"], t["reference"])),
         st.lists(_REPORT_ROW, max_size=8),
