@@ -6,7 +6,17 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks import accounts, bigaccount, endtoend, lake, local, network, portfolio, publish
+from benchmarks import (
+    accounts,
+    bigaccount,
+    endtoend,
+    lake,
+    local,
+    network,
+    portfolio,
+    publish,
+    views,
+)
 from benchmarks.latency import DELAY_MS
 from benchmarks.results import render
 
@@ -18,6 +28,7 @@ PLAIN = {
     "publish": publish,
     "portfolio": portfolio,
     "accounts": accounts,
+    "views": views,
 }
 PARTS = ("network", "local", *PLAIN, "lake")
 

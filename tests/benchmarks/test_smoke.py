@@ -63,3 +63,13 @@ def test_smoke_run_of_many_accounts_writes_its_table(tmp_path, capsys):
     assert "## Many accounts at once" in text
     assert "| first run, 3 accounts |" in text and "| next night (one new day), 1 account |" in text
     assert "| 429 answers | 0 |" in text
+
+
+def test_smoke_run_of_the_matching_views_writes_every_view(tmp_path, capsys):
+    out = tmp_path / "RESULTS.md"
+    assert main(["--smoke", "--only", "views", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.strip() == capsys.readouterr().out.strip()
+    for view in ("cash_transactions", "external_flows", "history_items", "income_items"):
+        assert f"| {view}, 200 transactions and 400 report rows |" in text
+    assert "**no**" not in text
