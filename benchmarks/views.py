@@ -21,22 +21,23 @@ VIEWS = ("cash_transactions", "external_flows", "history_items", "income_items",
          "income_monthly", "isa_subscriptions")  # fmt: skip
 SIZES = (2_000, 40_000)  # API transactions of the account; report rows twice as many
 SMOKE = (200,)
-_TRANSACTIONS = """
+# the same second and amount on both sides: each cash report row is its transaction
+_TIME = "TIMESTAMPTZ '2006-01-01 00:00:00+00' + i * INTERVAL 3 HOUR"
+_AMOUNT = "CAST((i % 997) + 0.25 AS DECIMAL(38,10)) * CASE WHEN i % 4 = 1 THEN -1 ELSE 1 END"
+_TRANSACTIONS = f"""
     INSERT INTO "transactions" ("account_id", "reference", "type", "date_time", "amount",
                                 "currency", "_loaded_at", "_run_id")
     SELECT 1, 'tx-' || i, ['DEPOSIT', 'WITHDRAW', 'FEE', 'DEPOSIT'][i % 4 + 1],
-           TIMESTAMPTZ '2006-01-01 00:00:00+00' + i * INTERVAL 3 HOUR,
-           CAST((i % 997) + 0.25 AS DECIMAL(38,10)) * CASE WHEN i % 4 = 1 THEN -1 ELSE 1 END,
+           {_TIME}, {_AMOUNT},
            'GBP', now(), 'benchmark'
     FROM range(?) t(i)
 """
-_REPORT = """
+_REPORT = f"""
     INSERT INTO "activity" ("account_id", "id", "report_id", "action", "time", "total",
                             "total_currency", "_loaded_at", "_run_id")
     SELECT 1, 'cash-' || i, CASE WHEN i % 2 = 0 THEN 'tx-' || i END,
            ['Deposit', 'Withdrawal', 'Fee', 'Interest on cash'][i % 4 + 1],
-           TIMESTAMPTZ '2006-01-01 00:00:00+00' + i * INTERVAL 3 HOUR,
-           CAST((i % 997) + 0.25 AS DECIMAL(38,10)) * CASE WHEN i % 4 = 1 THEN -1 ELSE 1 END,
+           {_TIME}, {_AMOUNT},
            'GBP', now(), 'benchmark'
     FROM range(?) t(i)
     UNION ALL

@@ -247,7 +247,7 @@ def test_a_number_past_28_integer_digits_goes_record_by_record():
 
 @pytest.mark.parametrize("quantity", ["2.9108917379599906E-226", "5.5E-48", "1.5E-11"])
 def test_a_number_with_a_far_negative_exponent_goes_record_by_record(quantity):
-    # found by the property above: Arrow reads a decimal of exponent -33 or below as 0
+    # found by the property above: Arrow reads a decimal of 49 or more decimal places as 0
     # without an error, where the record path keeps or reports the value exactly
     body = b'{"items": [{"reference": "r", "quantity": %s}], "nextPagePath": null}'
     assert columnar_chunk(RESOURCES["dividends"], [body % quantity.encode()], ACCOUNT, AT) is None
