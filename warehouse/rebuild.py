@@ -18,6 +18,7 @@ from warehouse.crashpoints import crash_if_asked
 from warehouse.leftovers import REBUILD_FILE, remove_database
 from warehouse.merge import q
 from warehouse.store import Warehouse
+from warehouse.views import VIEWS_SETTING
 
 
 def clear_table(warehouse: Warehouse, name: str) -> None:
@@ -53,10 +54,11 @@ def rebuilding(warehouse: Warehouse) -> Iterator[Warehouse]:
         built.start()
         # the run log, and the settings the views read
         logs = {t.name: warehouse.read_table(t.name) for t in PUBLISHED_LOGS}
-        # but not the lake versions the old database held in full: the new one reads them
+        # but not the lake versions the old database held in full (the new one reads them)
+        # nor the name of its views' definitions (the new one names its own)
         logs[SETTINGS.name] = warehouse.connection.sql(
-            f"SELECT * FROM {q(SETTINGS.name)} WHERE NOT starts_with(name, ?)",
-            params=[LAKE_SYNCED],
+            f"SELECT * FROM {q(SETTINGS.name)} WHERE NOT starts_with(name, ?) AND name <> ?",
+            params=[LAKE_SYNCED, VIEWS_SETTING],
         ).to_arrow_table()
         built.transaction(lambda con: _start(con, logs))
         built.create_views()  # after the settings: they name the views' definitions

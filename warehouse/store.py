@@ -24,10 +24,9 @@ from typing import TypeVar
 import duckdb
 import pyarrow as pa
 
-from transforms.catalogue import TABLES
 from warehouse import parquet
 from warehouse.batch import MergeBatch, merge_whole, restamp_tables
-from warehouse.bookkeeping import BOOKKEEPING, LOAD_STATE, SETTINGS
+from warehouse.bookkeeping import LOAD_STATE, SETTINGS
 from warehouse.crashpoints import crash_if_asked
 from warehouse.files import copy_atomic, ensure_dir, fsync_dir, secure_file, take_lock
 from warehouse.groupcommit import GroupCommit, Member
@@ -35,13 +34,13 @@ from warehouse.groupmerge import ready_whole
 from warehouse.leftovers import remove_leftovers
 from warehouse.memory import MemoryLimitInvalid, memory_at_least, memory_limit, set_memory_limit
 from warehouse.merge import Load, MergeCounts, q
-from warehouse.migrate import add_missing_columns, drop_primary_keys
 from warehouse.published import write_published
 from warehouse.publisher import LocalParquet, Publisher
 from warehouse.raw import RAW_DIR
 from warehouse.reader import DATABASE_FILE
 from warehouse.runlog import RunLog
-from warehouse.views import comment_sql, refresh_views
+from warehouse.schema import copy_blank, create_tables
+from warehouse.views import refresh_views
 
 T = TypeVar("T")
 WORK_DIR = ".work"
@@ -156,19 +155,16 @@ class Warehouse:
         secure_file(self.work_db.with_name(self.work_db.name + ".wal"))
 
     def start(self) -> None:
-        """Connect to the working database and create or upgrade its tables."""
-        self._connect()
-        self._create_tables()
+        """Connect to the working database and create or upgrade its tables.
 
-    def _create_tables(self) -> None:
+        A new database may start as a copy of an empty one, views included (``schema``).
+        """
+        if not self.work_db.exists():
+            copy_blank(self.work_db)
+        self._connect()
         con = self.connection
         con.begin()  # one commit for every table; a failure closes the warehouse unchanged
-        for table in (*TABLES.values(), *BOOKKEEPING.values()):
-            con.execute(table.duckdb_ddl())
-            if table.description:
-                con.execute(comment_sql("TABLE", table.name, table.description))
-        drop_primary_keys(con, list(TABLES.values()))
-        self.replay_needed |= add_missing_columns(con, list(TABLES.values()))
+        self.replay_needed |= create_tables(con)
         con.commit()
 
     def create_views(self) -> None:

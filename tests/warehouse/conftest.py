@@ -69,3 +69,12 @@ def wh(tmp_path):
     """An open warehouse over ``tmp_path / 'data'``."""
     with Warehouse.open(tmp_path / "data") as warehouse:
         yield warehouse
+
+
+@pytest.fixture
+def new_process(monkeypatch):
+    """The state of a process that has started no new database yet (``warehouse.schema``)."""
+    from warehouse import schema
+
+    monkeypatch.setattr(schema, "_new_databases", 0)
+    monkeypatch.setattr(schema, "_blank", None)

@@ -133,7 +133,7 @@ def test_views_keep_money_as_decimal(wh):
             assert type_ not in ("DOUBLE", "FLOAT"), (name, column, type_)
 
 
-def test_views_can_be_left_to_a_later_create_views(tmp_path):
+def test_views_can_be_left_to_a_later_create_views(new_process, tmp_path):
     with Warehouse.open(tmp_path / "data", views=False) as wh:
         assert _view_names(wh) == set()
         wh.create_views()
@@ -144,7 +144,7 @@ def test_views_can_be_left_to_a_later_create_views(tmp_path):
 
 
 def test_views_are_created_again_only_when_their_definitions_or_a_view_changed(
-    tmp_path, monkeypatch
+    new_process, tmp_path, monkeypatch
 ):
     created = []
     real = views.create_views
