@@ -23,7 +23,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -205,6 +205,14 @@ class Lake:
                 f"cannot read {self.table_uri(name)} ({first_line(exc)}); check "
                 "the storage URL and that the credentials may read it"
             ) from None
+
+    def create_missing(self, tables: Iterable[Table]) -> None:
+        """Create empty each of ``tables`` this worker found the lake without: a table with
+        no rows (``activity`` without reports) gets no commit of its own, and the lake's
+        readers find every table after a run whatever the order of its steps."""
+        for table in tables:
+            if table.name in self._tables and self._tables[table.name] is None:
+                self._attempt(table, lambda table=table: self._ensure(table))
 
     def kept(self, name: str) -> DeltaTable | None:
         """The table ``name`` as this worker last loaded or committed it (see ``open_table``):

@@ -61,7 +61,9 @@ class LakePublisher:
         self, con: duckdb.DuckDBPyConnection, pending: Sequence[tuple[Table, list[str]]]
     ) -> list[tuple[str, str]]:
         """A Delta commit per table, several at once (``warehouse.lakebatch``); those of
-        accounts this worker holds no lease for stay pending."""
+        accounts this worker holds no lease for stay pending. Tables the lake was found
+        without are created first, empty ones included (``Lake.create_missing``)."""
+        self.lake.create_missing(PUBLISHED.values())  # the tables a publish would create
         return publish_tables(self.lake, con, pending)
 
     def problems(

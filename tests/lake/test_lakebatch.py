@@ -12,9 +12,12 @@ from deltalake.exceptions import CommitFailedError
 
 import warehouse.lake
 from transforms.catalogue import TABLES
+from warehouse import Warehouse
 from warehouse.bookkeeping import SETTINGS
 from warehouse.lake import COMMIT_ATTEMPTS, Lake, LakeConflict, LakeError
 from warehouse.lakebatch import each, publish_tables
+from warehouse.lakepublisher import LakePublisher
+from warehouse.parquet import PUBLISHED
 
 ACCOUNTS = (7, 8)
 HISTORY = ("orders", "dividends", "transactions")
@@ -189,3 +192,20 @@ def test_a_commit_losing_every_race_is_tried_a_bounded_number_of_times(tmp_path,
     assert tries == ["instruments"] * COMMIT_ATTEMPTS
     assert len(waits) == COMMIT_ATTEMPTS - 1 and all(w > 0 for w in waits)
     assert lake.commits == 0
+
+
+def test_a_first_publish_leaves_every_table_in_the_lake_the_empty_ones_too(tmp_path):
+    """Before any account's rows arrive, the run's check finds the lake without its tables;
+    the next publish creates them, also those no publish would write (no rows at all)."""
+    lake = Lake(f"file://{tmp_path / 'lake'}")
+    publisher = LakePublisher(lake)
+    held = publisher.held({7: "invest"})
+    with held, Warehouse.open(tmp_path / "data", publisher=publisher) as wh:
+        wh.run_log.record_run("run-1", started_at=STAMP, outcome="success")
+        wh.repair_parquet()  # as a run starts: reads every table's state in the lake
+        wh.publish_parquet()
+    reader = Lake(lake.url)
+    tables = {name: reader.open_table(name) for name in PUBLISHED}
+    assert [name for name, table in tables.items() if table is None] == []
+    rows = {name: table.to_pyarrow_table().num_rows for name, table in tables.items()}
+    assert rows == {name: int(name == "runs") for name in PUBLISHED}
