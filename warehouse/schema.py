@@ -38,18 +38,20 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return add_missing_columns(con, list(TABLES.values()))
 
 
-def copy_blank(target: Path) -> None:
+def copy_blank(target: Path) -> bool:
     """Write the empty database to ``target`` (a private file), from the process's second
-    new database on; the first is left to be made in place, the second makes the empty one."""
+    new database on; returns whether it did. The first is left to be made in place; the
+    second makes the empty one there."""
     global _blank, _new_databases
     with _making:
         _new_databases += 1
         if _new_databases == 1:
-            return
+            return False
         if _blank is None:
             _blank = _make(target)
-            return
+            return True
     write_atomic(target, _blank)
+    return True
 
 
 def _make(path: Path) -> bytes:

@@ -157,11 +157,13 @@ class Warehouse:
     def start(self) -> None:
         """Connect to the working database and create or upgrade its tables.
 
-        A new database may start as a copy of an empty one, views included (``schema``).
+        A new database may start as a copy of an empty one, every table and view current
+        (``schema``).
         """
-        if not self.work_db.exists():
-            copy_blank(self.work_db)
+        copied = not self.work_db.exists() and copy_blank(self.work_db)
         self._connect()
+        if copied:
+            return
         con = self.connection
         con.begin()  # one commit for every table; a failure closes the warehouse unchanged
         self.replay_needed |= create_tables(con)
