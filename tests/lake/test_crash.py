@@ -18,9 +18,11 @@ from warehouse.lake import Lake, lake_partitions
 from warehouse.parquet import PUBLISHED
 from warehouse.store import WORK_DIR
 
-# the 24th table commit of a first run: past the first round (which creates every table),
-# among the rounds each resource's merge publishes
-CRASH_AT = "lake:24"
+# the 18th table publish of a first run, of 21 to 24: the run's check beside the merges
+# publishes every table once more when it runs after the first account's rows are in (24),
+# not when it runs before (21); the 24th, chosen before, was the last of the first case and
+# missed the second. Killed at the 18th, some accounts' tables are published, some pending.
+CRASH_AT = "lake:18"
 
 
 def committed(data_dir: Path) -> tuple[dict[str, dict[int, int]], int]:
