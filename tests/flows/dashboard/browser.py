@@ -7,12 +7,18 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+# Bounds against a hung Chromium, not measures of speed: on a loaded 2-core machine (CI,
+# beside the Evidence build and a second Chromium) its start took over 20 s, and a page
+# drawing its charts over 20 s with the cores taken; both are under a second when quiet.
+STARTUP = 120  # seconds for Chromium to start and answer its first command
+REPLY = 60  # seconds for any other command's reply, or a page's load event
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -65,7 +71,7 @@ class Browser:
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict] = []
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        target = self.call("Target.createTarget", url="about:blank", timeout=STARTUP)["targetId"]
         self._session = self.call("Target.attachToTarget", targetId=target, flatten=True)[
             "sessionId"
         ]
@@ -82,7 +88,9 @@ class Browser:
 
     def _read_message(self, deadline: float) -> dict:
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            # wait for the pipe with the deadline: a Chromium that hangs fails the test
+            if remaining <= 0 or not select.select([self._from_browser], [], [], remaining)[0]:
                 raise TimeoutError("no reply from chromium")
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:
@@ -91,7 +99,7 @@ class Browser:
         raw, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(raw)
 
-    def call(self, method: str, *, session: bool = False, timeout: float = 20, **params) -> Any:
+    def call(self, method: str, *, session: bool = False, timeout: float = REPLY, **params) -> Any:
         """Send one command and return its result, keeping every event seen meanwhile."""
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
@@ -107,7 +115,7 @@ class Browser:
                 return reply["result"]
             self.events.append(reply)
 
-    def open(self, url: str, timeout: float = 20) -> None:
+    def open(self, url: str, timeout: float = REPLY) -> None:
         """Navigate and wait for the load event."""
         self.call("Page.navigate", session=True, url=url)
         deadline = time.monotonic() + timeout
