@@ -97,8 +97,9 @@ class Warehouse:
         Temporary files that killed processes left are removed first (see ``leftovers``).
 
         Waits up to ``lock_timeout`` seconds for another run's lock, then raises
-        :class:`WarehouseLocked`. With ``views`` False the analysis views are left to a
-        later :meth:`create_views` (a run creates them while its first requests are out).
+        :class:`WarehouseLocked`. With ``views`` False no view is created here, but left to
+        a later :meth:`create_views` (a run creates them while its first requests are out);
+        a new database copied from the empty one (``schema``) has them already.
         The ``publisher`` (local Parquet unless given) prepares the directory first: a
         lake's starts a data directory with no database from the one last uploaded.
         """
