@@ -194,12 +194,22 @@ def _match_pool(
     return rows
 
 
+def _in_units(base: Decimal, units: Decimal) -> Decimal:
+    """A quantity in base units back in the units of a sale, the conversion's residue dropped.
+
+    75.00001803475 shares at 0.75 a base unit are 100.00002404633... base units, which
+    times 0.75 fall a residue short of the shares sold, and would round down at 10 places
+    where the sale itself rounds up.
+    """
+    return (base * units).quantize(RESIDUE)
+
+
 def _row(last: Event, day: date, sale: _Side) -> Disposal:
     """The row of one UK day's disposal, quantities in the units of its last sale."""
     units = sale.factor
-    matching = matching_text((rule, quantity * units) for rule, quantity in sale.rules.items())
+    matching = matching_text((rule, _in_units(q, units)) for rule, q in sale.rules.items())
     disposal_id = f"{last.instrument}:{day.isoformat()}"
-    quantity = sale.quantity * units
+    quantity = _in_units(sale.quantity, units)
     matched = Sale(UK, disposal_id, day, tax_year(day), quantity, sale.amount, sale.fees,
                    acquisition_costs=sale.cost, matching=matching)  # fmt: skip
     return disposal(last, matched)

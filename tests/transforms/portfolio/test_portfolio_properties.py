@@ -164,6 +164,23 @@ def test_thirty_days_are_counted_in_uk_dates():
     assert [r.matching for r in disposals("uk", events)] == ["30 days 4"]
 
 
+def test_a_sale_after_splits_is_matched_in_the_quantity_sold():
+    # three splits make 0.75 shares of a base unit; 75.00001803475 shares, half a unit past
+    # the 10th place, round up whether or not they went through base units and back
+    day = timedelta(days=40)
+    sold = Decimal("75.00001803475")
+    events = [
+        _event(0, "buy", START, Decimal(200), Decimal(5)),
+        _event(1, "split", START + day, ratio=Decimal(3)),
+        _event(2, "split", START + 2 * day, ratio=Decimal("0.5")),
+        _event(3, "split", START + 3 * day, ratio=Decimal("0.5")),
+        _event(4, "sell", START + 4 * day, sold, Decimal(6)),
+    ]
+    for method in ("uk", "average"):
+        (row,) = disposals(method, events)
+        assert (row.matching, row.quantity) == ("pool 75.0000180348", sold.quantize(UNIT)), method
+
+
 @QUICK
 # 32 days in UTC are at least 31 UK dates apart, whatever the clocks did in between
 @given(histories(min_gap=60 * 24 * 32))
