@@ -1,4 +1,5 @@
-"""The cost of publishing the warehouse in the DuckDB 1.x storage format, against a file copy."""
+"""The cost of publishing the warehouse in the DuckDB 1.x storage format: a copy of the working
+file's bytes, against the copy table by table that a working file in the newest format needs."""
 
 from __future__ import annotations
 
@@ -27,11 +28,7 @@ from pathlib import Path
 from warehouse.published import write_published
 work, target, how = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 started = time.perf_counter()
-if how == "copy":
-    import shutil
-    shutil.copyfile(work, target)
-else:
-    write_published(work, target, sys.argv[4])
+write_published(work, target, sys.argv[4], as_is=how == "copy")
 print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -85,13 +82,15 @@ def measure(work: Path, how: str) -> tuple[float, float]:
 
 
 def run(*, smoke: bool, runs: int) -> Section:
-    """File copy against the older-format copy, per warehouse size."""
+    """The byte copy against the copy table by table, per warehouse size."""
     section = Section(
         "Publishing in the DuckDB 1.x format",
-        f"After every run the working database is copied to `warehouse.duckdb` in storage "
-        f"version {STORAGE_VERSION} (`COPY FROM DATABASE` into a database attached with that "
-        f"version) so DuckDB 1.x readers open it; the reference is the plain file copy it "
-        f"replaced. Each publication in a fresh process, DuckDB held to {MEMORY_LIMIT}.",
+        f"After every run the working database, kept in storage version {STORAGE_VERSION} so "
+        f"DuckDB 1.x readers open it, is copied byte for byte to `warehouse.duckdb`. The "
+        f"reference is the copy table by table (`COPY FROM DATABASE` into a database attached "
+        f"with that version) that every run made before, and that a working database in the "
+        f"newest format still gets once. Each publication in a fresh process, DuckDB held to "
+        f"{MEMORY_LIMIT}.",
     )
     for name, counts in (SMOKE if smoke else SIZES).items():
         rows = sum(counts.values())
@@ -100,11 +99,12 @@ def run(*, smoke: bool, runs: int) -> Section:
             size = work.stat().st_size / 2**20
             copy = [measure(work, "copy") for _ in range(runs)]
             older = [measure(work, "older") for _ in range(runs)]
-        seconds = median([s for s, _ in older])
+        by_table = median([s for s, _ in older])
         section.rows += [
-            Row(f"{name} ({rows:,} rows, {size:.0f} MiB): publish", seconds, "s",
-                "file copy", median([s for s, _ in copy])),
-            Row(f"{name}: publish, peak memory", median([m for _, m in older]), "MiB",
-                target="< 1 GiB", met=max(m for _, m in older) < 1024),
+            Row(f"{name} ({rows:,} rows, {size:.0f} MiB): publish", median([s for s, _ in copy]),
+                "s", "copy table by table", by_table),
+            Row(f"{name}: publish, peak memory", median([m for _, m in copy]), "MiB",
+                "copy table by table", median([m for _, m in older]), target="< 1 GiB",
+                met=max(m for _, m in copy + older) < 1024),
         ]  # fmt: skip
     return section

@@ -21,6 +21,7 @@ from transforms.catalogue import TABLES
 from warehouse.bookkeeping import BOOKKEEPING
 from warehouse.files import secure_file, write_atomic
 from warehouse.migrate import add_missing_columns, drop_primary_keys
+from warehouse.published import WORKING_CONFIG
 from warehouse.views import comment_sql, refresh_views
 
 _blank: bytes | None = None
@@ -56,7 +57,7 @@ def copy_blank(target: Path) -> bool:
 
 def _make(path: Path) -> bytes:
     """Make the empty database at ``path``; return its bytes."""
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config=WORKING_CONFIG)
     try:
         con.begin()
         create_tables(con)

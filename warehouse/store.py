@@ -1,8 +1,8 @@
 """The warehouse: a private working DuckDB database, its lock, merges, state and publishing.
 
 The pipeline writes only ``<data>/.work/warehouse.duckdb``. ``publish_database``
-checkpoints it and copies it over ``<data>/warehouse.duckdb`` by atomic rename, in a
-storage format DuckDB 1.x opens (``published``), so readers opening the published file
+checkpoints it and copies it over ``<data>/warehouse.duckdb`` by atomic rename; both are
+in a storage format DuckDB 1.x opens (``published``), so readers opening the published file
 read-only never block a run and keep the snapshot they opened.
 One run at a time holds ``<data>/.work/lock``.
 """
@@ -34,7 +34,7 @@ from warehouse.groupmerge import ready_whole
 from warehouse.leftovers import remove_leftovers
 from warehouse.memory import MemoryLimitInvalid, memory_at_least, memory_limit, set_memory_limit
 from warehouse.merge import Load, MergeCounts, q
-from warehouse.published import write_published
+from warehouse.published import WORKING_CONFIG, in_published_format, write_published
 from warehouse.publisher import LocalParquet, Publisher
 from warehouse.raw import RAW_DIR
 from warehouse.reader import DATABASE_FILE
@@ -136,7 +136,7 @@ class Warehouse:
         return self._con
 
     def _connect(self) -> None:
-        self._con = duckdb.connect(str(self.work_db))
+        self._con = duckdb.connect(str(self.work_db), config=WORKING_CONFIG)
         self._con.execute("SET TimeZone = 'UTC'")
         self._con.execute("SET enable_progress_bar = false")  # never drawn into a run's output
         try:
@@ -309,6 +309,7 @@ class Warehouse:
         the commits stay in the write-ahead log, and the next open replays them.
         """
         try:
+            as_is = in_published_format(self.connection)
             self.connection.execute("CHECKPOINT")
         except duckdb.Error as exc:
             # DuckDB invalidates the database after a failed checkpoint: only a reopen clears it
@@ -322,7 +323,7 @@ class Warehouse:
         try:
             # A WAL beside the published file would belong to an older file.
             (self.published_db.with_name(DATABASE_FILE + ".wal")).unlink(missing_ok=True)
-            write_published(self.work_db, self.published_db, memory_limit())
+            write_published(self.work_db, self.published_db, memory_limit(), as_is=as_is)
             self.publisher.upload_database(self.published_db, self.work_db)
         finally:
             if reopen:

@@ -54,7 +54,7 @@ def test_publishing_draws_no_progress_bar(tmp_path: Path, capfd, eager_progress_
     con.execute("CREATE TABLE t AS SELECT i FROM range(1000) r(i)")
     con.close()
     capfd.readouterr()
-    write_published(work, tmp_path / "published.duckdb", "256MB")
+    write_published(work, tmp_path / "published.duckdb", "256MB", as_is=False)  # a new file
     # one bar at most: the statement that switches it off is drawn before it takes effect,
     # and this fixture draws every statement (in real use only those past two seconds)
     assert capfd.readouterr().out.count("100%") <= 1
