@@ -56,13 +56,23 @@ def _connect(
     path: str | None, readable: list[str], fill: Callable[[duckdb.DuckDBPyConnection], None]
 ) -> duckdb.DuckDBPyConnection:
     """A reader's connection (read-only for a file): ``fill`` runs before it is locked down
-    to the ``readable`` directories, no extension and no setting change."""
+    to the ``readable`` directories, no extension and no setting change.
+
+    A file is attached read-only to a DuckDB of its own, the only database it sees, not
+    opened by path: DuckDB shares one database between the connections a process opens
+    to one path, so a second reader (an MCP server answering two tool calls at once) met
+    the first one's locked settings and failed.
+    """
     con = duckdb.connect(
-        path or ":memory:",
-        read_only=path is not None,
+        ":memory:",
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
     )
     try:
+        if path is not None:
+            name = Path(path).stem.replace('"', '""')
+            con.execute(f'ATTACH ? AS "{name}" (READ_ONLY)', [path])
+            con.execute(f'USE "{name}"')
+            con.execute("DETACH memory")
         # DuckDB draws a progress bar on stdout past two seconds: it would corrupt `sql`'s output
         con.execute("SET enable_progress_bar = false")
         con.execute("SET TimeZone = 'UTC'")

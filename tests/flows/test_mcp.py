@@ -108,6 +108,34 @@ def test_tools_answer_exactly_and_refuse_writes(warehouse_dir, tmp_path):
     assert after_error.structured_content["rows"] == [list(r) for r in per_account]
 
 
+async def calls_at_once(data_dir: Path, calls: list[tuple[str, dict]]) -> list:
+    """Start the server and make ``calls`` at once, as an assistant's parallel tool calls."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    server = StdioServerParameters(
+        command=sys.executable, args=["-m", "flows", "mcp", "--data-dir", str(data_dir)]
+    )
+    async with Client(server, read_timeout_seconds=60) as client:
+        return await asyncio.gather(*(client.call_tool(name, args) for name, args in calls))
+
+
+@pytest.mark.slow  # the server runs as its own process
+def test_tool_calls_at_once_each_get_their_answer(warehouse_dir):
+    # each query takes a moment, so the server's threads hold their readers at once
+    slow = "SELECT count(*) AS n FROM orders a, orders b WHERE a.order_id % 7 = {k}"
+    calls = [("query", {"sql": slow.format(k=k)}) for k in range(4)] + [("tables", {})]
+    results = asyncio.run(calls_at_once(warehouse_dir, calls))
+    assert [r.is_error for r in results] == [False] * 5, [r.content for r in results]
+    con = connect_readonly(warehouse_dir)
+    try:
+        expected = [con.execute(slow.format(k=k)).fetchone()[0] for k in range(4)]
+    finally:
+        con.close()
+    assert [r.structured_content["rows"][0][0] for r in results[:4]] == expected
+    assert "orders" in {t["name"] for t in results[4].structured_content["result"]}
+
+
 def test_without_a_warehouse_it_says_so_in_one_line(tmp_path):
     import subprocess
 
