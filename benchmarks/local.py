@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from unittest import mock
 
 from benchmarks import ceiling, dltload, rawpages
-from benchmarks.results import Row, Section, median
+from benchmarks.results import Row, Section, median, peak_mib
 from extractors.resources import RESOURCES
 from flows.pipeline.rebuild import replay_run
 from warehouse import Warehouse, raw
@@ -76,7 +75,7 @@ def worker(kind: str, data_dir: Path, run_id: str, fresh: bool, work: Path) -> N
     else:
         dltload.load(work / "dlt", page_files(data_dir, run_id), run_id, fresh=fresh)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = peak_mib() * 2**20
     print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
 
 

@@ -29,8 +29,9 @@ SIZES = {"orders": 120_000, "dividends": 40_000, "transactions": 20_000}
 SMOKE = {"orders": 2_000, "dividends": 500, "transactions": 300}
 TARGET_SECONDS = 1.0
 _DERIVE = """
-import resource, sys, time
+import sys, time
 from datetime import UTC, datetime
+from benchmarks.results import peak_mib
 from pathlib import Path
 from flows.pipeline.portfolio import refresh_portfolio
 from warehouse import Warehouse
@@ -38,7 +39,7 @@ with Warehouse.open(Path(sys.argv[1])) as wh:
     started = time.perf_counter()
     counts = refresh_portfolio(wh, run_id="benchmark", loaded_at=datetime.now(UTC))
     seconds = time.perf_counter() - started
-print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, counts["disposals"])
+print(seconds, peak_mib(), counts["disposals"])
 """
 
 
@@ -75,8 +76,8 @@ def derive(data_dir: Path) -> tuple[float, float, int]:
     done = subprocess.run(
         [sys.executable, "-c", _DERIVE, str(data_dir)], capture_output=True, text=True, check=True
     )
-    seconds, peak_kib, disposals = done.stdout.split()
-    return float(seconds), int(peak_kib) / 1024, int(disposals)
+    seconds, peak, disposals = done.stdout.split()
+    return float(seconds), float(peak), int(disposals)
 
 
 def run(*, smoke: bool, runs: int) -> Section:

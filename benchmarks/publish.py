@@ -23,13 +23,14 @@ SIZES = {
 }
 SMOKE = {"smoke": {"dividends": 2_000, "orders": 1_000, "transactions": 500}}
 _MEASURE = """
-import resource, sys, time
+import sys, time
 from pathlib import Path
+from benchmarks.results import peak_mib
 from warehouse.published import write_published
 work, target, how = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 started = time.perf_counter()
 write_published(work, target, sys.argv[4], as_is=how == "copy")
-print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(time.perf_counter() - started, peak_mib())
 """
 
 
@@ -76,9 +77,9 @@ def measure(work: Path, how: str) -> tuple[float, float]:
         text=True,
         check=True,
     )
-    seconds, peak_kib = done.stdout.split()
+    seconds, peak = done.stdout.split()
     target.unlink()
-    return float(seconds), int(peak_kib) / 1024
+    return float(seconds), float(peak)
 
 
 def run(*, smoke: bool, runs: int) -> Section:

@@ -42,6 +42,19 @@ class Section:
     notes: list[str] = field(default_factory=list)
 
 
+def peak_mib() -> float:
+    """This process's peak resident memory in MiB, from ``VmHWM``.
+
+    Not ``ru_maxrss``: a child process inherits its parent's peak there at fork, so a
+    measurement started by a large benchmark process reported the parent's size.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status: peak memory is measured on Linux")
+
+
 def median(values: list[float]) -> float:
     """The median of several runs."""
     return statistics.median(values)
