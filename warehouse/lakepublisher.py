@@ -43,7 +43,6 @@ class LakePublisher:
     """The Delta tables under one storage URL, as one worker (``lake.name``) writes them."""
 
     label = "lake"
-    compact = True  # uploaded each run: 0.6 s of copying saves a third of the bytes sent
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake

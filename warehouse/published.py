@@ -10,8 +10,6 @@ views back ("Failed to deserialize"), while ``v1.1.0`` opens, views included, in
 0.005 s for a busy account's 12 MiB, where writing a copy in the older format took 0.87 s
 and 230 MiB (benchmarks/RESULTS.md). A working database made by an older release, in the
 newest format, is copied table by table once, and that copy becomes the working database.
-So is one whose copy goes over a network (a lake's upload): the table-by-table copy leaves
-out the file's free blocks, a third of a busy account's file after a few nights.
 """
 
 from __future__ import annotations

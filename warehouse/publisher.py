@@ -28,9 +28,6 @@ class Publisher(Protocol):
     """What a warehouse publishes through, and what a command reads back from."""
 
     label: str  # how the status report names the published copy: parquet or lake
-    # whether the published database travels over a network, so is written table by table
-    # without the working file's free blocks (a busy account's: 26 MiB instead of 38)
-    compact: bool
 
     def prepare(self, work_dir: Path, published_db: Path, *, fresh: bool) -> None:
         """Before the working database opens (``fresh``: the data directory has none)."""
@@ -83,7 +80,6 @@ class LocalParquet:
     """The Parquet files under ``<data>/parquet/`` and the database beside them."""
 
     label = "parquet"
-    compact = False  # a copy of the working file's bytes: 0.02 s for a busy account
     down = None  # a local disk never stops answering: it fails a write instead
 
     def __init__(self, data_dir: Path) -> None:

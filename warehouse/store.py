@@ -309,7 +309,7 @@ class Warehouse:
         the commits stay in the write-ahead log, and the next open replays them.
         """
         try:
-            as_is = in_published_format(self.connection) and not self.publisher.compact
+            as_is = in_published_format(self.connection)
             self.connection.execute("CHECKPOINT")
         except duckdb.Error as exc:
             # DuckDB invalidates the database after a failed checkpoint: only a reopen clears it

@@ -125,29 +125,3 @@ def test_a_publish_that_fails_leaves_both_databases_as_they_were(
     with Warehouse.open(data_dir, views=False) as wh:
         wh.publish_database(reopen=False)
     assert tables_contents(data_dir) == before[1]
-
-
-def test_a_database_sent_to_a_lake_is_written_table_by_table(invest_copy, tmp_path, monkeypatch):
-    from warehouse.lake import Lake
-    from warehouse.lakepublisher import LakePublisher
-    from warehouse.uploads import database_key
-
-    data_dir = invest_copy(tmp_path / "data")
-    work_db = data_dir / ".work" / "warehouse.duckdb"
-    contents = tables_contents(data_dir)
-    ways = []
-    real = published.write_published
-    monkeypatch.setattr(
-        "warehouse.store.write_published",
-        lambda *a, as_is: ways.append(as_is) or real(*a, as_is=as_is),
-    )
-    lake = Lake(f"file://{tmp_path / 'lake'}")
-    with Warehouse.open(data_dir, views=False) as wh:
-        wh.publish_database()  # on the local disk: the bytes
-    with Warehouse.open(data_dir, views=False, publisher=LakePublisher(lake)) as wh:
-        wh.publish_database(reopen=False)  # uploaded: table by table, then the working file
-    assert ways == [True, False]
-    sent = tmp_path / "lake" / database_key(lake.name)
-    assert sent.read_bytes() == (data_dir / "warehouse.duckdb").read_bytes()
-    assert work_db.read_bytes() == sent.read_bytes()
-    assert _storage(sent) == "v1.0.0+" and tables_contents(data_dir) == contents
