@@ -7,14 +7,15 @@ refuse a file written in a newer format. So the working database itself is store
 runs. Checked with DuckDB 1.0.0 to 2.0.1: in ``v1.0.0`` format DuckDB 1.0 cannot read our
 views back ("Failed to deserialize"), while ``v1.1.0`` opens, views included, in DuckDB
 1.1.3, 1.2.2, 1.3.2, 1.4.4, 1.5.6 and 2.x. Publishing is then a copy of the file's bytes:
-0.005 s for a busy account's 12 MiB, where writing a copy in the older format took 0.87 s
-and 230 MiB (benchmarks/RESULTS.md). A working database made by an older release, in the
+0.016 s for a busy account's 14 MiB, where writing a copy in the older format took 0.59 s
+and 253 MiB (benchmarks/RESULTS.md). A working database made by an older release, in the
 newest format, is copied table by table once, and that copy becomes the working database.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -29,21 +30,26 @@ OLDEST_READER = "1.1"  # the oldest DuckDB release that opens a STORAGE_VERSION 
 WORKING_CONFIG = {"storage_compatibility_version": STORAGE_VERSION}
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.strip("v+").split("."))
+def readable_from(tag: str | None) -> bool:
+    """Whether a file DuckDB tags ``tag`` (the oldest storage version that reads it:
+    ``v1.0.0+`` for one written in ``v1.1.0``'s format, ``v2.0.0+`` for the newest) opens
+    in every DuckDB from ``STORAGE_VERSION``. A tag of another shape says no: the file is
+    then copied table by table, which is always safe."""
+    found = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)\+?", tag or "")
+    wanted = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)", STORAGE_VERSION)
+    return (
+        found is not None
+        and wanted is not None
+        and (tuple(map(int, found.groups())) <= tuple(map(int, wanted.groups())))
+    )
 
 
 def in_published_format(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the connection's database file opens in every DuckDB from ``STORAGE_VERSION``.
-
-    DuckDB tags each attached file with the oldest storage version that reads it
-    (``v1.0.0+`` for one written in ``v1.1.0``'s format, ``v2.0.0+`` for the newest).
-    """
+    """Whether the connection's database file is stored in ``STORAGE_VERSION``'s format."""
     tags = con.execute(
         "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()[0]
-    oldest = tags.get("storage_version")
-    return oldest is not None and _version(oldest) <= _version(STORAGE_VERSION)
+    return readable_from(tags.get("storage_version"))
 
 
 def write_published(work_db: Path, target: Path, memory_limit: str, *, as_is: bool) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.flows.harness import tables_contents
 from warehouse import Warehouse, connect_readonly, published
-from warehouse.published import in_published_format
+from warehouse.published import in_published_format, readable_from
 
 CATALOGUE = (
     "SELECT table_name, comment, sql FROM duckdb_tables()",
@@ -125,3 +125,12 @@ def test_a_publish_that_fails_leaves_both_databases_as_they_were(
     with Warehouse.open(data_dir, views=False) as wh:
         wh.publish_database(reopen=False)
     assert tables_contents(data_dir) == before[1]
+
+
+@pytest.mark.parametrize(
+    ("tag", "as_is"),
+    [("v1.0.0+", True), ("v1.1.0+", True), ("v1.2.0+", False), ("v2.0.0+", False),
+     ("v10.0.0+", False), ("v1.1", False), ("v1.1.0-dev+", False), ("", False), (None, False)],
+)  # fmt: skip
+def test_only_a_file_every_duckdb_from_1_1_reads_is_copied_as_it_is(tag, as_is):
+    assert readable_from(tag) is as_is
