@@ -35,18 +35,23 @@ def digest(root: Path) -> dict[str, str]:
     }
 
 
-async def session(data_dir: Path, calls: list[tuple[str, dict]]) -> tuple[list, list]:
-    """Start the server as a user's MCP client would, list its tools, make ``calls``."""
+def client(data_dir: Path):
+    """An MCP client that starts the server over stdio, as a user's assistant would."""
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
     server = StdioServerParameters(
         command=sys.executable, args=["-m", "flows", "mcp", "--data-dir", str(data_dir)]
     )
-    async with Client(server, read_timeout_seconds=60) as client:
-        tools = (await client.list_tools()).tools
-        prompts = (await client.list_prompts()).prompts
-        results = [await client.call_tool(name, args) for name, args in calls]
+    return Client(server, read_timeout_seconds=60)
+
+
+async def session(data_dir: Path, calls: list[tuple[str, dict]]) -> tuple[list, list]:
+    """Start the server as a user's MCP client would, list its tools, make ``calls``."""
+    async with client(data_dir) as mcp:
+        tools = (await mcp.list_tools()).tools
+        prompts = (await mcp.list_prompts()).prompts
+        results = [await mcp.call_tool(name, args) for name, args in calls]
     return [t.name for t in tools] + [p.name for p in prompts], results
 
 
@@ -110,14 +115,8 @@ def test_tools_answer_exactly_and_refuse_writes(warehouse_dir, tmp_path):
 
 async def calls_at_once(data_dir: Path, calls: list[tuple[str, dict]]) -> list:
     """Start the server and make ``calls`` at once, as an assistant's parallel tool calls."""
-    from mcp import Client
-    from mcp.client.stdio import StdioServerParameters
-
-    server = StdioServerParameters(
-        command=sys.executable, args=["-m", "flows", "mcp", "--data-dir", str(data_dir)]
-    )
-    async with Client(server, read_timeout_seconds=60) as client:
-        return await asyncio.gather(*(client.call_tool(name, args) for name, args in calls))
+    async with client(data_dir) as mcp:
+        return await asyncio.gather(*(mcp.call_tool(name, args) for name, args in calls))
 
 
 @pytest.mark.slow  # the server runs as its own process
