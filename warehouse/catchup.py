@@ -46,6 +46,7 @@ def catch_up(con: duckdb.DuckDBPyConnection, lake: Lake, accounts: Iterable[int]
     if not accounts:
         return 0
     tables = caught_up_tables()
+    lake.direct.recall(con)
     load_tables(lake, [table.name for table in tables], fresh=True)  # the lake as it is now
     return sum(_catch_up_table(con, lake, table, accounts) for table in tables)
 
@@ -53,11 +54,14 @@ def catch_up(con: duckdb.DuckDBPyConnection, lake: Lake, accounts: Iterable[int]
 def _catch_up_table(
     con: duckdb.DuckDBPyConnection, lake: Lake, table: Table, accounts: list[int]
 ) -> int:
+    synced = synced_versions(con, table.name)
+    known = lake.version(table.name)  # a verified note: no load when nothing is behind
+    if known is None or all(synced.get(a) == known for a in accounts):
+        return 0
     target = lake.kept(table.name)
     if target is None:
         return 0
     version = target.version()
-    synced = synced_versions(con, table.name)
     behind = [a for a in accounts if synced.get(a) != version]
     if not behind:
         return 0

@@ -29,19 +29,23 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from transforms.catalogue import Table, TableKind
+from warehouse import lakelog
 from warehouse.bookkeeping import (
     MERGED_KINDS,
 )
+from warehouse.deltalog import DirectConflict
 from warehouse.increments import increment, record_sent
+from warehouse.lakedirect import Direct, replace_scope
 from warehouse.lakerows import (
     account_rows,
     advance,
     commit_hooks,
     count_problems,
     lake_partitions,
+    merge_into,
+    merge_rows,
     per_account,
     table_reader,
 )
@@ -70,7 +74,6 @@ VACUUM_EVERY = timedelta(days=1)  # the clean-up runs at most once a day per wor
 TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 # the Delta library's own logger would print AWS credential-chain probes as warnings
 os.environ.setdefault("RUST_LOG", "error")
-NEWER = 's."_loaded_at" > t."_loaded_at"'  # a row is replaced only by a newer state of it
 # what a commit leaves to note in the warehouse (what the lake now holds), written on its
 # connection in the transaction that clears the pending rows
 Later = list[Callable[[duckdb.DuckDBPyConnection], None]]
@@ -108,6 +111,13 @@ class Lake:
         """The object store under the same URL (raw zone, databases, leases)."""
         return ObjectStore(self.url)
 
+    @cached_property
+    def direct(self) -> Direct:
+        """The tables as this worker's notes know them, and its direct commits: on a store
+        whose Delta commits are puts only if absent (S3 without a lock table)."""
+        enabled = self.options.get("AWS_CONDITIONAL_PUT") == "etag"
+        return Direct(self.store, TABLES_PREFIX, enabled=enabled)
+
     def __repr__(self) -> str:
         return f"Lake({self.url!r})"
 
@@ -136,14 +146,14 @@ class Lake:
         returns the partitions published and what the commit leaves to note in the
         warehouse, for the caller to write in its transaction (``warehouse.lakebatch``)."""
         if table.kind == TableKind.LOG:
-            self._attempt(table, lambda: self._upsert(read, table))
-            return partitions, []
+            return partitions, self._attempt(table, lambda: self._upsert(read, table))
         if not per_account(table):
             # a predicate, even TRUE, makes the commit read the files it replaces: a worker
             # that replaced the list meanwhile is a conflict, and the write is tried again
             # on the new version; without one, both copies would stay (a blind append)
-            self._attempt(table, lambda: self._overwrite(read, table, "TRUE"))
-            return partitions, []
+            return partitions, self._attempt(
+                table, lambda: self._overwrite(read, table, "TRUE", set())
+            )
         held = self.held or frozenset()
         mine = held_partitions(table, partitions, held)
         if not mine:
@@ -151,8 +161,8 @@ class Lake:
         if table.kind in MERGED_KINDS:
             return mine, self._attempt(table, lambda: self._merge(read, table, mine, held))
         predicate = scope_predicate(table, mine, held)
-        self._attempt(table, lambda: self._overwrite(read, table, predicate))
-        return mine, []
+        accounts = scope_accounts(table, mine, held)
+        return mine, self._attempt(table, lambda: self._overwrite(read, table, predicate, accounts))
 
     def _attempt(self, table: Table, write: Callable[[], Later | None]) -> Later:
         """Run ``write``, returning what it leaves to note; a commit that conflicts with
@@ -166,7 +176,7 @@ class Lake:
             except (duckdb.Error, LakeError):
                 self.forget(table.name)
                 raise
-            except CommitFailedError as exc:
+            except (CommitFailedError, DirectConflict) as exc:
                 self.forget(table.name)  # the next try reads the versions that won
                 if attempt == COMMIT_ATTEMPTS:
                     raise LakeConflict(
@@ -186,6 +196,19 @@ class Lake:
                 with self._counting:
                     self.commits += 1
                 return later or []
+
+    def load(self, name: str) -> None:
+        """Know the table ``name`` as it is now: its note verified by one listing, or else
+        loaded by the library (``open_table``)."""
+        if self.store.down is not None:
+            raise LakeError(self.store.down)
+        self.forget(name)
+        try:
+            verified = self.direct.verify(name)
+        except ObjectStoreError as exc:
+            raise self._failed(str(exc)) from None
+        if not verified:
+            self.open_table(name)
 
     def open_table(self, name: str) -> DeltaTable | None:
         """The Delta table ``name`` at its last commit, or None when the lake has none yet."""
@@ -225,12 +248,21 @@ class Lake:
         return self.open_table(name)
 
     def is_kept(self, name: str) -> bool:
-        """Whether the table ``name`` is loaded (see :meth:`kept`)."""
-        return name in self._tables
+        """Whether the table ``name`` is loaded or its note verified (see :meth:`load`)."""
+        return name in self._tables or name in self.direct.known
 
     def forget(self, name: str) -> None:
         """Read the table ``name`` again at its next use (after a failed or conflicting write)."""
         self._tables.pop(name, None)
+        self.direct.forget(name)
+
+    def version(self, name: str) -> int | None:
+        """The table's version as this worker knows it, None when the lake has none."""
+        known = self.direct.known.get(name)
+        if known is not None:
+            return known.version
+        target = self.kept(name)
+        return None if target is None else target.version()
 
     def _failed(self, message: str) -> LakeError:
         """The error of a failed Delta call; the lake is not called again until the store's
@@ -256,14 +288,21 @@ class Lake:
         return self._tables[table.name]
 
     def _overwrite(
-        self, con: duckdb.DuckDBPyConnection, table: Table, predicate: str | None
-    ) -> None:
+        self, con: duckdb.DuckDBPyConnection, table: Table, predicate: str, accounts: set[int]
+    ) -> Later:
+        """Replace the rows ``predicate`` scopes (the files of ``accounts``, or every file of
+        a table without one) by DuckDB's: directly when the note allows, else by the library."""
         from deltalake import write_deltalake
 
-        target = self._ensure(table)
         if predicate == "FALSE":
-            return
-        where = "TRUE" if predicate is None else duckdb_scope(predicate)
+            self._ensure(table)
+            return []
+        where = duckdb_scope(predicate)
+        state, scope = self.direct.usable(table), replace_scope(table, accounts)
+        if state is not None and scope is not False:
+            made = self.direct.replace(con, table, state, where, scope)
+            return [self.direct.note(table, made)]
+        target = self._ensure(table)
         reader = table_reader(con, table, where)
         try:
             write_deltalake(
@@ -276,11 +315,24 @@ class Lake:
             )
         finally:
             reader.close()
+        return [self.direct.note(table, self.direct.learn(table, target))]
 
-    def _upsert(self, con: duckdb.DuckDBPyConnection, table: Table) -> None:
-        target = self._ensure(table)
-        data = table_reader(con, table, "TRUE").read_all()
-        _merge_into(target, data, " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key))
+    def _upsert(self, read: duckdb.DuckDBPyConnection, table: Table) -> Later:
+        """Bring the lake's copy of this worker's runs up to date (``warehouse.lakelog``):
+        directly when its note allows, else by merging every row on the key."""
+        state = self.direct.usable(table)
+        step = lakelog.plan(read, table, lakelog.read_note(read, table), state)
+        if step is not None and state is not None:
+            sent = self.direct.send_log(read, table, state, step)
+            if sent is None:
+                return []  # nothing new, nothing changed: the notes stay as they are
+            made, note = sent[0], lakelog.describe(read, table, step.start, sent[1])
+        else:
+            target = self._ensure(table)
+            data = table_reader(read, table, "TRUE").read_all()
+            merge_into(target, data, " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key))
+            made, note = self.direct.learn(table, target), lakelog.describe(read, table, None, None)
+        return [self.direct.note(table, made), lambda con: lakelog.write_note(con, table, note)]
 
     def _merge(
         self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str], held: frozenset
@@ -291,17 +343,21 @@ class Lake:
         nothing is deleted. Returns the notes of what the lake then holds."""
         from deltalake import write_deltalake
 
-        target = self._ensure(table)
-        before = target.version()
+        state = self.direct.usable(table)  # a verified note: appends are written directly
+        target = None if state is not None else self._ensure(table)
+        before = state.version if target is None else target.version()
+        lake_rows = state.account_rows(True) if target is None else account_rows(target, table)
         accounts = scope_accounts(table, partitions, held)
         scope = duckdb_scope(scope_predicate(table, partitions, held))
-        sent = increment(
-            con, table, accounts, account_rows(target, table), whole=WHOLE_TABLE in partitions
-        )
+        sent = increment(con, table, accounts, lake_rows, whole=WHOLE_TABLE in partitions)
         where = f"({scope}) AND ({sent.where})"
         rows = con.execute(f"SELECT count(*) FROM {q(table.name)} WHERE {where}").fetchall()[0][0]
         log.debug("lake: %s, %s %d rows", table.name, "append" if sent.append else "merge", rows)
-        if rows:
+        made = state
+        if rows and sent.append and state is not None:
+            made = self.direct.append(con, table, state, where)
+        elif rows:
+            target = target or self._ensure(table)
             reader = table_reader(con, table, where)
             try:
                 if sent.append:
@@ -313,53 +369,30 @@ class Lake:
                         post_commithook_properties=commit_hooks(),
                     )
                 else:
-                    self._merge_rows(target, table, reader, partitions, held)
+                    merge_rows(target, table, reader, partitions, held)
             finally:
                 reader.close()
-        after, lake_rows = target.version(), account_rows(target, table)
+            made = self.direct.learn(table, target)
+        if made is not None:
+            after, lake_rows = made.version, made.account_rows(True)
+        else:
+            assert target is not None  # no note: the library loaded the table
+            after, lake_rows = target.version(), account_rows(target, table)
         notes: Later = [lambda book: record_sent(book, table, accounts, lake_rows)]
         if rows:
             notes.insert(0, lambda book: advance(book, table.name, before, after, accounts))
+            notes.append(self.direct.note(table, made))
         return notes
-
-    def _merge_rows(
-        self,
-        target: DeltaTable,
-        table: Table,
-        reader: pa.RecordBatchReader,
-        partitions: list[str],
-        held: frozenset,
-    ) -> None:
-        # the literal scope lets the merge skip the files of other accounts and days
-        on = " AND ".join(
-            [f"({scope_predicate(table, partitions, held, 't.')})"]
-            + [f"t.{q(c)} = s.{q(c)}" for c in (*lake_partitions(table), *table.key)]
-        )
-        _merge_into(target, reader, on, newer=NEWER)
 
     def counts(self, table: Table) -> dict[int | None, int] | None:
         """Rows per account (None for a table without one) in the lake's current version,
         read from the commit log's statistics, not the data; None when there is no table."""
+        known = self.direct.known.get(table.name)
+        if known is not None:
+            return known.account_rows(per_account(table))
         target = self.kept(table.name)
         return None if target is None else account_rows(target, table)
 
     def problems(self, con: duckdb.DuckDBPyConnection, table: Table) -> list[str]:
         """How the lake's copy of ``table`` differs from DuckDB in row counts, per account."""
         return count_problems(con, table, self.counts(table), self.table_uri(table.name), self.held)
-
-
-def _merge_into(target: DeltaTable, source: object, on: str, *, newer: str | None = None) -> None:
-    """One Delta merge of ``source`` (alias ``s``) into ``target`` (``t``) on ``on``: rows
-    matched are replaced (only those ``newer`` holds for, when given), the others added."""
-    (
-        target.merge(
-            source,
-            predicate=on,
-            source_alias="s",
-            target_alias="t",
-            post_commithook_properties=commit_hooks(),
-        )
-        .when_matched_update_all(predicate=newer)
-        .when_not_matched_insert_all()
-        .execute()
-    )

@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from transforms.catalogue import Table
+from transforms.catalogue import Table, TableKind
 from warehouse.bookkeeping import MERGED_KINDS
 from warehouse.lakebatch import TABLES_AT_ONCE, each
 from warehouse.lakerows import advance, commit_hooks, per_account
+from warehouse.lakestate import TableState, note_state
 
 if TYPE_CHECKING:
-    from warehouse.lake import Lake
+    from deltalake import DeltaTable
+
+    from warehouse.lake import Lake, Later
 
 log = logging.getLogger("t212_etl")
 
@@ -30,22 +33,27 @@ VACUUM_RETENTION_HOURS = 168
 
 
 def compact_tables(lake: Lake, con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> int:
-    """Join the files merges added to the held accounts' partitions (one per publish) into
-    few; returns how many files were joined."""
+    """Join the files merges and appends added to the held accounts' partitions (one per
+    publish), and to the run log's tables, into few; returns how many files were joined."""
     held = [str(a) for a in sorted(lake.held or ())]
-    wanted = [t for t in tables if held and t.kind in MERGED_KINDS and per_account(t)]
+    wanted = [
+        t
+        for t in tables
+        if held and ((t.kind in MERGED_KINDS and per_account(t)) or t.kind == TableKind.LOG)
+    ]
 
-    def compact(table: Table) -> tuple[int, int, int] | None:
+    def compact(table: Table) -> tuple[int, int, int, TableState | None] | None:
         try:
             target = lake.kept(table.name)
             if target is None:
                 return None
             before = target.version()
             done = target.optimize.compact(
-                partition_filters=[("account_id", "in", held)],
+                partition_filters=[("account_id", "in", held)] if per_account(table) else None,
                 post_commithook_properties=commit_hooks(),
             )
-            return before, target.version(), int(done.get("numFilesRemoved", 0))
+            learned = _learned(lake, table, target, before)
+            return before, target.version(), int(done.get("numFilesRemoved", 0)), learned
         except Exception as exc:  # the next day's clean-up tries again
             lake.forget(table.name)
             log.warning("lake: %s not compacted (%s)", table.name, str(exc).splitlines()[0])
@@ -54,32 +62,45 @@ def compact_tables(lake: Lake, con: duckdb.DuckDBPyConnection, tables: Iterable[
     joined = 0
     for table, outcome in zip(wanted, each(compact, wanted, TABLES_AT_ONCE), strict=True):
         if outcome is not None:
-            before, after, files = outcome
+            before, after, files, learned = outcome
             advance(con, table.name, before, after)
+            if after != before:
+                note_state(con, table, learned)
             joined += files
     return joined
 
 
-def vacuum_tables(lake: Lake, names: Iterable[str]) -> int:
+def _learned(lake: Lake, table: Table, target: DeltaTable, before: int) -> TableState | None:
+    """The state a clean-up's commits made, for the next run's direct commits."""
+    return None if target.version() == before else lake.direct.learn(table, target)
+
+
+def vacuum_tables(lake: Lake, tables: Iterable[Table]) -> tuple[int, Later]:
     """Delete files no version younger than the retention reads, and log entries past the
-    log's retention; returns how many files."""
+    log's retention; returns how many files, and the tables' states to note."""
     lake.store.guard()  # a lost lease or an unreachable store: nothing to try
 
-    def vacuum(name: str) -> int:
+    def vacuum(table: Table) -> tuple[int, Later]:
         try:
-            target = lake.kept(name)
+            target = lake.kept(table.name)
             if target is None:
-                return 0
+                return 0, []
+            before = target.version()
             removed = target.vacuum(
                 retention_hours=VACUUM_RETENTION_HOURS,
                 dry_run=False,
                 post_commithook_properties=commit_hooks(),
             )
             target.cleanup_metadata()  # log entries past the log's retention, once a day
-            return len(removed)
+            if not removed:
+                return 0, []
+            target.update_incremental()  # the vacuum's own commits
+            learned = _learned(lake, table, target, before)
+            return len(removed), [lambda con: note_state(con, table, learned)]
         except Exception as exc:  # the next day's clean-up tries again
-            lake.forget(name)
-            log.warning("lake: %s not cleaned up (%s)", name, str(exc).splitlines()[0][:160])
-            return 0
+            lake.forget(table.name)
+            log.warning("lake: %s not cleaned up (%s)", table.name, str(exc).splitlines()[0][:160])
+            return 0, []
 
-    return sum(each(vacuum, list(names), TABLES_AT_ONCE))
+    done = each(vacuum, list(tables), TABLES_AT_ONCE)
+    return sum(n for n, _ in done), [note for _, notes in done for note in notes]

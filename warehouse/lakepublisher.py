@@ -70,6 +70,7 @@ class LakePublisher:
         self, con: duckdb.DuckDBPyConnection, newer_than: float | None = None
     ) -> list[Problem]:
         """How the lake differs from DuckDB, per table and account (see ``Lake.problems``)."""
+        self.lake.direct.recall(con)
         load_tables(self.lake, PUBLISHED, fresh=False)
         return [
             Problem(table.name, WHOLE_TABLE, message)
@@ -96,13 +97,17 @@ class LakePublisher:
 
         if not transaction(compact_when_due):
             return
-        vacuum_tables(self.lake, PUBLISHED)
-        transaction(
-            lambda con: con.execute(
+        _, notes = vacuum_tables(self.lake, PUBLISHED.values())
+
+        def vacuumed(con: duckdb.DuckDBPyConnection) -> None:
+            for note in notes:
+                note(con)
+            con.execute(
                 f"INSERT OR REPLACE INTO {q(SETTINGS.name)} VALUES (?, ?)",
                 [VACUUMED_AT, now.isoformat()],
             )
-        )
+
+        transaction(vacuumed)
 
     def upload_database(self, path: Path, source: Path) -> None:
         """Upload the published database as ``duckdb/<worker>.duckdb``."""

@@ -18,12 +18,13 @@ from warehouse.bookkeeping import (
     synced_versions,
 )
 from warehouse.merge import q
-from warehouse.scopes import WHOLE_TABLE
+from warehouse.scopes import WHOLE_TABLE, scope_predicate
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 BATCH_ROWS = 100_000
+NEWER = 's."_loaded_at" > t."_loaded_at"'  # a row is replaced only by a newer state of it
 
 
 def lake_partitions(table: Table) -> tuple[str, ...]:
@@ -135,3 +136,37 @@ def advance(
     if after == before + 1:
         in_step = [a for a, v in synced_versions(con, name).items() if v == before]
         record_synced(con, name, {*in_step, *(accounts if before == 0 else ())}, after)
+
+
+def merge_rows(
+    target: DeltaTable,
+    table: Table,
+    reader: pa.RecordBatchReader,
+    partitions: list[str],
+    held: frozenset,
+) -> None:
+    """Merge ``reader``'s rows of ``partitions`` into ``target`` on the key: new rows are
+    added, a row is replaced only by a newer state of it."""
+    # the literal scope lets the merge skip the files of other accounts and days
+    on = " AND ".join(
+        [f"({scope_predicate(table, partitions, held, 't.')})"]
+        + [f"t.{q(c)} = s.{q(c)}" for c in (*lake_partitions(table), *table.key)]
+    )
+    merge_into(target, reader, on, newer=NEWER)
+
+
+def merge_into(target: DeltaTable, source: object, on: str, *, newer: str | None = None) -> None:
+    """One Delta merge of ``source`` (alias ``s``) into ``target`` (``t``) on ``on``: rows
+    matched are replaced (only those ``newer`` holds for, when given), the others added."""
+    (
+        target.merge(
+            source,
+            predicate=on,
+            source_alias="s",
+            target_alias="t",
+            post_commithook_properties=commit_hooks(),
+        )
+        .when_matched_update_all(predicate=newer)
+        .when_not_matched_insert_all()
+        .execute()
+    )

@@ -187,6 +187,16 @@ class ObjectStore:
         finally:
             self.delete(key)
 
+    def etag(self, key: str) -> str | None:
+        """The ETag of the object at ``key`` (one HEAD), or None when there is none."""
+        import obstore
+        from obstore.exceptions import NotFoundError
+
+        try:
+            return self._call("reading", key, obstore.head, key).get("e_tag")
+        except (NotFoundError, FileNotFoundError):
+            return None
+
     def put_file(self, key: str, path: Path) -> None:
         """Upload the file at ``path`` to ``key`` (in parts when large)."""
         with open(path, "rb") as source:
@@ -240,6 +250,13 @@ class ObjectStore:
         for batch in stream:
             for meta in batch:
                 yield meta["path"]
+
+    def entries(self, prefix: str, *, after: str) -> list[tuple[str, str | None]]:
+        """Keys under ``prefix`` that sort after the key ``after``, each with its ETag."""
+        import obstore
+
+        found = self._call("listing", prefix, obstore.list, prefix, offset=after).collect()
+        return [(meta["path"], meta.get("e_tag")) for meta in found]
 
 
 def _version(meta: Mapping[str, Any]) -> dict[str, str]:

@@ -181,7 +181,7 @@ def test_a_commit_losing_every_race_is_tried_a_bounded_number_of_times(tmp_path,
     lake = Lake(f"file://{tmp_path / 'conflicts-lake'}", sleep=waits.append)
     tries = []
 
-    def always_conflicting(self, read, table, predicate):
+    def always_conflicting(self, read, table, predicate, accounts):
         tries.append(table.name)
         raise CommitFailedError("another writer committed version 1 first")
 

@@ -16,6 +16,7 @@ _WORKER = """
 import sys, time
 import duckdb
 from transforms.catalogue import TABLES
+from warehouse.bookkeeping import SETTINGS
 from warehouse.lake import Lake
 
 url, worker = sys.argv[1], sys.argv[2]
@@ -23,6 +24,7 @@ table = TABLES["exchanges"]
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
 con.execute(table.duckdb_ddl())
+con.execute(SETTINGS.duckdb_ddl())  # where a commit notes what it made, as in a warehouse
 con.execute(
     "INSERT INTO exchanges SELECT range, 'exchange ' || range, now(), ? FROM range(?)",
     [worker, int(sys.argv[3])],
