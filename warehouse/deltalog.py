@@ -134,6 +134,12 @@ def commit(
         "operation": "WRITE",
         "operationParameters": parameters,
         "isBlindAppend": not removed,
+        "operationMetrics": {
+            "num_added_files": len(added),
+            "num_removed_files": len(removed),
+            "num_added_rows": sum(f.rows for f in added),
+            "num_removed_rows": sum(f.rows for f in removed),
+        },
         "clientVersion": ENGINE,
     }
     actions: list[dict] = [{"commitInfo": info}]

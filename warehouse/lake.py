@@ -5,6 +5,9 @@ commit: new Parquet files first, then one log entry created only if absent. Read
 (DuckDB, Polars, Spark, Trino) read the last committed version and never see half a
 change; two writers racing for the same entry are ordered by the store, the loser
 checks for a conflict and commits next. ``deltalake`` is imported only by the lake modules.
+A table whose state this worker's last commit noted, verified still the last by one
+listing, is not loaded: appends and replaces of its files are written directly
+(``warehouse.lakedirect``), the rest by the library.
 
 Scopes: tables with an ``account_id`` are partitioned by it in the lake, and a worker
 writes only the accounts whose leases it holds (:attr:`Lake.held`). Snapshots and
@@ -25,13 +28,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
 import duckdb
 
 from transforms.catalogue import Table, TableKind
-from warehouse import lakelog
 from warehouse.bookkeeping import (
     MERGED_KINDS,
 )
@@ -44,11 +46,11 @@ from warehouse.lakerows import (
     commit_hooks,
     count_problems,
     lake_partitions,
-    merge_into,
     merge_rows,
     per_account,
     table_reader,
 )
+from warehouse.lakestate import Later
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStore, ObjectStoreError, delta_options, first_line
 from warehouse.scopes import (
@@ -74,9 +76,6 @@ VACUUM_EVERY = timedelta(days=1)  # the clean-up runs at most once a day per wor
 TABLE_CONFIGURATION = {"delta.checkpointInterval": "10"}
 # the Delta library's own logger would print AWS credential-chain probes as warnings
 os.environ.setdefault("RUST_LOG", "error")
-# what a commit leaves to note in the warehouse (what the lake now holds), written on its
-# connection in the transaction that clears the pending rows
-Later = list[Callable[[duckdb.DuckDBPyConnection], None]]
 
 
 class LakeError(ObjectStoreError):
@@ -146,7 +145,10 @@ class Lake:
         returns the partitions published and what the commit leaves to note in the
         warehouse, for the caller to write in its transaction (``warehouse.lakebatch``)."""
         if table.kind == TableKind.LOG:
-            return partitions, self._attempt(table, lambda: self._upsert(read, table))
+            ensure = partial(self._ensure, table)
+            return partitions, self._attempt(
+                table, lambda: self.direct.upsert_log(read, table, ensure)
+            )
         if not per_account(table):
             # a predicate, even TRUE, makes the commit read the files it replaces: a worker
             # that replaced the list meanwhile is a conflict, and the write is tried again
@@ -229,13 +231,19 @@ class Lake:
                 "the storage URL and that the credentials may read it"
             ) from None
 
-    def create_missing(self, tables: Iterable[Table]) -> None:
+    def create_missing(self, tables: Iterable[Table]) -> Later:
         """Create empty each of ``tables`` this worker found the lake without: a table with
         no rows (``activity`` without reports) gets no commit of its own, and the lake's
-        readers find every table after a run whatever the order of its steps."""
+        readers find every table after a run whatever the order of its steps. Returns the
+        notes of the tables made."""
+        notes: Later = []
         for table in tables:
             if table.name in self._tables and self._tables[table.name] is None:
-                self._attempt(table, lambda table=table: self._ensure(table))
+                notes += self._attempt(table, lambda table=table: self._create(table))
+        return notes
+
+    def _create(self, table: Table) -> Later:
+        return [self.direct.note(table, self.direct.learn(table, self._ensure(table)))]
 
     def kept(self, name: str) -> DeltaTable | None:
         """The table ``name`` as this worker last loaded or committed it (see ``open_table``):
@@ -295,7 +303,8 @@ class Lake:
         from deltalake import write_deltalake
 
         if predicate == "FALSE":
-            self._ensure(table)
+            if table.name not in self.direct.known:  # a table known to exist needs no load
+                self._ensure(table)
             return []
         where = duckdb_scope(predicate)
         state, scope = self.direct.usable(table), replace_scope(table, accounts)
@@ -316,23 +325,6 @@ class Lake:
         finally:
             reader.close()
         return [self.direct.note(table, self.direct.learn(table, target))]
-
-    def _upsert(self, read: duckdb.DuckDBPyConnection, table: Table) -> Later:
-        """Bring the lake's copy of this worker's runs up to date (``warehouse.lakelog``):
-        directly when its note allows, else by merging every row on the key."""
-        state = self.direct.usable(table)
-        step = lakelog.plan(read, table, lakelog.read_note(read, table), state)
-        if step is not None and state is not None:
-            sent = self.direct.send_log(read, table, state, step)
-            if sent is None:
-                return []  # nothing new, nothing changed: the notes stay as they are
-            made, note = sent[0], lakelog.describe(read, table, step.start, sent[1])
-        else:
-            target = self._ensure(table)
-            data = table_reader(read, table, "TRUE").read_all()
-            merge_into(target, data, " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key))
-            made, note = self.direct.learn(table, target), lakelog.describe(read, table, None, None)
-        return [self.direct.note(table, made), lambda con: lakelog.write_note(con, table, note)]
 
     def _merge(
         self, con: duckdb.DuckDBPyConnection, table: Table, partitions: list[str], held: frozenset

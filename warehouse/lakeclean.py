@@ -8,6 +8,7 @@ compaction leaves to note in the warehouse is written afterwards on its connecti
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ import duckdb
 
 from transforms.catalogue import Table, TableKind
 from warehouse.bookkeeping import MERGED_KINDS
+from warehouse.lake import TABLE_CONFIGURATION, TABLES_PREFIX
 from warehouse.lakebatch import TABLES_AT_ONCE, each
 from warehouse.lakerows import advance, commit_hooks, per_account
 from warehouse.lakestate import TableState, note_state
@@ -92,11 +94,12 @@ def vacuum_tables(lake: Lake, tables: Iterable[Table]) -> tuple[int, Later]:
                 post_commithook_properties=commit_hooks(),
             )
             target.cleanup_metadata()  # log entries past the log's retention, once a day
-            if not removed:
-                return 0, []
-            target.update_incremental()  # the vacuum's own commits
+            if removed:
+                target.update_incremental()  # the vacuum's own commits
+            if _checkpoint_due(lake, table, target.version()):
+                target.create_checkpoint()
             learned = _learned(lake, table, target, before)
-            return len(removed), [lambda con: note_state(con, table, learned)]
+            return len(removed), [lambda con: note_state(con, table, learned)] if learned else []
         except Exception as exc:  # the next day's clean-up tries again
             lake.forget(table.name)
             log.warning("lake: %s not cleaned up (%s)", table.name, str(exc).splitlines()[0][:160])
@@ -104,3 +107,12 @@ def vacuum_tables(lake: Lake, tables: Iterable[Table]) -> tuple[int, Later]:
 
     done = each(vacuum, list(tables), TABLES_AT_ONCE)
     return sum(n for n, _ in done), [note for _, notes in done for note in notes]
+
+
+def _checkpoint_due(lake: Lake, table: Table, version: int) -> bool:
+    """Whether the log has grown the checkpoint interval since its last checkpoint: direct
+    commits write none, and a load reads a checkpoint (about 11 ranged GETs) and each entry
+    after it (2 GETs), so one is written once as many entries would cost more."""
+    found = lake.store.get_bytes(f"{TABLES_PREFIX}/{table.name}/_delta_log/_last_checkpoint")
+    last = json.loads(found).get("version", -1) if found else -1
+    return version - last >= int(TABLE_CONFIGURATION["delta.checkpointInterval"])

@@ -13,15 +13,25 @@ commit, one request reads the ETag of the entry it made, so the next commit can 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import duckdb
 
 from transforms.catalogue import Table
+from warehouse import lakelog
 from warehouse.deltalog import commit, directly_writable, log_prefix, still_last, write_files
 from warehouse.lakelog import LogPlan
-from warehouse.lakerows import lake_partitions, per_account
-from warehouse.lakestate import DataFile, TableState, note_state, noted_states, shape_of, state_of
+from warehouse.lakerows import lake_partitions, merge_into, per_account, table_reader
+from warehouse.lakestate import (
+    DataFile,
+    Later,
+    TableState,
+    note_state,
+    noted_states,
+    shape_of,
+    state_of,
+)
 from warehouse.merge import q
 from warehouse.objectstore import ObjectStoreError
 
@@ -110,6 +120,28 @@ class Direct:
         removed = [] if step.removed is None else [step.removed]
         mode = "Append" if step.removed is None else "Overwrite"
         return self._commit(table, state, added, removed, {"mode": mode}), added[0]
+
+    def upsert_log(
+        self, read: duckdb.DuckDBPyConnection, table: Table, ensure: Callable[[], DeltaTable]
+    ) -> Later:
+        """Bring the lake's copy of this worker's runs up to date (``warehouse.lakelog``):
+        directly when its note allows, else by the library merging every row on the key
+        into the table ``ensure`` loads. Returns the notes to write."""
+        state = self.usable(table)
+        step = lakelog.plan(read, table, lakelog.read_note(read, table), state)
+        if step is not None and state is not None:
+            sent = self.send_log(read, table, state, step)
+            if sent is None:
+                return []  # nothing new, nothing changed: the notes stay as they are
+            made = sent[0]
+            note = lakelog.describe(read, table, made, step.start, sent[1])
+        else:
+            target = ensure()
+            data = table_reader(read, table, "TRUE").read_all()
+            merge_into(target, data, " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in table.key))
+            made = self.learn(table, target)
+            note = lakelog.describe(read, table, made, None, None)
+        return [self.note(table, made), lambda con: lakelog.write_note(con, table, note)]
 
     def learn(self, table: Table, target: DeltaTable) -> TableState | None:
         """After a library commit: the state it made, with its entry's ETag (one request);

@@ -3,13 +3,14 @@
 The run log's lake tables (``runs``, ``run_resources``) hold every worker's runs, merged on
 the key; the Delta library's merge reads every file of the table to do it. Run ids sort
 by start time and a run's rows change only while it runs (and when its last publish
-fails), so after each commit the worker notes (setting ``lake_log:<table>``) the run ids
-it had sent up to (``from``, exclusive, then ``upto``), a fingerprint of its rows on
-either side of ``from``, and the file that holds the rows after ``from`` when it wrote
-that file itself. The next commit then either appends the rows after ``upto`` (the
-others are unchanged), or replaces that file by the rows after ``from`` (one of the last
-runs changed: a run logged as running, then finished). Anything else, such as an older
-run changed or the file compacted away, is the library's merge, as without a note.
+fails), so after each commit the worker notes (setting ``lake_log:<table>``) the version
+it made, the run ids it had sent up to (``from``, exclusive, then ``upto``), a
+fingerprint of its rows on either side of ``from``, and the file that holds the rows
+after ``from`` when it wrote that file itself. The next commit, from that version, then
+either appends the rows after ``upto`` (the others are unchanged), or replaces that
+file by the rows after ``from`` (one of the last runs changed: a run logged as running,
+then finished). Anything else (an older run changed, the file compacted away, a commit
+whose note was lost) is the library's merge, as without a note.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def plan(
 ) -> LogPlan | None:
     """The direct commit that brings the lake's copy of this worker's runs up to date, given
     the table's verified ``state``; None when only the library's merge can."""
-    if note is None or state is None:
-        return None
+    if note is None or state is None or note.get("version") != state.version:
+        return None  # the note is of another version: a commit whose note was not kept
     start, upto = note["from"], note["upto"]
     if _fingerprint(con, table, f"NOT ({after(start)})") != note["old"]:
         return None  # an older run changed or went away
@@ -81,14 +82,20 @@ def plan(
 
 
 def describe(
-    read: duckdb.DuckDBPyConnection, table: Table, start: str | None, written: DataFile | None
+    read: duckdb.DuckDBPyConnection,
+    table: Table,
+    made: TableState | None,
+    start: str | None,
+    written: DataFile | None,
 ) -> dict:
-    """The note of a commit that sent the rows ``read`` sees: those after ``start`` in the
-    file ``written`` (a direct commit), or every row (``start`` None, the library's merge).
-    Taken on the connection the rows were read from, so it describes what was sent."""
+    """The note of the commit that made ``made`` and sent the rows ``read`` sees: those
+    after ``start`` in the file ``written`` (a direct commit), or every row (``start`` None,
+    the library's merge). Taken on the connection the rows were read from, so it describes
+    what was sent."""
     last = read.execute(f'SELECT max("run_id") FROM {q(table.name)}').fetchall()[0][0] or FIRST
     start = last if start is None else start
     return {
+        "version": None if made is None else made.version,
         "from": start,
         "upto": last,
         "old": _fingerprint(read, table, f"NOT ({after(start)})"),

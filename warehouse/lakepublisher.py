@@ -63,7 +63,8 @@ class LakePublisher:
         """A Delta commit per table, several at once (``warehouse.lakebatch``); those of
         accounts this worker holds no lease for stay pending. Tables the lake was found
         without are created first, empty ones included (``Lake.create_missing``)."""
-        self.lake.create_missing(PUBLISHED.values())  # the tables a publish would create
+        for note in self.lake.create_missing(PUBLISHED.values()):  # the tables a publish makes
+            note(con)
         return publish_tables(self.lake, con, pending)
 
     def problems(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,9 @@ from warehouse.merge import q
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
+# what a commit leaves to note in the warehouse (what the lake now holds), written on its
+# connection in the transaction that clears the pending rows
+Later = list[Callable[[duckdb.DuckDBPyConnection], None]]
 NOTE = "lake_table:"  # settings named <this><table>
 # the protocol the lake's tables are created with: a table that asks more of its writers
 # (deletion vectors, column mapping, constraints) is written by the library only

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from transforms.catalogue import TABLES
 from warehouse.bookkeeping import LOAD_STATE, PENDING_PUBLISH, SETTINGS
+from warehouse.deltalog import ENGINE
 from warehouse.lake import Lake
+from warehouse.lakebatch import load_tables
 from warehouse.parquet import add_pending
 
 ORDERS = TABLES["orders"]
@@ -42,6 +44,8 @@ class Worker:
         reads the lake afresh, as a run's publisher does."""
         self.night += 1
         self.lake = self._lake()
+        self.lake.direct.recall(self.con)  # as a run's first publish: its notes, verified
+        load_tables(self.lake, ["orders"], fresh=False)
         stamp, run_id = START + timedelta(days=self.night), f"run-{self.night}"
         for order in new:
             self.con.execute(
@@ -94,12 +98,13 @@ def test_new_rows_are_appended_alone_and_an_update_is_merged(storage_url):
     commit = worker.last_commit()
     assert commit["operation"] == "WRITE" and commit["operationParameters"]["mode"] == "Append"
     assert commit["operationMetrics"]["num_added_rows"] == 10  # the new rows, nothing else
+    assert commit["clientVersion"] == ENGINE  # written directly: the note was verified
     assert worker.remote() == worker.local()
 
     worker.run(range(110, 115), changed=[3])
     worker.publish()
     commit = worker.last_commit()
-    assert commit["operation"] == "MERGE"
+    assert commit["operation"] == "MERGE" and commit["clientVersion"] != ENGINE
     metrics = commit["operationMetrics"]
     assert metrics["num_source_rows"] == 6  # the changed rows only, not the 115 in scope
     assert (metrics["num_target_rows_inserted"], metrics["num_target_rows_updated"]) == (5, 1)
