@@ -34,9 +34,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from transforms.catalogue import Table, TableKind
-from warehouse.bookkeeping import (
-    MERGED_KINDS,
-)
+from warehouse.bookkeeping import MERGED_KINDS, record_synced
 from warehouse.deltalog import DirectConflict
 from warehouse.increments import increment, record_sent
 from warehouse.lakedirect import Direct, replace_scope
@@ -243,7 +241,11 @@ class Lake:
         return notes
 
     def _create(self, table: Table) -> Later:
-        return [self.direct.note(table, self.direct.learn(table, self._ensure(table)))]
+        target = self._ensure(table)
+        notes = [self.direct.note(table, self.direct.learn(table, target))]
+        if target.version() == 0:  # the empty table as created: every account holds all of it
+            notes.append(lambda con: record_synced(con, table.name, self.held or (), 0))
+        return notes
 
     def kept(self, name: str) -> DeltaTable | None:
         """The table ``name`` as this worker last loaded or committed it (see ``open_table``):

@@ -194,7 +194,8 @@ class Leases:
         except ValueError:
             holder = None
         holder = holder if isinstance(holder, dict) else {}
-        age = self.store.now(LEASE_PREFIX) - modified
+        # a released lease is free at any age: no need to read the store's clock
+        age = timedelta(0) if holder.get("released_at") else self.store.now(LEASE_PREFIX) - modified
         if not is_free(holder, age, self.host, self.identity):
             raise AccountBusy(self._busy(account_id, holder, key))
         return self.store.replace(key, self._body(), current)

@@ -92,6 +92,21 @@ def test_the_store_clock_is_the_store_modification_time(storage_url):
     assert [k for k in store.list("leases")] == ["leases/x"]  # the probe is gone
 
 
+def test_a_released_lease_is_taken_without_reading_the_store_clock(store_url, monkeypatch):
+    store = ObjectStore(store_url)
+    with Leases(store, {ACCOUNT: "isa"}):
+        pass
+    assert json.loads(read_bytes(store, KEY))["released_at"]
+    clock = ObjectStore.now
+    monkeypatch.setattr(ObjectStore, "now", lambda *a: pytest.fail("the clock was read"))
+    with Leases(store, {ACCOUNT: "isa"}):  # the run of the next night
+        pass
+    store.put_bytes(KEY, foreign())  # a live lease: only its age says whether it is free
+    monkeypatch.setattr(ObjectStore, "now", clock)
+    with pytest.raises(AccountBusy), Leases(store, {ACCOUNT: "isa"}):
+        pass
+
+
 def test_only_the_holder_renews_and_releases(store_url):
     store = ObjectStore(store_url)
     holder = Leases(store, {ACCOUNT: "isa"})
