@@ -229,16 +229,15 @@ class Lake:
                 "the storage URL and that the credentials may read it"
             ) from None
 
-    def create_missing(self, tables: Iterable[Table]) -> Later:
-        """Create empty each of ``tables`` this worker found the lake without: a table with
-        no rows (``activity`` without reports) gets no commit of its own, and the lake's
-        readers find every table after a run whatever the order of its steps. Returns the
-        notes of the tables made."""
-        notes: Later = []
-        for table in tables:
-            if table.name in self._tables and self._tables[table.name] is None:
-                notes += self._attempt(table, lambda table=table: self._create(table))
-        return notes
+    def missing(self, tables: Iterable[Table]) -> list[Table]:
+        """Those of ``tables`` this worker found the lake without (see :meth:`create`)."""
+        return [t for t in tables if t.name in self._tables and self._tables[t.name] is None]
+
+    def create(self, table: Table) -> Later:
+        """Create ``table`` empty: a table with no rows (``activity`` without reports) gets
+        no commit of its own, and the lake's readers find every table after a run whatever
+        the order of its steps. Returns the notes of the table made."""
+        return self._attempt(table, lambda: self._create(table))
 
     def _create(self, table: Table) -> Later:
         target = self._ensure(table)

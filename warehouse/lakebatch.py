@@ -44,6 +44,16 @@ def load_tables(lake: Lake, names: Iterable[str], *, fresh: bool) -> None:
     each(lake.load, wanted, len(wanted))
 
 
+def create_tables(lake: Lake, tables: Iterable[Table]) -> Later:
+    """Create at once each of ``tables`` the lake was found without (``Lake.create``);
+    returns the notes of the tables made."""
+    missing = lake.missing(tables)
+    # all at once, as loads: a create writes one log entry, no rows (16 tables: one after
+    # another they held a busy first run 14 s at 20 ms a request)
+    made = each(lake.create, missing, len(missing))
+    return [note for notes in made for note in notes]
+
+
 def publish_tables(
     lake: Lake, con: duckdb.DuckDBPyConnection, pending: Sequence[tuple[Table, list[str]]]
 ) -> list[tuple[str, str]]:

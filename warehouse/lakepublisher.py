@@ -19,7 +19,7 @@ from warehouse import lake as lakes
 from warehouse.bookkeeping import SETTINGS
 from warehouse.catchup import catch_up
 from warehouse.lake import Lake
-from warehouse.lakebatch import load_tables, publish_tables
+from warehouse.lakebatch import create_tables, load_tables, publish_tables
 from warehouse.lakeclean import compact_tables, vacuum_tables
 from warehouse.leases import Leases
 from warehouse.merge import q
@@ -62,8 +62,8 @@ class LakePublisher:
     ) -> list[tuple[str, str]]:
         """A Delta commit per table, several at once (``warehouse.lakebatch``); those of
         accounts this worker holds no lease for stay pending. Tables the lake was found
-        without are created first, empty ones included (``Lake.create_missing``)."""
-        for note in self.lake.create_missing(PUBLISHED.values()):  # the tables a publish makes
+        without are created first, empty ones included (``Lake.create``)."""
+        for note in create_tables(self.lake, PUBLISHED.values()):  # those a publish would make
             note(con)
         return publish_tables(self.lake, con, pending)
 
