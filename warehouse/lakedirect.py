@@ -5,7 +5,8 @@ A :class:`Direct` belongs to a :class:`~warehouse.lake.Lake`. It reads the worke
 table's first use, and from then on knows the table's version, files and rows per account
 without the Delta library loading it. An append, or a replace of the held accounts' files,
 is then written directly (``warehouse.deltalog``): two requests, the data file and the log
-entry. Everything else (merges of changed rows, the run log, a table without a verified
+entry; so are this worker's new and last runs in the run log (``warehouse.lakelog``).
+Everything else (merges of changed rows, an older run changed, a table without a verified
 note, a store without a create-if-absent put) is left to the library; after a library
 commit, one request reads the ETag of the entry it made, so the next commit can be direct.
 """
@@ -159,7 +160,9 @@ class Direct:
         self.known[table.name] = state
         return state
 
-    def note(self, table: Table, state: TableState | None):
+    def note(
+        self, table: Table, state: TableState | None
+    ) -> Callable[[duckdb.DuckDBPyConnection], None]:
         """What to write in the warehouse after a commit that made ``state``."""
         return lambda con: note_state(con, table, state)
 
