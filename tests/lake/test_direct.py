@@ -211,7 +211,7 @@ def _lake_runs(url: str) -> list[tuple]:
 
 
 @settings(
-    max_examples=10,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
