@@ -17,6 +17,7 @@ import duckdb
 
 from transforms.catalogue import Table, TableKind
 from warehouse.bookkeeping import MERGED_KINDS
+from warehouse.deltalog import log_prefix
 from warehouse.lake import TABLE_CONFIGURATION, TABLES_PREFIX
 from warehouse.lakebatch import TABLES_AT_ONCE, each
 from warehouse.lakerows import advance, commit_hooks, per_account
@@ -113,6 +114,6 @@ def _checkpoint_due(lake: Lake, table: Table, version: int) -> bool:
     """Whether the log has grown the checkpoint interval since its last checkpoint: direct
     commits write none, and a load reads a checkpoint (about 11 ranged GETs) and each entry
     after it (2 GETs), so one is written once as many entries would cost more."""
-    found = lake.store.get_bytes(f"{TABLES_PREFIX}/{table.name}/_delta_log/_last_checkpoint")
+    found = lake.store.get_bytes(f"{log_prefix(f'{TABLES_PREFIX}/{table.name}')}_last_checkpoint")
     last = json.loads(found).get("version", -1) if found else -1
     return version - last >= int(TABLE_CONFIGURATION["delta.checkpointInterval"])
