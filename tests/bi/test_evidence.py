@@ -24,21 +24,12 @@ import pytest
 from tests.flows.dashboard.browser import Browser
 from tests.flows.dashboard.sample import build_warehouse
 from tests.loopback import serving
+from tests.system import EVIDENCE, NPM_CI, installing, system_program, wait_for_install
 
 pytestmark = [pytest.mark.xdist_group("evidence"), pytest.mark.slow]  # Node, npm, Chromium
 
-PROJECT = Path(__file__).resolve().parents[2] / "bi" / "evidence"
 NETWORK_GUARD = Path(__file__).with_name("no_network.cjs")
 NODE_NEEDED = "tests/bi needs Node.js 20 or newer with npm: install Node.js 20+"
-NPM_CI = (
-    "npm",
-    "ci",
-    "--no-audit",
-    "--no-fund",
-    "--prefer-offline",
-    "--ignore-scripts",
-    "--loglevel=error",
-)
 SOURCE_QUERIES = {"accounts", "cash_activity", "cash_transactions", "dividends_monthly", "holdings"}
 # the project's own files; the rest of bi/evidence is installed or built
 NOT_COPIED = shutil.ignore_patterns("node_modules", ".evidence", "build", ".svelte-kit", ".env*")
@@ -93,8 +84,8 @@ class Site:
 
 def node_major() -> int | None:
     """The major version of the ``node`` on PATH, or None when node or npm is missing."""
-    node = shutil.which("node")
-    if node is None or shutil.which("npm") is None:
+    node = system_program("node", "nodejs")
+    if node is None or system_program("npm", "npm") is None:
         return None
     out = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout
     match = re.match(r"v(\d+)\.", out.strip())
@@ -158,7 +149,9 @@ def evidence_env(data_dir: Path, network_log: Path) -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EVIDENCE_", "VITE_"))}
     env["EVIDENCE_VAR__T212_DATA_DIR"] = str(data_dir)
-    env["NODE_OPTIONS"] = f'--require "{NETWORK_GUARD}"'
+    # a larger young generation: V8 collects the build's short-lived objects less often
+    # (the build took 57 s of CPU instead of 62 s here, and built the same site)
+    env["NODE_OPTIONS"] = f'--require "{NETWORK_GUARD}" --max-semi-space-size=64'
     env["T212_NETWORK_LOG"] = str(network_log)
     return env
 
@@ -195,7 +188,11 @@ def site(tmp_path_factory) -> Iterator[Site]:
         pytest.fail(NODE_NEEDED, pytrace=False)
     root = tmp_path_factory.mktemp("evidence")
     data_dir = root / "data"
-    install = None if installed_matches_lock(PROJECT) else start(NPM_CI, PROJECT)
+    # CI may be installing the packages already (tests/system.py); else they are installed
+    # here unless node_modules holds what the lock pins
+    ci_installs = installing("evidence")
+    fresh = ci_installs or installed_matches_lock(EVIDENCE)
+    install = None if fresh else start(NPM_CI, EVIDENCE)
     try:
         build_warehouse(data_dir, runs=1)  # while npm installs
     except BaseException:
@@ -205,11 +202,13 @@ def site(tmp_path_factory) -> Iterator[Site]:
         raise
     if install is not None:
         finish(install, "npm ci", timeout=900)
+    elif ci_installs:
+        wait_for_install("evidence")
 
     # Built in a copy, so a build of the user's own data in bi/evidence stays as it is.
     project = root / "project"
-    shutil.copytree(PROJECT, project, ignore=NOT_COPIED)
-    (project / "node_modules").symlink_to(PROJECT / "node_modules", target_is_directory=True)
+    shutil.copytree(EVIDENCE, project, ignore=NOT_COPIED)
+    (project / "node_modules").symlink_to(EVIDENCE / "node_modules", target_is_directory=True)
     network_log = root / "network.log"
     env = evidence_env(data_dir, network_log)
     evidence = str(project / "node_modules" / ".bin" / "evidence")

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from sandbox import (
@@ -25,7 +26,6 @@ from warehouse import connect_readonly
 from warehouse.lake import Lake
 from warehouse.objectstore import ObjectStore
 from warehouse.parquet import PUBLISHED
-from warehouse.reader import connect_lake
 
 DEPOSITS = 7  # rows of the report deposits_csv writes by default
 # two accounts small enough that a run takes a second or two
@@ -69,9 +69,25 @@ def local_tables(data_dir: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
+def lake_reader(lake: Lake) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB (in UTC) reading each published table at the lake's current
+    version, an empty table where the lake has none.
+
+    The tests' own reader: the product's (``connect_lake``) also creates every view, 0.15 s
+    a reader that these checks, reading tables only, spent hundreds of times.
+    """
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for name, table in PUBLISHED.items():
+        found = lake.open_table(name)
+        con.register(name, table.arrow_schema().empty_table() if found is None
+                     else found.to_pyarrow_dataset())  # fmt: skip
+    return con
+
+
 def lake_tables(lake: Lake) -> dict[str, list[tuple]]:
     """Every published table as the lake's current versions hold it, rows sorted."""
-    con = connect_lake(lake)
+    con = lake_reader(lake)
     try:
         return {name: con.execute(_select(name)).fetchall() for name in PUBLISHED}
     finally:

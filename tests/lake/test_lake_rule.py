@@ -21,10 +21,9 @@ from flows.pipeline.rebuild import rebuild
 from flows.pipeline.storage import publisher_for
 from sandbox import DEMO_ACCOUNT_ID, DEMO_ISA_ACCOUNT_ID, Sandbox
 from tests.flows.harness import export, settings_for
-from tests.lake.checks import tiny_sandbox_config
+from tests.lake.checks import lake_reader, tiny_sandbox_config
 from warehouse.bookkeeping import MERGED_KINDS
 from warehouse.catchup import caught_up_tables
-from warehouse.reader import connect_lake
 
 ACCOUNTS = {"invest": DEMO_ACCOUNT_ID, "isa": DEMO_ISA_ACCOUNT_ID}
 GROUPS = [("invest",), ("isa",), ("invest", "isa")]
@@ -42,7 +41,7 @@ def sandbox():
 def lake_rows(sb: Sandbox, url: str) -> dict[tuple, tuple]:
     """Every snapshot and history row of the lake: (table, key) -> (loaded at, row)."""
     lake = publisher_for(settings_for(sb, Path("."), tuple(ACCOUNTS), storage_url=url)).lake
-    con = connect_lake(lake)
+    con = lake_reader(lake)
     found = {}
     try:
         for table in caught_up_tables():

@@ -8,11 +8,12 @@ import fcntl
 import json
 import os
 import select
-import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.system import system_program
 
 # Bounds against a hung Chromium, not measures of speed: on a loaded 2-core machine (CI,
 # beside the Evidence build and a second Chromium) its start took over 20 s, and a page
@@ -37,7 +38,7 @@ CHROMIUM_FLAGS = (
 def chromium_path() -> str:
     """The Chromium binary; CI installs Debian's ``chromium`` package."""
     for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
+        found = system_program(name, "chromium")
         if found:
             return found
     raise RuntimeError("chromium is not installed: apt-get install -y chromium")
