@@ -67,5 +67,7 @@ def wait_for_install(name: str, timeout: float = INSTALL_WAIT) -> None:
         raise InstallFailed(f"installing {name} failed (exit {code}): see {log}")
 
 
-if __name__ == "__main__" and sys.argv[1:] == ["evidence"]:
+if __name__ == "__main__":
+    if sys.argv[1:] != ["evidence"]:
+        sys.exit("usage: python3 -m tests.system evidence")
     sys.exit(subprocess.run(NPM_CI, cwd=EVIDENCE, check=False).returncode)
